@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a Debian 12 host, idempotently: the Docker
+# engine (Debian's docker.io), Debian's docker-registry and busybox-static for the
+# test images, host networking tools, and the npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+have_pkg docker.io || need_pkgs+=(docker.io)
+have_pkg docker-registry || need_pkgs+=(docker-registry)
+have_pkg busybox-static || need_pkgs+=(busybox-static)
+have_cmd ip || need_pkgs+=(iproute2)
+have_cmd nft || need_pkgs+=(nftables)
+
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages ${need_pkgs[*]}; run as root (or install them) first" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_pkgs[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+  # Debian's docker.io pulls in containerd; neither must run as a system service
+  # for the tests, which start their own engine.
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
