@@ -11,6 +11,7 @@ export type ExecutorErrorCode =
   | 'FAILED_PRECONDITION' // the host is not set up for this request
   | 'UNAVAILABLE' // the engine or the host is not accepting work right now
   | 'DEADLINE_EXCEEDED'
+  | 'OUT_OF_RANGE' // a resume point older than the retained history
   | 'INTERNAL';
 
 export class ExecutorError extends Error {

@@ -1,0 +1,125 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { ExecutorConfig } from '../config/config.js';
+import { ExecutorError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { TaskManager } from '../task/task-manager.js';
+import type { StatusUpdate } from '../task/types.js';
+import { hostResourcesToProto, taskToProto, timestamp, updateToProto } from './convert.js';
+import type { TitusExecutorHandlers } from './generated/titus/executor/v1/TitusExecutor.js';
+import type { TaskStatusEvent } from './generated/titus/executor/v1/TaskStatusEvent.js';
+import type { WatchTaskStatusRequest__Output } from './generated/titus/executor/v1/WatchTaskStatusRequest.js';
+import { toGrpcError } from './status-map.js';
+import { parseKillRequest, parseLaunchRequest, parseListRequest, parseTaskId, parseWatchRequest } from './validate.js';
+
+export interface ServiceDeps {
+  readonly tasks: TaskManager;
+  readonly config: ExecutorConfig;
+  readonly log: Logger;
+  readonly decodeContainerInfo: (b: Uint8Array) => unknown;
+}
+
+type Callback<R> = (err: Partial<grpc.StatusObject> | null, value?: R) => void;
+
+/** Completes every unary call exactly once, mapping thrown errors in one place. */
+const unary =
+  <Req, Res>(log: Logger, method: string, fn: (req: Req) => Res | Promise<Res>) =>
+  (call: grpc.ServerUnaryCall<Req, Res>, callback: Callback<Res>): void => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toGrpcError(err, log, method)),
+      );
+  };
+
+/** Open watch streams, so shutdown can end them instead of waiting on them. */
+export class WatchRegistry {
+  private readonly closers = new Set<() => void>();
+  add(close: () => void): () => void {
+    this.closers.add(close);
+    return () => this.closers.delete(close);
+  }
+  closeAll(): void {
+    for (const c of [...this.closers]) c();
+  }
+}
+
+export const executorHandlers = (deps: ServiceDeps, watches: WatchRegistry): TitusExecutorHandlers => {
+  const { tasks, config, log } = deps;
+  return {
+    LaunchTask: unary(log, 'LaunchTask', (req) => {
+      const spec = parseLaunchRequest(req, config.defaultResources, deps.decodeContainerInfo);
+      const task = tasks.launch(spec);
+      log.info({ taskId: spec.taskId, image: task.image }, 'task accepted');
+      return { task: taskToProto(task) };
+    }),
+    KillTask: unary(log, 'KillTask', (req) => {
+      const k = parseKillRequest(req);
+      return { task: taskToProto(tasks.kill(k.taskId, k.reason, k.killWaitSeconds)) };
+    }),
+    GetTask: unary(log, 'GetTask', (req) => taskToProto(tasks.get(parseTaskId(req.taskId)))),
+    ListTasks: unary(log, 'ListTasks', (req) => ({
+      tasks: tasks.list(parseListRequest(req)).map((t) => taskToProto(t, false)),
+    })),
+    GetHostResources: unary(log, 'GetHostResources', async () => hostResourcesToProto(await tasks.hostResources())),
+    WatchTaskStatus: (call) => watchTaskStatus(call, deps, watches),
+  };
+};
+
+/**
+ * Snapshot, SnapshotEnd, the retained updates after `afterSequence`, then live
+ * updates and keep-alives. The snapshot, the replay and the subscription are
+ * taken in one synchronous step, so nothing is missed or sent twice.
+ */
+const watchTaskStatus = (
+  call: grpc.ServerWritableStream<WatchTaskStatusRequest__Output, TaskStatusEvent>,
+  deps: ServiceDeps,
+  watches: WatchRegistry,
+): void => {
+  let req;
+  try {
+    req = parseWatchRequest(call.request);
+  } catch (err) {
+    call.destroy(toGrpcError(err, deps.log, 'WatchTaskStatus') as grpc.ServiceError);
+    return;
+  }
+  const { tasks } = deps;
+  const wanted = (u: StatusUpdate): boolean => req.taskIds.size === 0 || req.taskIds.has(u.taskId);
+  const replay = req.afterSequence > 0 ? tasks.bus.since(req.afterSequence) : [];
+  if (replay === undefined) {
+    const oldest = tasks.bus.oldestSequence() ?? 0;
+    const err = new ExecutorError(
+      'OUT_OF_RANGE',
+      `afterSequence ${req.afterSequence} is older than the retained history (oldest ${oldest}); resubscribe with sendSnapshot`,
+    );
+    call.destroy(toGrpcError(err, deps.log, 'WatchTaskStatus') as grpc.ServiceError);
+    return;
+  }
+  const send = (e: TaskStatusEvent): void => {
+    if (!call.cancelled && call.writable) call.write(e);
+  };
+  const unsubscribe = tasks.subscribe((u) => {
+    if (wanted(u)) send({ update: updateToProto(u) });
+  });
+  if (req.sendSnapshot) {
+    for (const u of tasks.snapshot(req.taskIds)) send({ update: updateToProto(u) });
+    send({ snapshotEnd: { sequence: String(tasks.bus.latestSequence()) } });
+  }
+  for (const u of replay) if (wanted(u)) send({ update: updateToProto(u) });
+  const seconds = req.keepAliveSeconds ?? deps.config.watch.keepAliveSeconds;
+  const timer = setInterval(() => {
+    send({ keepAlive: { timestamp: timestamp(Date.now()), sequence: String(tasks.bus.latestSequence()) } });
+  }, seconds * 1000);
+  const close = (): void => {
+    clearInterval(timer);
+    unsubscribe();
+    unregister();
+  };
+  const unregister = watches.add(() => {
+    close();
+    call.end();
+  });
+  call.on('cancelled', close);
+  call.on('close', close);
+  call.on('error', close);
+};

@@ -1,0 +1,68 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp.js';
+import type { ContainerInfo as _messages_ContainerInfo, ContainerInfo__Output as _messages_ContainerInfo__Output } from './messages/ContainerInfo.js';
+import type { ExitInfo as _titus_executor_v1_ExitInfo, ExitInfo__Output as _titus_executor_v1_ExitInfo__Output } from './titus/executor/v1/ExitInfo.js';
+import type { GetHostResourcesRequest as _titus_executor_v1_GetHostResourcesRequest, GetHostResourcesRequest__Output as _titus_executor_v1_GetHostResourcesRequest__Output } from './titus/executor/v1/GetHostResourcesRequest.js';
+import type { GetTaskRequest as _titus_executor_v1_GetTaskRequest, GetTaskRequest__Output as _titus_executor_v1_GetTaskRequest__Output } from './titus/executor/v1/GetTaskRequest.js';
+import type { HostResources as _titus_executor_v1_HostResources, HostResources__Output as _titus_executor_v1_HostResources__Output } from './titus/executor/v1/HostResources.js';
+import type { KeepAlive as _titus_executor_v1_KeepAlive, KeepAlive__Output as _titus_executor_v1_KeepAlive__Output } from './titus/executor/v1/KeepAlive.js';
+import type { KillTaskRequest as _titus_executor_v1_KillTaskRequest, KillTaskRequest__Output as _titus_executor_v1_KillTaskRequest__Output } from './titus/executor/v1/KillTaskRequest.js';
+import type { KillTaskResponse as _titus_executor_v1_KillTaskResponse, KillTaskResponse__Output as _titus_executor_v1_KillTaskResponse__Output } from './titus/executor/v1/KillTaskResponse.js';
+import type { LaunchTaskRequest as _titus_executor_v1_LaunchTaskRequest, LaunchTaskRequest__Output as _titus_executor_v1_LaunchTaskRequest__Output } from './titus/executor/v1/LaunchTaskRequest.js';
+import type { LaunchTaskResponse as _titus_executor_v1_LaunchTaskResponse, LaunchTaskResponse__Output as _titus_executor_v1_LaunchTaskResponse__Output } from './titus/executor/v1/LaunchTaskResponse.js';
+import type { ListTasksRequest as _titus_executor_v1_ListTasksRequest, ListTasksRequest__Output as _titus_executor_v1_ListTasksRequest__Output } from './titus/executor/v1/ListTasksRequest.js';
+import type { ListTasksResponse as _titus_executor_v1_ListTasksResponse, ListTasksResponse__Output as _titus_executor_v1_ListTasksResponse__Output } from './titus/executor/v1/ListTasksResponse.js';
+import type { NetworkDetails as _titus_executor_v1_NetworkDetails, NetworkDetails__Output as _titus_executor_v1_NetworkDetails__Output } from './titus/executor/v1/NetworkDetails.js';
+import type { PullProgress as _titus_executor_v1_PullProgress, PullProgress__Output as _titus_executor_v1_PullProgress__Output } from './titus/executor/v1/PullProgress.js';
+import type { Resources as _titus_executor_v1_Resources, Resources__Output as _titus_executor_v1_Resources__Output } from './titus/executor/v1/Resources.js';
+import type { SnapshotEnd as _titus_executor_v1_SnapshotEnd, SnapshotEnd__Output as _titus_executor_v1_SnapshotEnd__Output } from './titus/executor/v1/SnapshotEnd.js';
+import type { Task as _titus_executor_v1_Task, Task__Output as _titus_executor_v1_Task__Output } from './titus/executor/v1/Task.js';
+import type { TaskStatusEvent as _titus_executor_v1_TaskStatusEvent, TaskStatusEvent__Output as _titus_executor_v1_TaskStatusEvent__Output } from './titus/executor/v1/TaskStatusEvent.js';
+import type { TaskStatusUpdate as _titus_executor_v1_TaskStatusUpdate, TaskStatusUpdate__Output as _titus_executor_v1_TaskStatusUpdate__Output } from './titus/executor/v1/TaskStatusUpdate.js';
+import type { TitusExecutorClient as _titus_executor_v1_TitusExecutorClient, TitusExecutorDefinition as _titus_executor_v1_TitusExecutorDefinition } from './titus/executor/v1/TitusExecutor.js';
+import type { WatchTaskStatusRequest as _titus_executor_v1_WatchTaskStatusRequest, WatchTaskStatusRequest__Output as _titus_executor_v1_WatchTaskStatusRequest__Output } from './titus/executor/v1/WatchTaskStatusRequest.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  google: {
+    protobuf: {
+      Timestamp: MessageTypeDefinition<_google_protobuf_Timestamp, _google_protobuf_Timestamp__Output>
+    }
+  }
+  messages: {
+    ContainerInfo: MessageTypeDefinition<_messages_ContainerInfo, _messages_ContainerInfo__Output>
+  }
+  titus: {
+    executor: {
+      v1: {
+        ExitInfo: MessageTypeDefinition<_titus_executor_v1_ExitInfo, _titus_executor_v1_ExitInfo__Output>
+        GetHostResourcesRequest: MessageTypeDefinition<_titus_executor_v1_GetHostResourcesRequest, _titus_executor_v1_GetHostResourcesRequest__Output>
+        GetTaskRequest: MessageTypeDefinition<_titus_executor_v1_GetTaskRequest, _titus_executor_v1_GetTaskRequest__Output>
+        HostResources: MessageTypeDefinition<_titus_executor_v1_HostResources, _titus_executor_v1_HostResources__Output>
+        KeepAlive: MessageTypeDefinition<_titus_executor_v1_KeepAlive, _titus_executor_v1_KeepAlive__Output>
+        KillTaskRequest: MessageTypeDefinition<_titus_executor_v1_KillTaskRequest, _titus_executor_v1_KillTaskRequest__Output>
+        KillTaskResponse: MessageTypeDefinition<_titus_executor_v1_KillTaskResponse, _titus_executor_v1_KillTaskResponse__Output>
+        LaunchTaskRequest: MessageTypeDefinition<_titus_executor_v1_LaunchTaskRequest, _titus_executor_v1_LaunchTaskRequest__Output>
+        LaunchTaskResponse: MessageTypeDefinition<_titus_executor_v1_LaunchTaskResponse, _titus_executor_v1_LaunchTaskResponse__Output>
+        ListTasksRequest: MessageTypeDefinition<_titus_executor_v1_ListTasksRequest, _titus_executor_v1_ListTasksRequest__Output>
+        ListTasksResponse: MessageTypeDefinition<_titus_executor_v1_ListTasksResponse, _titus_executor_v1_ListTasksResponse__Output>
+        NetworkDetails: MessageTypeDefinition<_titus_executor_v1_NetworkDetails, _titus_executor_v1_NetworkDetails__Output>
+        PullProgress: MessageTypeDefinition<_titus_executor_v1_PullProgress, _titus_executor_v1_PullProgress__Output>
+        Resources: MessageTypeDefinition<_titus_executor_v1_Resources, _titus_executor_v1_Resources__Output>
+        SnapshotEnd: MessageTypeDefinition<_titus_executor_v1_SnapshotEnd, _titus_executor_v1_SnapshotEnd__Output>
+        Task: MessageTypeDefinition<_titus_executor_v1_Task, _titus_executor_v1_Task__Output>
+        TaskState: EnumTypeDefinition
+        TaskStatusEvent: MessageTypeDefinition<_titus_executor_v1_TaskStatusEvent, _titus_executor_v1_TaskStatusEvent__Output>
+        TaskStatusUpdate: MessageTypeDefinition<_titus_executor_v1_TaskStatusUpdate, _titus_executor_v1_TaskStatusUpdate__Output>
+        TitusExecutor: SubtypeConstructor<typeof grpc.Client, _titus_executor_v1_TitusExecutorClient> & { service: _titus_executor_v1_TitusExecutorDefinition }
+        WatchTaskStatusRequest: MessageTypeDefinition<_titus_executor_v1_WatchTaskStatusRequest, _titus_executor_v1_WatchTaskStatusRequest__Output>
+      }
+    }
+  }
+}
+

@@ -1,0 +1,11 @@
+// Original file: proto/titus/executor/v1/executor.proto
+
+import type { Task as _titus_executor_v1_Task, Task__Output as _titus_executor_v1_Task__Output } from '../../../titus/executor/v1/Task.js';
+
+export interface KillTaskResponse {
+  'task'?: (_titus_executor_v1_Task | null);
+}
+
+export interface KillTaskResponse__Output {
+  'task'?: (_titus_executor_v1_Task__Output);
+}

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import type { DefaultResources } from '../config/config.js';
+import { ExecutorError, errorMessage } from '../common/errors.js';
+import { containerInfoSchema, type ContainerInfo } from '../task/container-info.js';
+import { TASK_STATES, type LaunchSpec, type TaskResources, type TaskState } from '../task/types.js';
+import type { LaunchTaskRequest__Output } from './generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { KillTaskRequest__Output } from './generated/titus/executor/v1/KillTaskRequest.js';
+import type { ListTasksRequest__Output } from './generated/titus/executor/v1/ListTasksRequest.js';
+import type { WatchTaskStatusRequest__Output } from './generated/titus/executor/v1/WatchTaskStatusRequest.js';
+
+/** Task ids name containers too, so they follow Docker's container-name rules. */
+export const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** The largest serialized ContainerInfo accepted (the control plane's are a few KiB). */
+export const MAX_CONTAINER_INFO_BYTES = 1024 * 1024;
+
+const taskIdSchema = z
+  .string({ error: 'is required' })
+  .min(1, 'is required')
+  .regex(TASK_ID_RE, 'must be 1-128 characters of [A-Za-z0-9_.-], starting with a letter or digit');
+
+/** Turns the first zod issue into an INVALID_ARGUMENT naming the field. */
+const check = <T>(schema: z.ZodType<T>, value: unknown, prefix: string): T => {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const path = [prefix, ...(issue?.path ?? []).map(String)].filter((p) => p !== '').join('.');
+  throw new ExecutorError('INVALID_ARGUMENT', `${path}: ${issue?.message ?? 'invalid'}`, { field: path });
+};
+
+export const parseTaskId = (value: unknown): string => check(taskIdSchema, value, 'taskId');
+
+const resourcesSchema = z
+  .object({
+    cpu: z.number().refine((n) => Number.isFinite(n) && n >= 0, 'must be a finite number >= 0').optional(),
+    memoryMb: z.number().int().nonnegative().optional(),
+    diskMb: z.number().int().nonnegative().optional(),
+    networkMbps: z.number().int().nonnegative().optional(),
+    gpus: z.number().int().nonnegative().optional(),
+  })
+  .strip();
+
+/**
+ * Resources: the request's own values win; zero or absent falls back to
+ * ContainerInfo (numGpus, bandwidthLimitMbps), then to the configured defaults.
+ */
+const resolveResources = (raw: unknown, info: ContainerInfo, defaults: DefaultResources): TaskResources => {
+  const r = check(resourcesSchema, raw ?? {}, 'resources');
+  const pick = (v: number | undefined, ...fallbacks: Array<number | undefined>): number => {
+    for (const c of [v, ...fallbacks]) if (c !== undefined && c > 0) return c;
+    return 0;
+  };
+  return {
+    cpu: pick(r.cpu, defaults.cpu),
+    memoryMb: pick(r.memoryMb, defaults.memoryMb),
+    diskMb: pick(r.diskMb, defaults.diskMb),
+    networkMbps: pick(r.networkMbps, info.networkConfigInfo?.bandwidthLimitMbps, defaults.networkMbps),
+    gpus: pick(r.gpus, info.numGpus, defaults.gpus),
+  };
+};
+
+const labelsSchema = z.record(z.string().min(1).max(256), z.string().max(4096));
+
+export const parseLaunchRequest = (
+  req: LaunchTaskRequest__Output,
+  defaults: DefaultResources,
+  decodeBytes: (b: Uint8Array) => unknown,
+): LaunchSpec => {
+  const taskId = parseTaskId(req.taskId);
+  const containerInfo = parseContainerInfo(req, decodeBytes);
+  return {
+    taskId,
+    containerInfo,
+    resources: resolveResources(req.resources, containerInfo, defaults),
+    labels: check(labelsSchema, req.labels ?? {}, 'labels'),
+  };
+};
+
+const parseContainerInfo = (req: LaunchTaskRequest__Output, decodeBytes: (b: Uint8Array) => unknown): ContainerInfo => {
+  if (req.container === 'containerInfoBytes' && req.containerInfoBytes !== undefined) {
+    const bytes = req.containerInfoBytes;
+    if (bytes.length === 0) throw new ExecutorError('INVALID_ARGUMENT', 'containerInfoBytes: is empty', { field: 'containerInfoBytes' });
+    if (bytes.length > MAX_CONTAINER_INFO_BYTES) {
+      throw new ExecutorError('INVALID_ARGUMENT', `containerInfoBytes: ${bytes.length} bytes exceeds the ${MAX_CONTAINER_INFO_BYTES}-byte limit`, {
+        field: 'containerInfoBytes',
+      });
+    }
+    let decoded: unknown;
+    try {
+      decoded = decodeBytes(bytes);
+    } catch (err) {
+      throw new ExecutorError('INVALID_ARGUMENT', `containerInfoBytes: not a serialized messages.ContainerInfo (${errorMessage(err)})`, {
+        field: 'containerInfoBytes',
+      });
+    }
+    return check(containerInfoSchema, decoded, 'containerInfoBytes');
+  }
+  if (req.containerInfo === undefined || req.containerInfo === null) {
+    throw new ExecutorError('INVALID_ARGUMENT', 'containerInfo: is required (containerInfo or containerInfoBytes)', {
+      field: 'containerInfo',
+    });
+  }
+  return check(containerInfoSchema, req.containerInfo, 'containerInfo');
+};
+
+export const parseKillRequest = (req: KillTaskRequest__Output): { taskId: string; reason: string; killWaitSeconds?: number } => {
+  const taskId = parseTaskId(req.taskId);
+  const reason = check(z.string().max(1024), req.reason ?? '', 'reason');
+  const wait = req.killWaitSeconds;
+  return { taskId, reason, ...(wait !== undefined && req._killWaitSeconds === 'killWaitSeconds' ? { killWaitSeconds: wait } : {}) };
+};
+
+/** Proto enum names (`TASK_STATE_RUNNING`) to domain states. */
+export const stateFromProto = (name: string): TaskState | undefined => {
+  const s = name.replace(/^TASK_STATE_/, '');
+  return (TASK_STATES as readonly string[]).includes(s) ? (s as TaskState) : undefined;
+};
+
+export const parseListRequest = (req: ListTasksRequest__Output): { includeTerminal: boolean; states: TaskState[] } => {
+  const states: TaskState[] = [];
+  for (const name of req.states ?? []) {
+    const s = stateFromProto(String(name));
+    if (s === undefined) throw new ExecutorError('INVALID_ARGUMENT', `states: unknown state ${String(name)}`, { field: 'states' });
+    states.push(s);
+  }
+  return { includeTerminal: req.includeTerminal === true, states };
+};
+
+export interface WatchRequest {
+  readonly taskIds: ReadonlySet<string>;
+  readonly sendSnapshot: boolean;
+  readonly afterSequence: number;
+  readonly keepAliveSeconds: number | undefined;
+}
+
+export const parseWatchRequest = (req: WatchTaskStatusRequest__Output): WatchRequest => {
+  const ids = (req.taskIds ?? []).map((id, i) => check(taskIdSchema, id, `taskIds.${i}`));
+  const after = check(z.string().regex(/^\d{1,15}$/, 'must be a sequence number'), req.afterSequence ?? '0', 'afterSequence');
+  const keepAlive = req.keepaliveSeconds;
+  return {
+    taskIds: new Set(ids),
+    sendSnapshot: req.sendSnapshot === true,
+    afterSequence: Number(after),
+    keepAliveSeconds: keepAlive !== undefined && keepAlive > 0 ? keepAlive : undefined,
+  };
+};

@@ -1,0 +1,7 @@
+export interface GlobalOptions {
+  socket?: string;
+  output?: 'text' | 'json';
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}

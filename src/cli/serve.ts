@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { createLogger } from '../common/log.js';
+import { startExecutor } from '../executor.js';
+
+interface ServeOptions {
+  config?: string;
+  socket?: string;
+  dockerHost?: string;
+  tcp?: string;
+  logLevel?: string;
+}
+
+const DEFAULT_CONFIG = '/etc/titus-executor/config.yaml';
+
+export const registerServe = (program: Command): void => {
+  program
+    .command('serve')
+    .description('run the executor daemon (gRPC on a unix socket, optionally TCP)')
+    .option('--config <file>', `YAML config file (default ${DEFAULT_CONFIG} when it exists)`)
+    .option('--socket <path>', 'unix socket to listen on')
+    .option('--docker-host <url>', 'Docker engine, e.g. unix:///var/run/docker.sock')
+    .option('--tcp <address>', 'also listen on TCP, e.g. 127.0.0.1:7104')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace')
+    .action(async (opts: ServeOptions) => {
+      const { existsSync } = await import('node:fs');
+      const file = opts.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+      const config = loadConfig(file, {
+        ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
+        api: { socketPath: opts.socket, tcpAddress: opts.tcp },
+        docker: { host: opts.dockerHost },
+      });
+      const log = createLogger(config.logLevel);
+      const executor = await startExecutor(config, log);
+      log.info({ addresses: executor.server.addresses, pid: process.pid }, 'titus-executor ready');
+      const shutdown = (signal: string): void => {
+        log.info({ signal }, 'shutting down; task containers keep running');
+        void executor.stop().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+};

@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ExecutorError } from '../common/errors.js';
+
+const resourcesSchema = z.object({
+  cpu: z.number().positive().default(1),
+  memoryMb: z.number().int().positive().default(512),
+  diskMb: z.number().int().positive().default(10_240),
+  networkMbps: z.number().int().nonnegative().default(128),
+  gpus: z.number().int().nonnegative().default(0),
+});
+
+const tlsSchema = z.object({
+  certFile: z.string().min(1), // server certificate chain (PEM)
+  keyFile: z.string().min(1), // server private key (PEM)
+  caFile: z.string().min(1), // CA that client certificates must chain to (mTLS)
+});
+
+export const configSchema = z
+  .object({
+    /** Identifies this executor in container labels; recovery only touches its own containers. */
+    executorId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/).default(hostname().split('.')[0] || 'titus-executor'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    api: z
+      .object({
+        socketPath: z.string().min(1).default('/run/titus-executor/executor.sock'),
+        socketMode: z.number().int().min(0).max(0o777).default(0o660),
+        /** Group that may use the socket (created by the .deb); unset keeps root's group. */
+        socketGroup: z.string().optional(),
+        /** Optional TCP listener, e.g. "127.0.0.1:7104"; with tls it requires client certificates. */
+        tcpAddress: z.string().optional(),
+        tls: tlsSchema.optional(),
+      })
+      .prefault({}),
+    docker: z
+      .object({
+        host: z.string().default(process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock'),
+        /** Prefix for ContainerInfo.imageName when fullyQualifiedImage is empty; empty means Docker's default. */
+        registry: z.string().default(''),
+        pullAttempts: z.number().int().min(1).max(10).default(5),
+        pullBackoffMs: z.number().int().nonnegative().default(1000),
+        /** OCI runtime for tasks without GPUs; unset uses the engine's default (runc). */
+        defaultRuntime: z.string().optional(),
+      })
+      .prefault({}),
+    container: z
+      .object({
+        pidsLimit: z.number().int().positive().default(100_000),
+        cfsPeriodUs: z.number().int().min(1000).max(1_000_000).default(100_000),
+        runTmpfsMb: z.number().int().positive().default(128),
+        /** RLIMIT_NOFILE for tasks; unset inherits the engine's (it cannot exceed dockerd's own hard limit). */
+        nofile: z.number().int().positive().optional(),
+        /** oom_score_adj when the task does not set one: tasks die before host daemons. */
+        defaultOomScoreAdj: z.number().int().min(-1000).max(1000).default(1000),
+        defaultKillWaitSeconds: z.number().int().positive().default(10),
+        maxKillWaitSeconds: z.number().int().positive().default(300),
+        hardCodedEnv: z.record(z.string(), z.string()).default({
+          EC2_DOMAIN: 'amazonaws.com',
+          AWS_METADATA_SERVICE_TIMEOUT: '5',
+          AWS_METADATA_SERVICE_NUM_ATTEMPTS: '3',
+        }),
+      })
+      .prefault({}),
+    defaultResources: resourcesSchema.prefault({}),
+    gpu: z
+      .object({
+        nvidiaOciRuntime: z.string().default('oci-add-hooks'),
+      })
+      .prefault({}),
+    watch: z
+      .object({
+        /** Updates kept for WatchTaskStatus resumption. */
+        retainedUpdates: z.number().int().positive().default(100_000),
+        keepAliveSeconds: z.number().int().positive().default(15),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type ExecutorConfig = z.infer<typeof configSchema>;
+export type DefaultResources = z.infer<typeof resourcesSchema>;
+
+/** Validates a config object; every problem is reported with its path. */
+export const parseConfig = (raw: unknown): ExecutorConfig => {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ExecutorError('INVALID_ARGUMENT', `invalid configuration: ${problems}`);
+  }
+  return result.data;
+};
+
+/** Reads a YAML config file; a missing default file means all defaults. */
+export const loadConfig = (file: string | undefined, overrides: Record<string, unknown> = {}): ExecutorConfig => {
+  let raw: unknown = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ExecutorError('INVALID_ARGUMENT', `cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    raw = parseYaml(text) ?? {};
+  }
+  return parseConfig(deepMerge(raw, overrides));
+};
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const deepMerge = (base: unknown, over: Record<string, unknown>): unknown => {
+  if (!isPlainObject(base)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k], v) : v;
+  }
+  return out;
+};

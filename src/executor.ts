@@ -1,0 +1,36 @@
+import type { ExecutorConfig } from './config/config.js';
+import type { Logger } from './common/log.js';
+import { ExecutorServer } from './api/server.js';
+import { DockerRuntime } from './runtime/docker-runtime.js';
+import type { ContainerRuntime } from './runtime/container-runtime.js';
+import type { TaskPart } from './task/task-part.js';
+import { TaskManager } from './task/task-manager.js';
+
+export interface Executor {
+  readonly tasks: TaskManager;
+  readonly server: ExecutorServer;
+  readonly runtime: ContainerRuntime;
+  stop(): Promise<void>;
+}
+
+/** The composition root: builds the parts, injects them, starts the API. */
+export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: readonly TaskPart[] = []): Promise<Executor> => {
+  const runtime = new DockerRuntime(config.docker.host);
+  const engine = await runtime.version().catch((err: unknown) => {
+    log.warn({ err: (err as Error).message }, 'container engine not reachable yet; launches will fail until it is');
+    return 'unreachable';
+  });
+  log.info({ engine, dockerHost: config.docker.host, executorId: config.executorId }, 'container engine');
+  const tasks = new TaskManager({ runtime, config, log, parts });
+  const server = new ExecutorServer(tasks, config, log);
+  await server.start();
+  return {
+    tasks,
+    server,
+    runtime,
+    stop: async () => {
+      tasks.close();
+      await server.stop();
+    },
+  };
+};

@@ -1,0 +1,39 @@
+import type { PullProgress } from '../task/types.js';
+import type { ContainerSpec, ImageConfig } from './container-spec.js';
+import type { ImageRef } from './image-ref.js';
+
+export interface ContainerExit {
+  readonly exitCode: number;
+  readonly oomKilled: boolean;
+  /** The engine's own error for the container, if any. */
+  readonly error?: string;
+}
+
+export interface ContainerSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** created | running | paused | restarting | removing | exited | dead */
+  readonly state: string;
+}
+
+/**
+ * The container engine as the task core sees it: domain types only, so the
+ * core can be tested against a small fake and the engine can change.
+ * Every call that can be repeated is idempotent (remove, stop).
+ */
+export interface ContainerRuntime {
+  /** The engine's version; fails with an UNAVAILABLE ExecutorError when it cannot be reached. */
+  version(): Promise<string>;
+  /** The image's config if the engine has it locally, else undefined. */
+  findImage(ref: string): Promise<ImageConfig | undefined>;
+  pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void>;
+  createContainer(spec: ContainerSpec): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** Resolves when the container is no longer running. */
+  waitContainer(id: string): Promise<ContainerExit>;
+  /** The stop signal (the image's, else SIGTERM), then SIGKILL after graceSeconds. */
+  stopContainer(id: string, graceSeconds: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]>;
+}

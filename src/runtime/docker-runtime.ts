@@ -1,0 +1,279 @@
+import Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import { ExecutorError, errorMessage } from '../common/errors.js';
+import type { PullProgress } from '../task/types.js';
+import type { ContainerExit, ContainerRuntime, ContainerSummary } from './container-runtime.js';
+import type { ContainerSpec, ImageConfig } from './container-spec.js';
+import type { ImageRef } from './image-ref.js';
+import { PullProgressTracker, type PullStreamEvent } from './pull-progress.js';
+import { RuntimeError } from './runtime-errors.js';
+
+/** dockerode's errors carry the engine's HTTP status and JSON body. */
+interface EngineError {
+  statusCode?: number;
+  json?: { message?: string } | null;
+  code?: string;
+  message?: string;
+}
+
+const asEngineError = (err: unknown): EngineError => (typeof err === 'object' && err !== null ? (err as EngineError) : {});
+
+const engineMessage = (err: unknown): string => {
+  const e = asEngineError(err);
+  return e.json?.message ?? e.message ?? String(err);
+};
+
+const asList = (v: string | string[] | null | undefined): string[] => (v == null ? [] : typeof v === 'string' ? [v] : v);
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+const isUnreachable = (err: unknown): boolean => {
+  const code = asEngineError(err).code;
+  return code !== undefined && UNREACHABLE_CODES.has(code);
+};
+
+/** Parses `unix:///path` or `tcp://host:port` into dockerode options. */
+export const dockerOptionsFor = (host: string): Docker.DockerOptions => {
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  if (host.startsWith('/')) return { socketPath: host };
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
+};
+
+/** The Docker Engine API adapter; the only file that knows dockerode. */
+export class DockerRuntime implements ContainerRuntime {
+  private readonly docker: Docker;
+
+  constructor(readonly host: string) {
+    this.docker = new Docker(dockerOptionsFor(host));
+  }
+
+  async version(): Promise<string> {
+    try {
+      const v = await this.docker.version();
+      return `${v.Version} (API ${v.ApiVersion})`;
+    } catch (err) {
+      throw new ExecutorError('UNAVAILABLE', `container engine at ${this.host} is not reachable: ${engineMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async findImage(ref: string): Promise<ImageConfig | undefined> {
+    try {
+      const img = await this.docker.getImage(ref).inspect();
+      const cfg = img.Config as { Entrypoint?: string | string[] | null; Cmd?: string[] | null; StopSignal?: string } | undefined;
+      return {
+        id: img.Id,
+        entrypoint: asList(cfg?.Entrypoint),
+        cmd: asList(cfg?.Cmd),
+        ...(cfg?.StopSignal ? { stopSignal: cfg.StopSignal } : {}),
+        sizeBytes: img.Size,
+      };
+    } catch (err) {
+      if (asEngineError(err).statusCode === 404) return undefined;
+      throw this.wrap(err, `inspect image ${ref}`);
+    }
+  }
+
+  async pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void> {
+    const tracker = new PullProgressTracker(image.ref);
+    let stream: Readable;
+    try {
+      stream = (await this.docker.createImage({
+        fromImage: image.repository,
+        tag: image.digest ?? image.tag ?? 'latest',
+        abortSignal: signal,
+      })) as Readable;
+    } catch (err) {
+      throw this.classifyPullError(err, image.ref, signal);
+    }
+    await readPullStream(stream, tracker, onProgress, signal).catch((err: unknown) => {
+      throw this.classifyPullError(err, image.ref, signal);
+    });
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    try {
+      const c = await this.docker.createContainer(toCreateOptions(spec));
+      return c.id;
+    } catch (err) {
+      const status = asEngineError(err).statusCode;
+      if (status === 409) throw new RuntimeError('conflict', `container ${spec.name} already exists`, { cause: err });
+      if (status === 404) throw new RuntimeError('image-not-found', `image ${spec.image} is not present`, { cause: err });
+      throw this.wrap(err, `create container ${spec.name}`);
+    }
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      const msg = engineMessage(err);
+      const status = asEngineError(err).statusCode;
+      // The engine has no code for this; its OCI runtime error text is the only signal.
+      if ((status === 400 || status === 500) && /executable file not found|no such file or directory|permission denied/.test(msg)) {
+        throw new RuntimeError('bad-entrypoint', msg, { cause: err });
+      }
+      if (status === 304) return; // already started
+      throw this.wrap(err, `start container ${id}`);
+    }
+  }
+
+  async waitContainer(id: string): Promise<ContainerExit> {
+    const c = this.docker.getContainer(id);
+    let status: number;
+    try {
+      const res = (await c.wait()) as { StatusCode: number; Error?: { Message?: string } | null };
+      status = res.StatusCode;
+    } catch (err) {
+      throw this.wrap(err, `wait for container ${id}`);
+    }
+    try {
+      const info = await c.inspect();
+      return {
+        exitCode: info.State.ExitCode ?? status,
+        oomKilled: info.State.OOMKilled === true,
+        ...(info.State.Error ? { error: info.State.Error } : {}),
+      };
+    } catch (err) {
+      if (asEngineError(err).statusCode === 404) return { exitCode: status, oomKilled: false };
+      throw this.wrap(err, `inspect container ${id}`);
+    }
+  }
+
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: graceSeconds });
+    } catch (err) {
+      const status = asEngineError(err).statusCode;
+      if (status === 304 || status === 404) return; // already stopped, or gone
+      throw this.wrap(err, `stop container ${id}`);
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      const e = asEngineError(err);
+      if (e.statusCode === 404) return;
+      if (e.statusCode === 409 && /already in progress/.test(engineMessage(err))) return;
+      throw this.wrap(err, `remove container ${id}`);
+    }
+  }
+
+  async listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    try {
+      const list = await this.docker.listContainers({ all: true, filters: JSON.stringify(filters) });
+      return list.map((c) => ({
+        id: c.Id,
+        name: (c.Names[0] ?? '').replace(/^\//, ''),
+        labels: c.Labels,
+        state: c.State,
+      }));
+    } catch (err) {
+      throw this.wrap(err, 'list containers');
+    }
+  }
+
+  private classifyPullError(err: unknown, ref: string, signal: AbortSignal): RuntimeError {
+    if (signal.aborted) return new RuntimeError('aborted', `pull of ${ref} cancelled`, { cause: err });
+    if (err instanceof RuntimeError) return err;
+    const status = asEngineError(err).statusCode;
+    const msg = engineMessage(err);
+    // In-stream errors have no status code; the registry's wording is all there is.
+    if (status === 404 || /not found|manifest unknown|repository does not exist|invalid reference format/i.test(msg)) {
+      return new RuntimeError('image-not-found', `image ${ref} not found: ${msg}`, { cause: err });
+    }
+    return this.wrap(err, `pull ${ref}`);
+  }
+
+  private wrap(err: unknown, what: string): RuntimeError {
+    if (err instanceof RuntimeError) return err;
+    if (isUnreachable(err)) {
+      return new RuntimeError('engine-unavailable', `container engine at ${this.host} unreachable during ${what}: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    return new RuntimeError('engine', `${what}: ${engineMessage(err)}`, { cause: err });
+  }
+}
+
+/** Reads the newline-delimited JSON pull stream, reporting progress at most every 250 ms. */
+const readPullStream = (
+  stream: Readable,
+  tracker: PullProgressTracker,
+  onProgress: (p: PullProgress) => void,
+  signal: AbortSignal,
+): Promise<void> =>
+  new Promise((resolve, reject) => {
+    let buffered = '';
+    let lastReport = 0;
+    let failed: string | undefined;
+    const onAbort = (): void => {
+      stream.destroy();
+      reject(new RuntimeError('aborted', 'pull cancelled'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) failed ??= applyLine(tracker, line);
+      const now = Date.now();
+      if (now - lastReport >= 250) {
+        lastReport = now;
+        onProgress(tracker.snapshot());
+      }
+    });
+    stream.on('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    stream.on('end', () => {
+      signal.removeEventListener('abort', onAbort);
+      failed ??= applyLine(tracker, buffered);
+      if (failed !== undefined) return reject(new Error(failed));
+      onProgress(tracker.snapshot());
+      resolve();
+    });
+  });
+
+const applyLine = (tracker: PullProgressTracker, line: string): string | undefined => {
+  if (line.trim() === '') return undefined;
+  try {
+    return tracker.apply(JSON.parse(line) as PullStreamEvent);
+  } catch {
+    return undefined; // a torn line carries no decision
+  }
+};
+
+const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => ({
+  name: spec.name,
+  Image: spec.image,
+  Entrypoint: [...spec.entrypoint],
+  Cmd: [...spec.cmd],
+  Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+  Labels: { ...spec.labels },
+  Hostname: spec.hostname,
+  HostConfig: {
+    CpuShares: spec.cpuShares,
+    ...(spec.cpuQuotaUs !== undefined ? { CpuQuota: spec.cpuQuotaUs, CpuPeriod: spec.cpuPeriodUs } : {}),
+    Memory: spec.memoryBytes,
+    MemorySwap: spec.memorySwapBytes,
+    PidsLimit: spec.pidsLimit,
+    Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+    ...(spec.shmSizeBytes !== undefined ? { ShmSize: spec.shmSizeBytes } : {}),
+    Tmpfs: { ...spec.tmpfs },
+    Init: spec.init,
+    SecurityOpt: [...spec.securityOpt],
+    CapAdd: [...spec.capAdd],
+    CapDrop: [...spec.capDrop],
+    OomScoreAdj: spec.oomScoreAdj,
+    NetworkMode: spec.networkMode,
+    ...(spec.runtime !== undefined ? { Runtime: spec.runtime } : {}),
+  },
+});

@@ -1,0 +1,65 @@
+import { invalidArgument } from '../common/errors.js';
+
+/**
+ * Docker image references (the distribution/reference grammar): a name, then a
+ * tag or a digest. The executor builds them from ContainerInfo and refuses a
+ * malformed one before anything is created.
+ */
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?`;
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const NAME_RE = new RegExp(`^(?:(${DOMAIN})/)?(${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)$`);
+const TAG_RE = /^[\w][\w.-]{0,127}$/;
+const DIGEST_RE = /^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$/;
+
+export interface ImageRef {
+  /** Repository, including any registry: `127.0.0.1:5000/org/app`. */
+  readonly repository: string;
+  readonly tag?: string;
+  readonly digest?: string;
+  /** The full reference passed to the engine. */
+  readonly ref: string;
+}
+
+export interface ImageFields {
+  readonly imageName?: string | undefined;
+  readonly fullyQualifiedImage?: string | undefined;
+  readonly version?: string | undefined;
+  readonly imageDigest?: string | undefined;
+}
+
+export const isValidImageName = (name: string): boolean => name.length <= 255 && NAME_RE.test(name);
+
+/**
+ * The image reference for a task: `fullyQualifiedImage`, else `<registry>/<imageName>`,
+ * then `@<imageDigest>` (the digest wins) or `:<version>` (proto2 default "latest").
+ */
+export const imageRefFor = (fields: ImageFields, registry: string): ImageRef => {
+  const base = baseName(fields, registry);
+  if (!isValidImageName(base)) {
+    const field = nonEmpty(fields.fullyQualifiedImage) ? 'containerInfo.fullyQualifiedImage' : 'containerInfo.imageName';
+    throw invalidArgument(field, `"${base}" is not a valid image name (lower-case repository, optional registry host:port)`);
+  }
+  if (nonEmpty(fields.imageDigest)) {
+    if (!DIGEST_RE.test(fields.imageDigest)) {
+      throw invalidArgument('containerInfo.imageDigest', `"${fields.imageDigest}" is not a digest (expected sha256:<64 hex>)`);
+    }
+    return { repository: base, digest: fields.imageDigest, ref: `${base}@${fields.imageDigest}` };
+  }
+  const tag = nonEmpty(fields.version) ? fields.version : 'latest';
+  if (!TAG_RE.test(tag)) {
+    throw invalidArgument('containerInfo.version', `"${tag}" is not a valid image tag`);
+  }
+  return { repository: base, tag, ref: `${base}:${tag}` };
+};
+
+const baseName = (fields: ImageFields, registry: string): string => {
+  if (nonEmpty(fields.fullyQualifiedImage)) return fields.fullyQualifiedImage;
+  if (!nonEmpty(fields.imageName)) {
+    throw invalidArgument('containerInfo.imageName', 'an image is required (imageName or fullyQualifiedImage)');
+  }
+  const reg = registry.replace(/\/+$/, '');
+  return reg === '' ? fields.imageName : `${reg}/${fields.imageName}`;
+};
+
+const nonEmpty = (s: string | undefined): s is string => s !== undefined && s !== '';

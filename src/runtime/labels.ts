@@ -1,0 +1,26 @@
+/**
+ * Every label key the executor puts on containers, in one place. The
+ * `titus.executor.*` labels let state be rebuilt from the engine alone; the
+ * `com.netflix.titus.*` ones keep parity with Netflix's executor for tools that
+ * read them.
+ */
+export const LABEL = {
+  executor: 'titus.executor.id',
+  schema: 'titus.executor.schema',
+  executorPid: 'titus.executor.pid',
+  taskId: 'titus.task_id',
+  role: 'titus.executor.role', // "main" (later: sandbox, sidecars)
+  iamRole: 'ec2.iam.role',
+  cpu: 'com.netflix.titus.cpu',
+  mem: 'com.netflix.titus.mem',
+  disk: 'com.netflix.titus.disk',
+  network: 'com.netflix.titus.network',
+  appName: 'com.netflix.titus.appName',
+  workloadType: 'com.netflix.titus.workload.type',
+  entrypoint: 'com.netflix.titus.entrypoint',
+  command: 'com.netflix.titus.command',
+  ownerEmail: 'com.netflix.titus.owner.email',
+  jobType: 'com.netflix.titus.job.type',
+} as const;
+
+export const LABEL_SCHEMA_VERSION = '1';

@@ -1,0 +1,52 @@
+import { isExecutorError, errorMessage } from '../common/errors.js';
+import type { ContainerExit } from '../runtime/container-runtime.js';
+import { isRuntimeError } from '../runtime/runtime-errors.js';
+import type { ExitInfo, ReasonCode, TaskState } from './types.js';
+
+/** How a task ended; becomes its one terminal update after cleanup. */
+export interface Outcome {
+  readonly state: Extract<TaskState, 'FINISHED' | 'FAILED' | 'KILLED' | 'LOST'>;
+  readonly message: string;
+  readonly reason: ReasonCode;
+  readonly exit?: ExitInfo;
+}
+
+export const killedOutcome = (reason: string, exit?: ExitInfo): Outcome => ({
+  state: 'KILLED',
+  message: `task killed on behalf of the control plane${reason === '' ? '' : `: ${reason}`}`,
+  reason: 'killed',
+  ...(exit !== undefined ? { exit } : {}),
+});
+
+/**
+ * The terminal state for a container that exited, in the wording of Netflix's
+ * executor (control planes match on these messages).
+ */
+export const exitOutcome = (exit: ContainerExit): Outcome => {
+  const info: ExitInfo = { exitCode: exit.exitCode, oomKilled: exit.oomKilled };
+  if (exit.oomKilled) {
+    return { state: 'FAILED', message: `main container exited due to OOMKilled (exit code ${exit.exitCode})`, reason: 'failed', exit: info };
+  }
+  if (exit.exitCode === 0) {
+    return { state: 'FINISHED', message: 'main container successfully finished with exit code 0', reason: 'normal', exit: info };
+  }
+  return { state: 'FAILED', message: `main container exited with code ${exit.exitCode}`, reason: 'failed', exit: info };
+};
+
+/**
+ * The terminal state for an error: the task's own fault is FAILED (bad image,
+ * bad entrypoint, invalid request); anything else is LOST, never a crash.
+ */
+export const errorOutcome = (err: unknown, containerStarted: boolean): Outcome => {
+  const msg = errorMessage(err);
+  if (isRuntimeError(err, 'image-not-found') || isExecutorError(err, 'INVALID_ARGUMENT')) {
+    return { state: 'FAILED', message: `Error encountered before even starting the container: ${msg}`, reason: 'invalidRequest' };
+  }
+  if (isRuntimeError(err, 'bad-entrypoint')) {
+    return { state: 'FAILED', message: `Failed to start container due to bad entrypoint: ${msg}`, reason: 'failed' };
+  }
+  if (containerStarted) {
+    return { state: 'LOST', message: `Lost connection to runtime driver: ${msg}`, reason: 'lost' };
+  }
+  return { state: 'LOST', message: `Error (probably Titus bug) encountered before even starting the container: ${msg}`, reason: 'lost' };
+};

@@ -1,0 +1,66 @@
+import type { StatusUpdate } from './types.js';
+
+export type UpdateListener = (u: StatusUpdate) => void;
+export type NewUpdate = Omit<StatusUpdate, 'sequence' | 'timestampMs'> & { readonly timestampMs?: number };
+
+/**
+ * Every status update on this host gets the next sequence number here, is kept
+ * in a bounded ring for resumption, and goes to every subscriber. Listeners
+ * run synchronously, so a replay taken together with a subscribe never misses
+ * or repeats an update.
+ */
+export class StatusBus {
+  private sequence: number;
+  private readonly ring: Array<StatusUpdate | undefined>;
+  private next = 0;
+  private size = 0;
+  private readonly listeners = new Set<UpdateListener>();
+
+  constructor(
+    private readonly capacity: number,
+    startSequence = 0,
+  ) {
+    this.sequence = startSequence;
+    this.ring = new Array<StatusUpdate | undefined>(capacity);
+  }
+
+  latestSequence(): number {
+    return this.sequence;
+  }
+
+  publish(u: NewUpdate): StatusUpdate {
+    this.sequence += 1;
+    const update: StatusUpdate = { ...u, sequence: this.sequence, timestampMs: u.timestampMs ?? Date.now() };
+    this.ring[this.next] = update;
+    this.next = (this.next + 1) % this.capacity;
+    this.size = Math.min(this.size + 1, this.capacity);
+    for (const l of this.listeners) l(update);
+    return update;
+  }
+
+  /**
+   * Retained updates with a sequence above `after`, oldest first; undefined when
+   * some of them are no longer retained (the caller must resync from a snapshot).
+   */
+  since(after: number): StatusUpdate[] | undefined {
+    if (after >= this.sequence) return [];
+    const oldest = this.oldestSequence();
+    if (oldest === undefined || after + 1 < oldest) return undefined;
+    const out: StatusUpdate[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const u = this.ring[(this.next - this.size + i + this.capacity) % this.capacity];
+      if (u !== undefined && u.sequence > after) out.push(u);
+    }
+    return out;
+  }
+
+  oldestSequence(): number | undefined {
+    if (this.size === 0) return undefined;
+    return this.ring[(this.next - this.size + this.capacity) % this.capacity]?.sequence;
+  }
+
+  subscribe(listener: UpdateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

@@ -1,0 +1,162 @@
+import os from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
+import type { ExecutorConfig } from '../config/config.js';
+import { ExecutorError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { checkShmFitsMemory } from '../runtime/build-container-spec.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { imageRefFor } from '../runtime/image-ref.js';
+import { StatusBus, type UpdateListener } from './status-bus.js';
+import type { TaskPart } from './task-part.js';
+import { TaskRunner } from './task-runner.js';
+import { isTerminal, type LaunchSpec, type StatusUpdate, type TaskResources, type TaskState, type TaskView } from './types.js';
+
+export interface TaskManagerDeps {
+  readonly runtime: ContainerRuntime;
+  readonly config: ExecutorConfig;
+  readonly log: Logger;
+  readonly parts?: readonly TaskPart[];
+  readonly executorPid?: number;
+}
+
+export interface HostResourcesView {
+  readonly total: TaskResources;
+  readonly allocated: TaskResources;
+  readonly runningTasks: number;
+  readonly engineVersion: string;
+  readonly hostname: string;
+}
+
+/** Terminal tasks kept for Get/List after they end. */
+const MAX_TERMINAL_TASKS = 1000;
+
+/**
+ * The task core: the only thing the API calls. It validates what the runtime
+ * needs, keeps one TaskRunner per task and the host's status sequence.
+ */
+export class TaskManager {
+  readonly bus: StatusBus;
+  private readonly tasks = new Map<string, TaskRunner>();
+  private readonly terminalOrder: string[] = [];
+  private closed = false;
+
+  constructor(private readonly deps: TaskManagerDeps) {
+    this.bus = new StatusBus(deps.config.watch.retainedUpdates);
+    this.bus.subscribe((u) => this.onUpdate(u));
+  }
+
+  launch(spec: LaunchSpec): TaskView {
+    if (this.closed) throw new ExecutorError('UNAVAILABLE', 'the executor is shutting down; launch the task on another host');
+    const existing = this.tasks.get(spec.taskId);
+    if (existing !== undefined) {
+      if (sameLaunch(existing.launch, spec)) return existing.view();
+      throw new ExecutorError('ALREADY_EXISTS', `task ${spec.taskId} already exists with a different request`);
+    }
+    const image = imageRefFor(spec.containerInfo, this.deps.config.docker.registry);
+    checkShmFitsMemory(spec);
+    const runner = new TaskRunner(spec, image, {
+      runtime: this.deps.runtime,
+      config: this.deps.config,
+      log: this.deps.log,
+      parts: this.deps.parts ?? [],
+      publish: (u) => this.bus.publish(u),
+      executorPid: this.deps.executorPid ?? process.pid,
+    });
+    this.tasks.set(spec.taskId, runner);
+    runner.start();
+    return runner.view();
+  }
+
+  kill(taskId: string, reason: string, killWaitSeconds?: number): TaskView {
+    const runner = this.require(taskId);
+    runner.requestKill(reason, this.graceSeconds(runner, killWaitSeconds));
+    return runner.view();
+  }
+
+  get(taskId: string): TaskView {
+    return this.require(taskId).view();
+  }
+
+  list(filter: { includeTerminal: boolean; states: readonly TaskState[] }): TaskView[] {
+    const out: TaskView[] = [];
+    for (const r of this.tasks.values()) {
+      const state = r.sm.state;
+      if (!filter.includeTerminal && isTerminal(state) && !filter.states.includes(state)) continue;
+      if (filter.states.length > 0 && !filter.states.includes(state)) continue;
+      out.push(r.view());
+    }
+    return out;
+  }
+
+  /** Last update of each matching task, taken in the same tick as the subscription. */
+  snapshot(taskIds: ReadonlySet<string>): StatusUpdate[] {
+    const out: StatusUpdate[] = [];
+    for (const r of this.tasks.values()) if (taskIds.size === 0 || taskIds.has(r.launch.taskId)) out.push(r.sm.last);
+    return out.sort((a, b) => a.sequence - b.sequence);
+  }
+
+  subscribe(listener: UpdateListener): () => void {
+    return this.bus.subscribe(listener);
+  }
+
+  async hostResources(): Promise<HostResourcesView> {
+    const engineVersion = await this.deps.runtime.version().catch((err: unknown) => `unreachable: ${(err as Error).message}`);
+    const allocated = { cpu: 0, memoryMb: 0, diskMb: 0, networkMbps: 0, gpus: 0 };
+    let runningTasks = 0;
+    for (const r of this.tasks.values()) {
+      if (isTerminal(r.sm.state)) continue;
+      runningTasks += 1;
+      const res = r.launch.resources;
+      allocated.cpu += res.cpu;
+      allocated.memoryMb += res.memoryMb;
+      allocated.diskMb += res.diskMb;
+      allocated.networkMbps += res.networkMbps;
+      allocated.gpus += res.gpus;
+    }
+    return {
+      total: { cpu: os.cpus().length, memoryMb: Math.floor(os.totalmem() / 1024 / 1024), diskMb: 0, networkMbps: 0, gpus: 0 },
+      allocated,
+      runningTasks,
+      engineVersion,
+      hostname: os.hostname(),
+    };
+  }
+
+  /** Stops accepting launches; running tasks keep running (their containers outlive the process). */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Waits for every task's terminal update (tests and per-task mode). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.tasks.values()].map((r) => r.done));
+  }
+
+  private require(taskId: string): TaskRunner {
+    const r = this.tasks.get(taskId);
+    if (r === undefined) throw new ExecutorError('NOT_FOUND', `no task ${taskId} on this host`);
+    return r;
+  }
+
+  /** Grace period: the kill's override, else ContainerInfo.killWaitSeconds, else the configured default. */
+  private graceSeconds(runner: TaskRunner, override: number | undefined): number {
+    const c = this.deps.config.container;
+    const fromTask = runner.launch.containerInfo.killWaitSeconds;
+    const chosen = override ?? (fromTask !== undefined && fromTask > 0 ? fromTask : c.defaultKillWaitSeconds);
+    return Math.min(chosen, c.maxKillWaitSeconds);
+  }
+
+  private onUpdate(u: StatusUpdate): void {
+    if (!isTerminal(u.state)) return;
+    this.terminalOrder.push(u.taskId);
+    while (this.terminalOrder.length > MAX_TERMINAL_TASKS) {
+      const old = this.terminalOrder.shift();
+      if (old !== undefined) this.tasks.delete(old);
+    }
+  }
+}
+
+const sameLaunch = (a: LaunchSpec, b: LaunchSpec): boolean => isDeepStrictEqual(normalise(a), normalise(b));
+
+/** Buffers from two decodes compare by content. */
+const normalise = (s: LaunchSpec): unknown => JSON.parse(JSON.stringify(s)) as unknown;

@@ -1,0 +1,264 @@
+import type { ExecutorConfig } from '../config/config.js';
+import { errorMessage } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { buildContainerSpec, checkShmFitsMemory } from '../runtime/build-container-spec.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { ImageConfig } from '../runtime/container-spec.js';
+import { buildEnv } from '../runtime/env.js';
+import type { ImageRef } from '../runtime/image-ref.js';
+import { RuntimeError, isRuntimeError } from '../runtime/runtime-errors.js';
+import { errorOutcome, exitOutcome, killedOutcome, type Outcome } from './outcome.js';
+import type { NewUpdate } from './status-bus.js';
+import type { PartGrant, TaskPart } from './task-part.js';
+import { TaskStateMachine } from './task-state-machine.js';
+import type { LaunchSpec, PullProgress, StatusUpdate, TaskView } from './types.js';
+
+export interface TaskRunnerDeps {
+  readonly runtime: ContainerRuntime;
+  readonly config: ExecutorConfig;
+  readonly log: Logger;
+  readonly parts: readonly TaskPart[];
+  readonly publish: (u: NewUpdate) => StatusUpdate;
+  readonly executorPid: number;
+}
+
+const MB = 1_000_000;
+
+/**
+ * Runs one task through its life: pull, create, start, wait, clean up, then
+ * exactly one terminal update. A kill at any point cancels what is in flight;
+ * nothing it created outlives it.
+ */
+export class TaskRunner {
+  readonly sm: TaskStateMachine;
+  readonly acceptedAtMs = Date.now();
+  private startedAtMs: number | undefined;
+  private finishedAtMs: number | undefined;
+  private containerId: string | undefined;
+  private containerStarted = false;
+  private kill: { reason: string; graceSeconds: number } | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+  private finished!: Promise<void>;
+
+  constructor(
+    readonly launch: LaunchSpec,
+    readonly image: ImageRef,
+    private readonly deps: TaskRunnerDeps,
+  ) {
+    this.log = deps.log.child({ taskId: launch.taskId });
+    this.sm = new TaskStateMachine(launch.taskId, deps.publish);
+  }
+
+  /** Starts the lifecycle in the background; `done` settles after the terminal update. */
+  start(): void {
+    this.finished = this.run();
+  }
+
+  get done(): Promise<void> {
+    return this.finished;
+  }
+
+  /** Idempotent: the first call decides the grace period. */
+  requestKill(reason: string, graceSeconds: number): void {
+    if (this.sm.terminal || this.kill !== undefined) return;
+    this.kill = { reason, graceSeconds };
+    this.log.info({ graceSeconds, reason }, 'kill requested');
+    this.sm.transition('KILL_INITIATED', `kill requested${reason === '' ? '' : `: ${reason}`}`, 'killed');
+    this.abort.abort();
+    if (this.containerStarted) void this.stopContainer();
+  }
+
+  view(): TaskView {
+    const last = this.sm.last;
+    return {
+      taskId: this.launch.taskId,
+      state: last.state,
+      resources: this.launch.resources,
+      containerInfo: this.launch.containerInfo,
+      labels: this.launch.labels,
+      image: this.image.ref,
+      ...(this.containerId !== undefined ? { containerId: this.containerId } : {}),
+      lastUpdate: last,
+      history: this.sm.history,
+      acceptedAtMs: this.acceptedAtMs,
+      ...(this.startedAtMs !== undefined ? { startedAtMs: this.startedAtMs } : {}),
+      ...(this.finishedAtMs !== undefined ? { finishedAtMs: this.finishedAtMs } : {}),
+    };
+  }
+
+  private async run(): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.execute();
+    } catch (err) {
+      outcome = this.kill !== undefined ? killedOutcome(this.kill.reason) : errorOutcome(err, this.containerStarted);
+      this.log.warn({ err: errorMessage(err), state: outcome.state }, 'task ended with an error');
+    }
+    const cleanupErrors = await this.cleanup();
+    const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
+    this.finishedAtMs = Date.now();
+    this.sm.transition(outcome.state, message, outcome.reason, outcome.exit !== undefined ? { exit: outcome.exit } : {});
+    this.log.info({ state: outcome.state, message }, 'task finished');
+  }
+
+  private async execute(): Promise<Outcome> {
+    checkShmFitsMemory(this.launch);
+    this.progress(`pulling image ${this.image.ref}`);
+    const imageConfig = await this.ensureImage();
+    const killedWhilePulling = this.killedOutcome();
+    if (killedWhilePulling !== undefined) return killedWhilePulling;
+    const grants = await this.acquireParts();
+    const killedWhileAcquiring = this.killedOutcome();
+    if (killedWhileAcquiring !== undefined) return killedWhileAcquiring;
+    this.progress('creating container');
+    const id = await this.createContainer(imageConfig, grants);
+    const killedWhileCreating = this.killedOutcome();
+    if (killedWhileCreating !== undefined) return killedWhileCreating;
+    this.progress('starting container', { containerId: id });
+    await this.deps.runtime.startContainer(id);
+    this.containerStarted = true;
+    this.startedAtMs = Date.now();
+    if (this.kill !== undefined) void this.stopContainer();
+    else this.sm.transition('RUNNING', 'main container is now running');
+    const exit = await this.deps.runtime.waitContainer(id);
+    this.log.info({ exitCode: exit.exitCode, oomKilled: exit.oomKilled }, 'container exited');
+    if (this.kill !== undefined) return killedOutcome(this.kill.reason, { exitCode: exit.exitCode, oomKilled: exit.oomKilled });
+    return exitOutcome(exit);
+  }
+
+  private killedOutcome(): Outcome | undefined {
+    return this.kill === undefined ? undefined : killedOutcome(this.kill.reason);
+  }
+
+  /** A STARTING update, unless a kill has moved the task on. */
+  private progress(message: string, extras: { containerId?: string; pull?: PullProgress } = {}): void {
+    if (this.kill !== undefined || !this.sm.canMoveTo('STARTING')) return;
+    this.sm.transition('STARTING', message, 'normal', extras);
+  }
+
+  /** A digest-pinned image already present is reused; tags are mutable and always pulled. */
+  private async ensureImage(): Promise<ImageConfig> {
+    const { runtime } = this.deps;
+    if (this.image.digest !== undefined) {
+      const local = await runtime.findImage(this.image.ref);
+      if (local !== undefined) return local;
+    }
+    await this.pullWithRetries();
+    const pulled = await runtime.findImage(this.image.ref);
+    if (pulled === undefined) throw new RuntimeError('engine', `image ${this.image.ref} is missing right after its pull`);
+    return pulled;
+  }
+
+  private async pullWithRetries(): Promise<void> {
+    const { pullAttempts, pullBackoffMs } = this.deps.config.docker;
+    const onProgress = (p: PullProgress): void => {
+      const text = `pulling image ${this.image.ref}: ${(p.currentBytes / MB).toFixed(1)} of ${(p.totalBytes / MB).toFixed(1)} MB (${p.layersDone}/${p.layersTotal} layers)`;
+      this.progress(text, { pull: p });
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.runtime.pullImage(this.image, onProgress, this.abort.signal);
+        return;
+      } catch (err) {
+        const final = attempt >= pullAttempts || isRuntimeError(err, 'image-not-found') || isRuntimeError(err, 'aborted');
+        if (final) throw err;
+        const delay = pullBackoffMs * 2 ** (attempt - 1);
+        this.log.warn({ attempt, delayMs: delay, err: errorMessage(err) }, 'image pull failed; retrying');
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  private async acquireParts(): Promise<PartGrant[]> {
+    const grants: PartGrant[] = [];
+    for (const part of this.deps.parts) grants.push(await part.acquire(this.launch, this.abort.signal));
+    return grants;
+  }
+
+  private async createContainer(imageConfig: ImageConfig, grants: readonly PartGrant[]): Promise<string> {
+    const { config } = this.deps;
+    const { env, skipped } = buildEnv({
+      taskId: this.launch.taskId,
+      info: this.launch.containerInfo,
+      resources: this.launch.resources,
+      image: this.image,
+      hardCoded: config.container.hardCodedEnv,
+    });
+    if (skipped.length > 0) this.log.warn({ skipped }, 'environment variables skipped');
+    let runtime: string | undefined;
+    let networkMode: string | undefined;
+    for (const g of grants) {
+      Object.assign(env, g.env ?? {});
+      runtime = g.runtime ?? runtime;
+      networkMode = g.networkMode ?? networkMode;
+    }
+    const spec = buildContainerSpec({
+      launch: this.launch,
+      image: this.image,
+      imageConfig,
+      env,
+      config,
+      executorPid: this.deps.executorPid,
+      ...(runtime !== undefined ? { runtime } : {}),
+      ...(networkMode !== undefined ? { networkMode } : {}),
+    });
+    this.containerId = await this.createOrReplace(spec);
+    return this.containerId;
+  }
+
+  /** The container name is the task id: a leftover with that name from this task is replaced once. */
+  private async createOrReplace(spec: Parameters<ContainerRuntime['createContainer']>[0]): Promise<string> {
+    try {
+      return await this.deps.runtime.createContainer(spec);
+    } catch (err) {
+      if (!isRuntimeError(err, 'conflict')) throw err;
+      this.log.warn({ name: spec.name }, 'a container with this task id exists; replacing it');
+      await this.deps.runtime.removeContainer(spec.name);
+      return this.deps.runtime.createContainer(spec);
+    }
+  }
+
+  private stopContainer(): Promise<void> {
+    const id = this.containerId;
+    if (id === undefined || this.kill === undefined) return Promise.resolve();
+    const grace = this.kill.graceSeconds;
+    this.stopping ??= this.deps.runtime.stopContainer(id, grace).catch((err: unknown) => {
+      this.log.error({ err: errorMessage(err) }, 'stop failed; the container is force-removed during cleanup');
+    });
+    return this.stopping;
+  }
+
+  /** Removes the container and releases every part; returns what could not be cleaned. */
+  private async cleanup(): Promise<string[]> {
+    const errors: string[] = [];
+    if (this.stopping !== undefined) await this.stopping;
+    if (this.containerId !== undefined) {
+      await this.deps.runtime.removeContainer(this.containerId).catch((err: unknown) => {
+        errors.push(`remove container: ${errorMessage(err)}`);
+      });
+    }
+    for (const part of [...this.deps.parts].reverse()) {
+      await part.release(this.launch.taskId).catch((err: unknown) => {
+        errors.push(`release ${part.name}: ${errorMessage(err)}`);
+      });
+    }
+    if (errors.length > 0) this.log.error({ errors }, 'cleanup incomplete');
+    return errors;
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new RuntimeError('aborted', 'cancelled'));
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new RuntimeError('aborted', 'cancelled'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });

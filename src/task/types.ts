@@ -1,0 +1,109 @@
+import type { ContainerInfo } from './container-info.js';
+
+export const TASK_STATES = [
+  'ACCEPTED',
+  'STARTING',
+  'RUNNING',
+  'KILL_INITIATED',
+  'FINISHED',
+  'FAILED',
+  'KILLED',
+  'LOST',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(['FINISHED', 'FAILED', 'KILLED', 'LOST']);
+export const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.has(s);
+
+/** Titus' own state names, which a control-plane adapter maps to directly. */
+export const TITUS_STATE: Readonly<Record<TaskState, string>> = {
+  ACCEPTED: 'Launched',
+  STARTING: 'StartInitiated',
+  RUNNING: 'Started',
+  KILL_INITIATED: 'KillInitiated',
+  FINISHED: 'Finished',
+  FAILED: 'Finished',
+  KILLED: 'Finished',
+  LOST: 'Finished',
+};
+
+/** Titus reason codes (control plane TaskStatus.java). */
+export type ReasonCode =
+  | 'normal'
+  | 'failed'
+  | 'killed'
+  | 'lost'
+  | 'invalidRequest'
+  | 'crashed'
+  | 'transientSystemError'
+  | 'localSystemError'
+  | 'runtimeLimitExceeded'
+  | 'stuckInState';
+
+export interface TaskResources {
+  readonly cpu: number;
+  readonly memoryMb: number;
+  readonly diskMb: number;
+  readonly networkMbps: number;
+  readonly gpus: number;
+}
+
+export interface ExitInfo {
+  readonly exitCode: number;
+  readonly oomKilled: boolean;
+  readonly signal?: string;
+}
+
+export interface PullProgress {
+  readonly image: string;
+  readonly currentBytes: number;
+  readonly totalBytes: number;
+  readonly layersDone: number;
+  readonly layersTotal: number;
+}
+
+export interface NetworkDetails {
+  readonly isRoutableIp: boolean;
+  readonly ipv4Address?: string;
+  readonly ipv6Address?: string;
+  readonly eniId?: string;
+  readonly networkMode?: string;
+  readonly hostname?: string;
+}
+
+export interface StatusUpdate {
+  readonly taskId: string;
+  readonly sequence: number;
+  readonly timestampMs: number;
+  readonly state: TaskState;
+  readonly message: string;
+  readonly titusState: string;
+  readonly reasonCode: ReasonCode;
+  readonly containerId?: string;
+  readonly exit?: ExitInfo;
+  readonly pull?: PullProgress;
+  readonly network?: NetworkDetails;
+}
+
+/** A validated launch, as the runtime receives it. */
+export interface LaunchSpec {
+  readonly taskId: string;
+  readonly containerInfo: ContainerInfo;
+  readonly resources: TaskResources;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface TaskView {
+  readonly taskId: string;
+  readonly state: TaskState;
+  readonly resources: TaskResources;
+  readonly containerInfo: ContainerInfo;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly image: string;
+  readonly containerId?: string;
+  readonly lastUpdate: StatusUpdate;
+  readonly history: readonly StatusUpdate[];
+  readonly acceptedAtMs: number;
+  readonly startedAtMs?: number;
+  readonly finishedAtMs?: number;
+}
