@@ -51,6 +51,7 @@ export const taskToProto = (t: TaskView, withHistory = true): Task => ({
   image: t.image,
   containerId: t.containerId ?? '',
   labels: { ...t.labels },
+  outputTail: t.outputTail ?? '',
 });
 
 export const hostResourcesToProto = (h: HostResourcesView): HostResources => ({

@@ -51,8 +51,16 @@ export const formatTask = (t: Task__Output): string => {
     lines.push('history:');
     for (const u of t.history) lines.push(`  ${isoTime(u.timestamp)}  ${shortState(u.state).padEnd(14)} ${u.message}`);
   }
+  if (t.outputTail !== undefined && t.outputTail !== '') lines.push('output (tail):', indent(t.outputTail));
   return lines.join('\n');
 };
+
+export const indent = (text: string): string =>
+  text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `  | ${l}`)
+    .join('\n');
 
 export const formatRow = (t: Task__Output): string =>
   `${(t.taskId ?? "").padEnd(40)} ${shortState(t.state).padEnd(14)} ${isoTime(t.acceptedAt).padEnd(25)} ${t.image}`;

@@ -6,7 +6,7 @@ import type { LaunchTaskResponse__Output } from '../api/generated/titus/executor
 import type { ContainerInfo } from '../api/generated/messages/ContainerInfo.js';
 import { call, createClient } from './client.js';
 import { TERMINAL, followTask } from './follow.js';
-import { shortState } from './format.js';
+import { indent, shortState } from './format.js';
 import type { GlobalOptions } from './options.js';
 
 interface LaunchOptions extends GlobalOptions {
@@ -137,6 +137,10 @@ export const registerLaunch = (program: Command, globals: () => GlobalOptions): 
       }
       if (!json && res.task !== undefined && res.task !== null) console.error(`launched ${taskId}`);
       const last = await follower.done;
+      if (opts.wait === true && !json) {
+        const task = await call(client.GetTask.bind(client), { taskId });
+        if (task.outputTail) console.log(`output of ${taskId}:\n${indent(task.outputTail)}`);
+      }
       client.close();
       if (opts.wait === true && shortState(last?.state) !== 'FINISHED') process.exitCode = 1;
     });

@@ -35,5 +35,7 @@ export interface ContainerRuntime {
   /** The stop signal (the image's, else SIGTERM), then SIGKILL after graceSeconds. */
   stopContainer(id: string, graceSeconds: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /** The last `maxBytes` of the container's stdout and stderr, interleaved as written. */
+  containerOutput(id: string, maxBytes: number): Promise<string>;
   listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]>;
 }

@@ -163,6 +163,16 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async containerOutput(id: string, maxBytes: number): Promise<string> {
+    try {
+      const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: 1000 })) as unknown;
+      const text = demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+      return text.length > maxBytes ? text.slice(text.length - maxBytes) : text;
+    } catch (err) {
+      throw this.wrap(err, `read output of container ${id}`);
+    }
+  }
+
   async listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
     const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
     try {
@@ -249,6 +259,25 @@ const applyLine = (tracker: PullProgressTracker, line: string): string | undefin
   } catch {
     return undefined; // a torn line carries no decision
   }
+};
+
+/**
+ * Without a TTY the engine frames each write: one byte of stream (1 stdout,
+ * 2 stderr), three of padding, a big-endian uint32 length, then the bytes.
+ */
+export const demuxLogs = (buf: Buffer): string => {
+  const parts: Buffer[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    const stream = buf[off];
+    const size = buf.readUInt32BE(off + 4);
+    if ((stream !== 0 && stream !== 1 && stream !== 2) || off + 8 + size > buf.length) break;
+    parts.push(buf.subarray(off + 8, off + 8 + size));
+    off += 8 + size;
+  }
+  // Anything unframed (a TTY container) is passed through as-is.
+  if (off < buf.length) parts.push(buf.subarray(off));
+  return Buffer.concat(parts).toString('utf8');
 };
 
 const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => ({

@@ -8,7 +8,8 @@ import { invalidArgument } from '../common/errors.js';
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?`;
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const NAME_RE = new RegExp(`^(?:(${DOMAIN})/)?(${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)$`);
+const PATH_RE = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+const DOMAIN_RE = new RegExp(`^${DOMAIN}$`);
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$/;
 
@@ -28,7 +29,19 @@ export interface ImageFields {
   readonly imageDigest?: string | undefined;
 }
 
-export const isValidImageName = (name: string): boolean => name.length <= 255 && NAME_RE.test(name);
+/**
+ * As Docker decides: the first component is a registry host only when it has a
+ * dot or a port, or is `localhost`; otherwise the whole name is a lower-case path.
+ */
+export const isValidImageName = (name: string): boolean => {
+  if (name.length > 255) return false;
+  const slash = name.indexOf('/');
+  const first = slash < 0 ? '' : name.slice(0, slash);
+  if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    return DOMAIN_RE.test(first) && PATH_RE.test(name.slice(slash + 1));
+  }
+  return PATH_RE.test(name);
+};
 
 /**
  * The image reference for a task: `fullyQualifiedImage`, else `<registry>/<imageName>`,

@@ -22,13 +22,18 @@ export const killedOutcome = (reason: string, exit?: ExitInfo): Outcome => ({
  * The terminal state for a container that exited, in the wording of Netflix's
  * executor (control planes match on these messages).
  */
-export const exitOutcome = (exit: ContainerExit): Outcome => {
+export const exitOutcome = (exit: ContainerExit, command: readonly string[] = []): Outcome => {
   const info: ExitInfo = { exitCode: exit.exitCode, oomKilled: exit.oomKilled };
   if (exit.oomKilled) {
     return { state: 'FAILED', message: `main container exited due to OOMKilled (exit code ${exit.exitCode})`, reason: 'failed', exit: info };
   }
   if (exit.exitCode === 0) {
     return { state: 'FINISHED', message: 'main container successfully finished with exit code 0', reason: 'normal', exit: info };
+  }
+  if (exit.exitCode === 127 && command.length > 0) {
+    // The init process reports an exec failure as 127: name what could not run.
+    const message = `main container exited with code 127: ${JSON.stringify(command[0])} not found or not executable (full command: ${JSON.stringify(command)})`;
+    return { state: 'FAILED', message, reason: 'failed', exit: info };
   }
   return { state: 'FAILED', message: `main container exited with code ${exit.exitCode}`, reason: 'failed', exit: info };
 };

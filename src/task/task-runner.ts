@@ -23,6 +23,7 @@ export interface TaskRunnerDeps {
 }
 
 const MB = 1_000_000;
+const OUTPUT_TAIL_BYTES = 16 * 1024;
 
 /**
  * Runs one task through its life: pull, create, start, wait, clean up, then
@@ -36,6 +37,8 @@ export class TaskRunner {
   private finishedAtMs: number | undefined;
   private containerId: string | undefined;
   private containerStarted = false;
+  private outputTail: string | undefined;
+  private command: readonly string[] = [];
   private kill: { reason: string; graceSeconds: number } | undefined;
   private stopping: Promise<void> | undefined;
   private readonly abort = new AbortController();
@@ -85,6 +88,7 @@ export class TaskRunner {
       acceptedAtMs: this.acceptedAtMs,
       ...(this.startedAtMs !== undefined ? { startedAtMs: this.startedAtMs } : {}),
       ...(this.finishedAtMs !== undefined ? { finishedAtMs: this.finishedAtMs } : {}),
+      ...(this.outputTail !== undefined ? { outputTail: this.outputTail } : {}),
     };
   }
 
@@ -125,7 +129,7 @@ export class TaskRunner {
     const exit = await this.deps.runtime.waitContainer(id);
     this.log.info({ exitCode: exit.exitCode, oomKilled: exit.oomKilled }, 'container exited');
     if (this.kill !== undefined) return killedOutcome(this.kill.reason, { exitCode: exit.exitCode, oomKilled: exit.oomKilled });
-    return exitOutcome(exit);
+    return exitOutcome(exit, this.command);
   }
 
   private killedOutcome(): Outcome | undefined {
@@ -204,6 +208,7 @@ export class TaskRunner {
       ...(runtime !== undefined ? { runtime } : {}),
       ...(networkMode !== undefined ? { networkMode } : {}),
     });
+    this.command = [...spec.entrypoint, ...spec.cmd];
     this.containerId = await this.createOrReplace(spec);
     return this.containerId;
   }
@@ -234,6 +239,12 @@ export class TaskRunner {
   private async cleanup(): Promise<string[]> {
     const errors: string[] = [];
     if (this.stopping !== undefined) await this.stopping;
+    if (this.containerId !== undefined && this.containerStarted) {
+      this.outputTail = await this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
+        this.log.warn({ err: errorMessage(err) }, 'could not read the container output');
+        return undefined;
+      });
+    }
     if (this.containerId !== undefined) {
       await this.deps.runtime.removeContainer(this.containerId).catch((err: unknown) => {
         errors.push(`remove container: ${errorMessage(err)}`);

@@ -106,4 +106,5 @@ export interface TaskView {
   readonly acceptedAtMs: number;
   readonly startedAtMs?: number;
   readonly finishedAtMs?: number;
+  readonly outputTail?: string;
 }

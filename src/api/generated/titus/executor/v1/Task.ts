@@ -19,6 +19,7 @@ export interface Task {
   'image'?: (string);
   'containerId'?: (string);
   'labels'?: ({[key: string]: string});
+  'outputTail'?: (string);
 }
 
 export interface Task__Output {
@@ -34,4 +35,5 @@ export interface Task__Output {
   'image'?: (string);
   'containerId'?: (string);
   'labels'?: ({[key: string]: string});
+  'outputTail'?: (string);
 }

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { invalidArgument } from '../common/errors.js';
+
+/*
+ * oci-add-hooks (Netflix-Skunkworks' runc wrapper, from awslabs/oci-add-hooks)
+ * is registered with dockerd as a runtime, for example in daemon.json:
+ *   "runtimes": { "oci-add-hooks": { "path": "/usr/bin/oci-add-hooks",
+ *     "runtimeArgs": ["--hook-config-path", "/etc/titus-executor/oci-hooks.json",
+ *                     "--runtime-path", "/usr/sbin/runc"] } }
+ * It strips those two flags, merges the `hooks` of the hook-config file into
+ * the bundle's config.json (when runc is given --bundle) and execs the runtime
+ * with the remaining arguments. The file uses the OCI runtime-spec shape
+ * `{"hooks":{"prestart":[{path,args,env,timeout}]}}`. Assumption, from its
+ * README: the flags are exactly `--hook-config-path` and `--runtime-path`,
+ * each followed by its value as a separate argument.
+ */
+
+/** One OCI runtime-spec hook (config.md, POSIX-platform hooks). */
+export interface OciHook {
+  readonly path: string;
+  readonly args?: readonly string[];
+  /** `KEY=value` entries, as the spec has them. */
+  readonly env?: readonly string[];
+  readonly timeout?: number;
+}
+
+export interface OciHooksConfig {
+  readonly hooks: { readonly prestart: readonly OciHook[] };
+}
+
+export interface NvidiaHookOptions {
+  /** Default /usr/bin/nvidia-container-runtime-hook. */
+  readonly hookPath?: string;
+  /** argv, including argv[0]. Default `nvidia-container-runtime-hook prestart`. */
+  readonly hookArgs?: readonly string[];
+  readonly hookEnv?: Readonly<Record<string, string>>;
+  /** Seconds before the runtime gives up on the hook. Default: none (the runtime's own). */
+  readonly timeoutSeconds?: number;
+}
+
+export const DEFAULT_NVIDIA_HOOK_PATH = '/usr/bin/nvidia-container-runtime-hook';
+export const DEFAULT_NVIDIA_HOOK_ARGS: readonly string[] = Object.freeze(['nvidia-container-runtime-hook', 'prestart']);
+export const DEFAULT_OCI_HOOKS_CONFIG_PATH = '/etc/titus-executor/oci-hooks.json';
+
+const renderEnv = (env: Readonly<Record<string, string>>): string[] =>
+  Object.entries(env).map(([key, value]) => {
+    if (key === '' || key.includes('=')) throw invalidArgument('hookEnv', `invalid variable name ${JSON.stringify(key)}`);
+    return `${key}=${value}`;
+  });
+
+/** The hook-config file content that makes oci-add-hooks run NVIDIA's prestart hook. */
+export const renderNvidiaHooksConfig = (options: NvidiaHookOptions = {}): OciHooksConfig => {
+  const path = options.hookPath ?? DEFAULT_NVIDIA_HOOK_PATH;
+  // The runtime spec requires an absolute hook path; runc refuses others at create time.
+  if (!isAbsolute(path)) throw invalidArgument('hookPath', `must be an absolute path, got ${JSON.stringify(path)}`);
+  const timeout = options.timeoutSeconds;
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0)) {
+    throw invalidArgument('timeoutSeconds', `must be a whole number > 0, got ${timeout}`);
+  }
+  const hook: OciHook = {
+    path,
+    args: [...(options.hookArgs ?? DEFAULT_NVIDIA_HOOK_ARGS)],
+    ...(options.hookEnv === undefined ? {} : { env: renderEnv(options.hookEnv) }),
+    ...(timeout === undefined ? {} : { timeout }),
+  };
+  return { hooks: { prestart: [hook] } };
+};
+
+/**
+ * Writes `content` to `path` so a reader sees the old file or the new one,
+ * never a torn one: write a temporary sibling, fsync it, rename it over, then
+ * fsync the directory so the rename survives a crash.
+ */
+export const writeFileAtomic = async (path: string, content: string, mode = 0o644): Promise<void> => {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const temporary = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temporary, content, { mode, flush: true });
+    await rename(temporary, path);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw err;
+  }
+  await fsyncDirectory(dir);
+};
+
+const fsyncDirectory = async (dir: string): Promise<void> => {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+};
+
+/** Renders the NVIDIA hook config and writes it atomically; returns the path written. */
+export const writeNvidiaHooksConfig = async (
+  options: NvidiaHookOptions & { readonly configPath?: string } = {},
+): Promise<string> => {
+  const configPath = options.configPath ?? DEFAULT_OCI_HOOKS_CONFIG_PATH;
+  await writeFileAtomic(configPath, `${JSON.stringify(renderNvidiaHooksConfig(options), null, 2)}\n`);
+  return configPath;
+};
+
+/** daemon.json `runtimeArgs` for oci-add-hooks, pointing it at the hook config and the real runtime. */
+export const ociAddHooksRuntimeArgs = (hookConfigPath: string, runtimePath = 'runc'): string[] => [
+  '--hook-config-path',
+  hookConfigPath,
+  '--runtime-path',
+  runtimePath,
+];
