@@ -3,6 +3,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import { packageRoot } from '../common/package-root.js';
+import { checkWireFormat } from './wire-check.js';
 import type { ProtoGrpcType } from './generated/executor.js';
 import type { ContainerInfo__Output } from './generated/messages/ContainerInfo.js';
 
@@ -37,7 +38,10 @@ export const loadExecutorProto = (): ExecutorProto => {
   cached = {
     packageDefinition,
     grpcType,
-    decodeContainerInfo: (bytes) => type.toObject(type.decode(bytes), CONVERSION) as ContainerInfo__Output,
+    decodeContainerInfo: (bytes) => {
+      checkWireFormat(bytes);
+      return type.toObject(type.decode(bytes), CONVERSION) as ContainerInfo__Output;
+    },
     encodeContainerInfo: (info) => type.encode(type.fromObject(info)).finish(),
   };
   return cached;

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { familyOf, isValidAddress, isValidCidr } from './addresses.js';
+
+/**
+ * The `network` section of the executor config. Everything has a default
+ * except what only the operator can know (security groups, AWS subnet), so
+ * `networkConfigSchema.parse({})` gives a working local driver.
+ */
+
+const cidrString = z.string().refine(isValidCidr, { message: 'must be a CIDR block such as 10.0.0.0/8' });
+
+const cidrOfFamily = (family: 4 | 6, minPrefix: number, maxPrefix: number) =>
+  cidrString.refine(
+    (cidr) => {
+      const prefix = Number(cidr.slice(cidr.indexOf('/') + 1));
+      return familyOf(cidr) === family && prefix >= minPrefix && prefix <= maxPrefix;
+    },
+    { message: `must be an IPv${family} CIDR block with a prefix length from /${minPrefix} to /${maxPrefix}` },
+  );
+
+const addressString = z.string().refine(isValidAddress, { message: 'must be an IP address' });
+
+const port = z.number().int().min(1).max(65535);
+
+export const securityGroupRuleSchema = z
+  .object({
+    protocol: z.enum(['tcp', 'udp', 'icmp']),
+    /** Inclusive [from, to]; absent = every port. */
+    ports: z
+      .tuple([port, port])
+      .refine(([from, to]) => from <= to, { message: 'ports must be [from, to] with from <= to' })
+      .optional(),
+    /** Peer addresses (source for ingress, destination for egress); IPv4 and IPv6 may be mixed. */
+    cidrs: z.array(cidrString).min(1),
+  })
+  .refine((rule) => rule.protocol !== 'icmp' || rule.ports === undefined, {
+    message: 'icmp rules take no ports',
+    path: ['ports'],
+  });
+
+export const securityGroupSchema = z.object({
+  ingress: z.array(securityGroupRuleSchema).default([]),
+  egress: z.union([z.literal('allow-all'), z.array(securityGroupRuleSchema)]).default('allow-all'),
+});
+
+export const securityGroupCatalogSchema = z.record(z.string().min(1), securityGroupSchema);
+
+export const localNetworkConfigSchema = z.object({
+  /** Task IPv4 pool; its first usable address is the gateway every host-side veth carries. */
+  ipv4Cidr: cidrOfFamily(4, 8, 30).default('198.18.0.0/16'),
+  /** Task IPv6 pool; tasks that want IPv6 fail with FAILED_PRECONDITION when absent. */
+  ipv6Cidr: cidrOfFamily(6, 48, 126).optional(),
+  /** Addresses inside the pools never handed out (besides network, broadcast and gateway). */
+  reservedAddresses: z.array(addressString).default([]),
+  /**
+   * A network namespace name (under /run/netns) to use as "the host" instead of
+   * the executor's own. For tests and for hosts that keep task routing out of
+   * the root namespace.
+   */
+  hostNetns: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
+  /** The host's link speed: bandwidth accounting total and default bursting ceiling. */
+  bandwidthMbpsTotal: z.number().int().positive().default(10_000),
+  /** HTB ceil for tasks with allowBursting; default bandwidthMbpsTotal. */
+  burstCeilMbps: z.number().int().positive().optional(),
+  mtu: z.number().int().min(1280).max(65_535).default(1500),
+  securityGroups: securityGroupCatalogSchema.default({}),
+  /** Used when a spec names no security group; empty = such a spec is refused. */
+  defaultSecurityGroups: z.array(z.string().min(1)).default([]),
+  /** Where leases are persisted (JSON, atomic writes); absent = memory only. */
+  leaseFile: z.string().min(1).optional(),
+  commandTimeoutMs: z.number().int().positive().default(10_000),
+});
+
+export const awsEniConfigSchema = z.object({
+  region: z.string().min(1).default('us-east-1'),
+  /** Overrides the EC2 endpoint (tests point it at a local fake). */
+  endpoint: z.string().url().optional(),
+  subnetId: z.string().min(1),
+  instanceId: z.string().min(1),
+  /** Device index for new ENIs; the executor uses one index per task slot starting here. */
+  firstDeviceIndex: z.number().int().min(1).default(1),
+  maxAttempts: z.number().int().min(1).max(20).default(6),
+  bandwidthMbpsTotal: z.number().int().positive().default(10_000),
+  /** Addresses the subnet can still hand out, for available(); EC2 is the real authority. */
+  ipv4Capacity: z.number().int().positive().default(64),
+  /** Tag key marking ENIs this executor created, so GC never touches anything else. */
+  ownerTag: z.string().min(1).default('titus-executor:owner'),
+  ownerTagValue: z.string().min(1).default('titus-executor'),
+});
+
+export const networkConfigSchema = z.object({
+  driver: z.enum(['local', 'aws-eni']).default('local'),
+  local: localNetworkConfigSchema.prefault({}),
+  awsEni: awsEniConfigSchema.optional(),
+});
+
+export type SecurityGroupRule = z.infer<typeof securityGroupRuleSchema>;
+export type SecurityGroup = z.infer<typeof securityGroupSchema>;
+export type SecurityGroupCatalog = z.infer<typeof securityGroupCatalogSchema>;
+export type LocalNetworkConfig = z.infer<typeof localNetworkConfigSchema>;
+export type AwsEniConfig = z.infer<typeof awsEniConfigSchema>;
+export type NetworkConfig = z.infer<typeof networkConfigSchema>;

@@ -1,0 +1,299 @@
+import { stat } from 'node:fs/promises';
+import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
+import type { LocalNetworkConfig } from './config.js';
+import { inNetns, netnsPathOfName, withSignal, type ToolContext } from './exec.js';
+import { Ipam, type Lease } from './ipam.js';
+import { JsonFileLeaseStore, MemoryLeaseStore, type LeaseStore } from './lease-store.js';
+import { createVethPair, deleteLink, listLinks, setLinkAlias } from './iproute.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { deleteTable, listInetTables, loadTaskTable } from './nftables.js';
+import { hashOfIfb, hashOfNftTable, hashOfVeth, namesForTask, TASK_INTERFACE, taskHash, type TaskNetworkNames } from './naming.js';
+import { configureHostSide, configureTaskSide, taskMac, type RoutedAddresses } from './routing.js';
+import { resolveSecurityGroups, type EffectiveRules } from './security-groups.js';
+import { applyBandwidthLimit, bandwidthLimitFor, removeBandwidthLimit, type BandwidthLimit } from './tc.js';
+import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
+
+export const LOCAL_DRIVER_NAME = 'local';
+
+/** Where the instance metadata service lives; tasks get routes to both via the host (see routing.ts). */
+export const METADATA_IPV4 = '169.254.169.254';
+export const METADATA_IPV6 = 'fd00:ec2::254';
+
+export interface LocalDriverOptions {
+  readonly config: LocalNetworkConfig;
+  readonly log?: Logger;
+  /** Overrides config.leaseFile (tests, or a store the executor already has). */
+  readonly leaseStore?: LeaseStore;
+}
+
+/**
+ * Tasks on a host-local routed network: a veth pair per task, addresses from
+ * the configured pools, HTB/IFB bandwidth limits and nftables security groups
+ * on the host side. See routing.ts, tc.ts and nftables.ts for each design.
+ */
+export class LocalNetworkDriver implements NetworkDriver {
+  readonly name = LOCAL_DRIVER_NAME;
+  private readonly host: ToolContext;
+  private readonly mutex = new KeyedMutex();
+  /** Bandwidth promised per task, for available(). */
+  private readonly bandwidth = new Map<string, number>();
+  /** Hashes of tasks being attached right now: GC never touches their pieces. */
+  private readonly attaching = new Set<string>();
+
+  private constructor(
+    private readonly config: LocalNetworkConfig,
+    private readonly ipam: Ipam,
+    private readonly log: Logger,
+  ) {
+    this.host = hostToolContext(config);
+  }
+
+  static async create(options: LocalDriverOptions): Promise<LocalNetworkDriver> {
+    const { config } = options;
+    const log = (options.log ?? silentLogger()).child({ component: 'vpc', driver: LOCAL_DRIVER_NAME });
+    const store =
+      options.leaseStore ?? (config.leaseFile === undefined ? new MemoryLeaseStore() : new JsonFileLeaseStore(config.leaseFile));
+    const ipam = await Ipam.open({
+      ipv4Cidr: config.ipv4Cidr,
+      ...(config.ipv6Cidr === undefined ? {} : { ipv6Cidr: config.ipv6Cidr }),
+      reservedAddresses: config.reservedAddresses,
+      store,
+    });
+    for (const problem of ipam.loadProblems) log.warn({ problem }, 'lease from the lease store not restored');
+    return new LocalNetworkDriver(config, ipam, log);
+  }
+
+  async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
+    validateSpec(spec);
+    // Everything that can refuse the request runs before anything is created.
+    const rules = resolveSecurityGroups(spec.securityGroups, this.config.securityGroups, this.config.defaultSecurityGroups);
+    if (spec.wantIpv6 && this.ipam.pool6 === undefined) {
+      throw new ExecutorError('FAILED_PRECONDITION', 'IPv6 was requested but no IPv6 pool (ipv6Cidr) is configured');
+    }
+    await assertNetnsExists(netnsPath);
+    signal?.throwIfAborted();
+    const names = namesForTask(spec.taskId);
+    return this.mutex.run(spec.taskId, async () => {
+      this.attaching.add(names.hash);
+      try {
+        return await this.attachLocked(spec, netnsPath, names, rules, signal);
+      } finally {
+        this.attaching.delete(names.hash);
+      }
+    });
+  }
+
+  async detach(attachment: NetworkAttachment): Promise<void> {
+    if (attachment.driver !== this.name) {
+      throw new ExecutorError('INVALID_ARGUMENT', `attachment of task ${attachment.taskId} belongs to driver ${attachment.driver}`);
+    }
+    await this.mutex.run(attachment.taskId, async () => {
+      const failures = await this.removeTaskPieces(attachment.taskId, namesForTask(attachment.taskId));
+      if (failures.length > 0) {
+        throw new ExecutorError('INTERNAL', `detach of task ${attachment.taskId} incomplete: ${failures.join('; ')}`);
+      }
+      this.log.info({ taskId: attachment.taskId }, 'network detached');
+    });
+  }
+
+  async restore(attachments: readonly NetworkAttachment[]): Promise<void> {
+    const mine = attachments.filter((a) => a.driver === this.name);
+    for (const attachment of mine) {
+      this.bandwidth.set(attachment.taskId, Number(attachment.details['bandwidthMbps'] ?? '0'));
+    }
+    await this.ipam.restore(mine.map(leaseOfAttachment));
+    this.log.info({ restored: mine.length }, 'network leases restored');
+  }
+
+  async garbageCollect(liveTaskIds: ReadonlySet<string>): Promise<string[]> {
+    const liveHashes = new Set([...liveTaskIds].map(taskHash));
+    const isLeftover = (hash: string | undefined): boolean =>
+      hash !== undefined && !liveHashes.has(hash) && !this.attaching.has(hash);
+    const removed: string[] = [];
+    for (const link of await listLinks(this.host)) {
+      const kind = link.linkinfo?.info_kind;
+      const hash = kind === 'veth' ? hashOfVeth(link.ifname) : kind === 'ifb' ? hashOfIfb(link.ifname) : undefined;
+      if (!isLeftover(hash)) continue;
+      if ((await deleteLink(this.host, link.ifname)) === 'deleted') {
+        removed.push(`${kind} ${link.ifname}${link.ifalias === undefined ? '' : ` (${link.ifalias})`}`);
+      }
+    }
+    for (const table of await listInetTables(this.host)) {
+      if (!isLeftover(hashOfNftTable(table))) continue;
+      if ((await deleteTable(this.host, table)) === 'deleted') removed.push(`nft table inet ${table}`);
+    }
+    for (const lease of this.ipam.leases()) {
+      if (liveTaskIds.has(lease.taskId) || this.attaching.has(taskHash(lease.taskId))) continue;
+      await this.ipam.release(lease.taskId);
+      this.bandwidth.delete(lease.taskId);
+      removed.push(`lease ${lease.taskId} ${describeLease(lease)}`);
+    }
+    if (removed.length > 0) this.log.info({ removed }, 'network garbage collected');
+    return removed;
+  }
+
+  available(): NetworkAvailability {
+    const allocated = [...this.bandwidth.values()].reduce((sum, mbps) => sum + mbps, 0);
+    return { ...this.ipam.usage(), bandwidthMbpsTotal: this.config.bandwidthMbpsTotal, bandwidthMbpsAllocated: allocated };
+  }
+
+  private async attachLocked(
+    spec: NetworkSpec,
+    netnsPath: string,
+    names: TaskNetworkNames,
+    rules: EffectiveRules,
+    signal: AbortSignal | undefined,
+  ): Promise<NetworkAttachment> {
+    const lease = await this.ipam.allocate(spec.taskId, { ipv6: spec.wantIpv6 });
+    const addresses = this.routedAddresses(lease);
+    const limit = bandwidthLimitFor(spec.bandwidthMbps, spec.allowBursting, this.config.burstCeilMbps ?? this.config.bandwidthMbpsTotal);
+    const host = withSignal(this.host, signal);
+    const task = inNetns(host, netnsPath);
+    try {
+      // A retried attach (or a crash before) may have left pieces under the same names.
+      await deleteLink(host, names.hostVeth);
+      await removeBandwidthLimit(host, names);
+      // Rules first: they match on the veth name, so they are in force before the veth exists.
+      await loadTaskTable(host, {
+        table: names.nftTable,
+        hostVeth: names.hostVeth,
+        ipv4: addresses.ipv4,
+        ...(addresses.ipv6 === undefined ? {} : { ipv6: addresses.ipv6 }),
+        rules,
+        metadataIpv4: METADATA_IPV4,
+        metadataIpv6: METADATA_IPV6,
+      });
+      await createVethPair(host, names.hostVeth, TASK_INTERFACE, netnsPath, this.config.mtu);
+      await setLinkAlias(host, names.hostVeth, `titus:${spec.taskId}`.slice(0, 255));
+      await configureHostSide(host, names.hostVeth, addresses);
+      if (limit !== undefined) await applyBandwidthLimit(host, names, limit, this.config.mtu);
+      // Last: the task can only send once its eth0 is up.
+      await configureTaskSide(task, addresses, { ipv4: METADATA_IPV4, ipv6: METADATA_IPV6 });
+      const mac = await taskMac(task);
+      this.bandwidth.set(spec.taskId, spec.bandwidthMbps);
+      const attachment = buildAttachment(spec, netnsPath, names, addresses, limit, rules, mac);
+      this.log.info({ taskId: spec.taskId, ipv4: attachment.ipv4, ipv6: attachment.ipv6, hostInterface: names.hostVeth }, 'network attached');
+      return attachment;
+    } catch (err) {
+      await this.rollBack(spec.taskId, names, err);
+      if (signal?.aborted === true) throw signal.reason;
+      if (isExecutorError(err)) throw err;
+      throw new ExecutorError('INTERNAL', `network attach of task ${spec.taskId} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  private async rollBack(taskId: string, names: TaskNetworkNames, cause: unknown): Promise<void> {
+    const failures = await this.removeTaskPieces(taskId, names);
+    this.log.warn({ taskId, err: errorMessage(cause), cleanupFailures: failures }, 'network attach failed; rolled back');
+  }
+
+  /**
+   * Removes every host-side piece, each independently. The lease is kept when
+   * the veth could not be removed: its host route still points at the old
+   * address, so handing that address out again would misroute.
+   */
+  private async removeTaskPieces(taskId: string, names: TaskNetworkNames): Promise<string[]> {
+    const failures: string[] = [];
+    const attempt = async (what: string, work: () => Promise<unknown>): Promise<boolean> => {
+      try {
+        await work();
+        return true;
+      } catch (err) {
+        failures.push(`${what}: ${errorMessage(err)}`);
+        return false;
+      }
+    };
+    // Deleting the host side removes the pair, its qdiscs, filter and host routes.
+    const vethGone = await attempt(`veth ${names.hostVeth}`, () => deleteLink(this.host, names.hostVeth));
+    await attempt(`ifb ${names.ifb}`, () => removeBandwidthLimit(this.host, names));
+    await attempt(`nft table inet ${names.nftTable}`, () => deleteTable(this.host, names.nftTable));
+    if (vethGone) {
+      await attempt(`lease of ${taskId}`, () => this.ipam.release(taskId));
+      this.bandwidth.delete(taskId);
+    } else {
+      failures.push(`lease of ${taskId} kept until the veth is gone`);
+    }
+    return failures;
+  }
+
+  private routedAddresses(lease: Lease): RoutedAddresses {
+    if (lease.ipv4 === undefined) throw new ExecutorError('INTERNAL', `lease of task ${lease.taskId} has no IPv4 address`);
+    const pool6 = this.ipam.pool6;
+    return {
+      ipv4: lease.ipv4,
+      prefixLength4: this.ipam.pool4.cidr.prefixLength,
+      gateway4: this.ipam.pool4.gatewayText,
+      ...(lease.ipv6 === undefined || pool6 === undefined
+        ? {}
+        : { ipv6: lease.ipv6, prefixLength6: pool6.cidr.prefixLength, gateway6: pool6.gatewayText }),
+    };
+  }
+}
+
+/** The executor's own namespace, or config.hostNetns standing in for it. */
+const hostToolContext = (config: LocalNetworkConfig): ToolContext =>
+  config.hostNetns === undefined
+    ? { timeoutMs: config.commandTimeoutMs }
+    : { timeoutMs: config.commandTimeoutMs, netnsPath: netnsPathOfName(config.hostNetns) };
+
+const validateSpec = (spec: NetworkSpec): void => {
+  if (spec.taskId.length === 0) throw new ExecutorError('INVALID_ARGUMENT', 'taskId must not be empty', { field: 'taskId' });
+  if (!Number.isFinite(spec.bandwidthMbps) || spec.bandwidthMbps < 0) {
+    throw new ExecutorError('INVALID_ARGUMENT', `bandwidthMbps must be 0 (unlimited) or positive, not ${spec.bandwidthMbps}`, {
+      field: 'bandwidthMbps',
+    });
+  }
+};
+
+const assertNetnsExists = async (netnsPath: string): Promise<void> => {
+  try {
+    await stat(netnsPath);
+  } catch (err) {
+    throw new ExecutorError('FAILED_PRECONDITION', `task network namespace ${netnsPath} does not exist`, { cause: err });
+  }
+};
+
+const buildAttachment = (
+  spec: NetworkSpec,
+  netnsPath: string,
+  names: TaskNetworkNames,
+  addresses: RoutedAddresses,
+  limit: BandwidthLimit | undefined,
+  rules: EffectiveRules,
+  mac: string | undefined,
+): NetworkAttachment => {
+  const details: Record<string, string> = {
+    netnsPath,
+    hostname: spec.hostname,
+    securityGroups: rules.groups.join(','),
+    bandwidthMbps: String(spec.bandwidthMbps),
+    allowBursting: String(spec.allowBursting),
+    nftTable: `inet ${names.nftTable}`,
+  };
+  if (limit !== undefined) {
+    details['ceilMbps'] = String(limit.ceilMbps);
+    details['ifb'] = names.ifb;
+  }
+  if (addresses.gateway6 !== undefined) details['gateway6'] = addresses.gateway6;
+  if (addresses.prefixLength6 !== undefined) details['prefixLength6'] = String(addresses.prefixLength6);
+  return {
+    taskId: spec.taskId,
+    driver: LOCAL_DRIVER_NAME,
+    ipv4: addresses.ipv4,
+    prefixLength4: addresses.prefixLength4,
+    gateway4: addresses.gateway4,
+    ...(addresses.ipv6 === undefined ? {} : { ipv6: addresses.ipv6 }),
+    hostInterface: names.hostVeth,
+    ...(mac === undefined ? {} : { mac }),
+    details,
+  };
+};
+
+const leaseOfAttachment = (attachment: NetworkAttachment): Lease => ({
+  taskId: attachment.taskId,
+  ...(attachment.ipv4 === undefined ? {} : { ipv4: attachment.ipv4 }),
+  ...(attachment.ipv6 === undefined ? {} : { ipv6: attachment.ipv6 }),
+});
+
+const describeLease = (lease: Lease): string => [lease.ipv4, lease.ipv6].filter((a) => a !== undefined).join(' ');
