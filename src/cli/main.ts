@@ -19,7 +19,7 @@ const version = (): string => {
 const program = new Command('titus-executor')
   .description('Per-host container task executor, wire-compatible with Titus ContainerInfo')
   .version(version(), '-v, --version')
-  .option('--socket <path>', 'executor socket or host:port (env TITUS_EXECUTOR_SOCKET)')
+  .option('--socket <path>', 'executor socket or host:port (env TITUS_EXECUTOR_SOCKET); for serve, the socket to listen on')
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
   .option('--tls-ca <file>', 'CA for a TCP listener with mTLS')
   .option('--tls-cert <file>', 'client certificate for mTLS')
@@ -31,7 +31,7 @@ const printTask = (t: Task__Output): void => {
   console.log(globals().output === 'json' ? JSON.stringify(toProtoJson(t), null, 2) : formatTask(t));
 };
 
-registerServe(program);
+registerServe(program, globals);
 registerLaunch(program, globals);
 
 program

@@ -5,7 +5,6 @@ import { startExecutor } from '../executor.js';
 
 interface ServeOptions {
   config?: string;
-  socket?: string;
   dockerHost?: string;
   tcp?: string;
   logLevel?: string;
@@ -13,12 +12,12 @@ interface ServeOptions {
 
 const DEFAULT_CONFIG = '/etc/titus-executor/config.yaml';
 
-export const registerServe = (program: Command): void => {
+/** The global --socket names the socket to listen on for `serve`. */
+export const registerServe = (program: Command, globals: () => { socket?: string }): void => {
   program
     .command('serve')
     .description('run the executor daemon (gRPC on a unix socket, optionally TCP)')
     .option('--config <file>', `YAML config file (default ${DEFAULT_CONFIG} when it exists)`)
-    .option('--socket <path>', 'unix socket to listen on')
     .option('--docker-host <url>', 'Docker engine, e.g. unix:///var/run/docker.sock')
     .option('--tcp <address>', 'also listen on TCP, e.g. 127.0.0.1:7104')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace')
@@ -27,7 +26,7 @@ export const registerServe = (program: Command): void => {
       const file = opts.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
       const config = loadConfig(file, {
         ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
-        api: { socketPath: opts.socket, tcpAddress: opts.tcp },
+        api: { socketPath: globals().socket?.replace(/^unix:\/\//, ''), tcpAddress: opts.tcp },
         docker: { host: opts.dockerHost },
       });
       const log = createLogger(config.logLevel);

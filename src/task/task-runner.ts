@@ -158,6 +158,7 @@ export class TaskRunner {
   private async pullWithRetries(): Promise<void> {
     const { pullAttempts, pullBackoffMs } = this.deps.config.docker;
     const onProgress = (p: PullProgress): void => {
+      if (p.layersTotal === 0) return; // nothing known yet: no update worth sending
       const text = `pulling image ${this.image.ref}: ${(p.currentBytes / MB).toFixed(1)} of ${(p.totalBytes / MB).toFixed(1)} MB (${p.layersDone}/${p.layersTotal} layers)`;
       this.progress(text, { pull: p });
     };

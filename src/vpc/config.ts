@@ -77,25 +77,44 @@ export const localNetworkConfigSchema = z.object({
 export const awsEniConfigSchema = z.object({
   region: z.string().min(1).default('us-east-1'),
   /** Overrides the EC2 endpoint (tests point it at a local fake). */
-  endpoint: z.string().url().optional(),
+  endpoint: z.url().optional(),
+  /** Subnet the task ENIs are created in. */
   subnetId: z.string().min(1),
+  /** This host's instance id (EC2_INSTANCE_ID / IMDS). */
   instanceId: z.string().min(1),
-  /** Device index for new ENIs; the executor uses one index per task slot starting here. */
+  /** Device index for the first task ENI; index 0 is the instance's primary interface. */
   firstDeviceIndex: z.number().int().min(1).default(1),
+  /** Per-instance-type ENI limit minus the primary interface; also the IPv4 total for available(). */
+  maxTaskEnis: z.number().int().positive().default(14),
+  /** SDK attempts per call; throttling (RequestLimitExceeded) is retried with the SDK's back-off. */
   maxAttempts: z.number().int().min(1).max(20).default(6),
   bandwidthMbpsTotal: z.number().int().positive().default(10_000),
-  /** Addresses the subnet can still hand out, for available(); EC2 is the real authority. */
-  ipv4Capacity: z.number().int().positive().default(64),
-  /** Tag key marking ENIs this executor created, so GC never touches anything else. */
+  /** Tag marking ENIs this executor created, so GC never touches anything else. */
   ownerTag: z.string().min(1).default('titus-executor:owner'),
   ownerTagValue: z.string().min(1).default('titus-executor'),
+  mtu: z.number().int().min(1280).max(9001).default(9001),
+  /** How long to wait for an attached ENI's NIC to show up on the host, and for a detach to finish. */
+  deviceWaitMs: z.number().int().positive().default(30_000),
+  detachWaitMs: z.number().int().positive().default(60_000),
+  pollIntervalMs: z.number().int().positive().default(250),
+  /** As for the local driver: a namespace standing in for the host (tests). */
+  hostNetns: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
+  commandTimeoutMs: z.number().int().positive().default(10_000),
 });
 
-export const networkConfigSchema = z.object({
-  driver: z.enum(['local', 'aws-eni']).default('local'),
-  local: localNetworkConfigSchema.prefault({}),
-  awsEni: awsEniConfigSchema.optional(),
-});
+export const networkConfigSchema = z
+  .object({
+    driver: z.enum(['local', 'aws-eni']).default('local'),
+    local: localNetworkConfigSchema.prefault({}),
+    awsEni: awsEniConfigSchema.optional(),
+  })
+  .refine((config) => config.driver !== 'aws-eni' || config.awsEni !== undefined, {
+    message: 'driver aws-eni needs the awsEni section',
+    path: ['awsEni'],
+  });
 
 export type SecurityGroupRule = z.infer<typeof securityGroupRuleSchema>;
 export type SecurityGroup = z.infer<typeof securityGroupSchema>;

@@ -15,6 +15,7 @@ import { buildTestImages, type TestImages } from './images.js';
 import { unmountUnder } from './mounts.js';
 import { killEverythingUsing } from './proc.js';
 import { startRegistry, type Registry } from './registry.js';
+import { runCommand } from '../../src/common/command-runner.js';
 
 export { containersWithLabel, leftoversOf, type Leftovers } from './leak-check.js';
 export type { TestImages } from './images.js';
@@ -120,4 +121,33 @@ export async function useHarness(t: { teardown(fn: () => unknown): void }, opts?
   const h = await startHarness(opts);
   t.teardown(() => h.stop());
   return h;
+}
+
+export interface ImageSource {
+  readonly registry: string;
+  readonly images: TestImages;
+  stop(): Promise<void>;
+}
+
+/**
+ * A loopback registry holding the test images, built and pushed through an
+ * engine that is already running (unix socket). The demo uses it when the host
+ * has an engine; everything else starts a private engine with startHarness.
+ */
+export async function startImageSource(dockerSocket: string): Promise<ImageSource> {
+  const runId = `h${randomBytes(4).toString('hex')}`;
+  const dir = await mkdtemp(join(tempBase(), 'titus-images-'));
+  trackForExitCleanup(dir);
+  const parts: Parts = {};
+  const stop = (): Promise<void> => stopParts(dir, parts);
+  try {
+    parts.registry = await startRegistry(dir, runId);
+    const docker = (args: readonly string[], o?: { input?: string; allowFailure?: boolean }) =>
+      runCommand(['docker', '-H', `unix://${dockerSocket}`, ...args], { timeoutMs: 120_000, ...(o ?? {}) });
+    const images = await buildTestImages(docker, dockerSocket, dir, parts.registry.address);
+    return { registry: parts.registry.address, images, stop };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
 }

@@ -1,0 +1,68 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExecutorError } from '../common/errors.js';
+import { inNetns, runTool, type ToolContext } from './exec.js';
+import { listLinks, replaceAddress, replaceRoute, setLinkUp, type Link } from './iproute.js';
+import { TASK_INTERFACE } from './naming.js';
+import { writeSysctl } from './sysctl.js';
+
+/**
+ * Puts an attached ENI into the task's namespace. When EC2 attaches an ENI
+ * the host kernel gets a new NIC (ena/ixgbevf) whose MAC is the ENI's; it is
+ * moved into the task netns as eth0 and given the task's address. The VPC
+ * router (subnet network + 1) is the gateway; security groups are enforced by
+ * EC2 itself, so there are no host-side rules. Detaching the ENI in EC2 makes
+ * the NIC disappear, wherever it is.
+ */
+export interface EniPlumbingRequest {
+  readonly mac: string;
+  readonly netnsPath: string;
+  readonly ipv4: string;
+  readonly prefixLength4: number;
+  readonly gateway4: string;
+  readonly ipv6?: string;
+  readonly mtu: number;
+}
+
+export interface EniPlumber {
+  plumb(request: EniPlumbingRequest, signal?: AbortSignal): Promise<void>;
+}
+
+export interface HostNicPlumberOptions {
+  readonly deviceWaitMs: number;
+  readonly pollIntervalMs: number;
+}
+
+export class HostNicPlumber implements EniPlumber {
+  constructor(
+    private readonly host: ToolContext,
+    private readonly options: HostNicPlumberOptions,
+  ) {}
+
+  async plumb(request: EniPlumbingRequest, signal?: AbortSignal): Promise<void> {
+    const host = signal === undefined ? this.host : { ...this.host, signal };
+    const nic = await this.waitForNic(host, request.mac, signal);
+    const task = inNetns(host, request.netnsPath);
+    await runTool(host, ['ip', 'link', 'set', 'dev', nic.ifname, 'netns', request.netnsPath]);
+    await runTool(task, ['ip', 'link', 'set', 'dev', nic.ifname, 'name', TASK_INTERFACE, 'mtu', String(request.mtu)]);
+    await setLinkUp(task, 'lo');
+    await writeSysctl(task, `net.ipv6.conf.${TASK_INTERFACE}.accept_dad`, '0');
+    // A real L2 segment with the VPC router: the subnet is on-link, as on any EC2 instance.
+    await replaceAddress(task, TASK_INTERFACE, `${request.ipv4}/${request.prefixLength4}`);
+    if (request.ipv6 !== undefined) await replaceAddress(task, TASK_INTERFACE, `${request.ipv6}/128`, { noDad: true });
+    await setLinkUp(task, TASK_INTERFACE);
+    // IPv6's default route comes from the VPC router's advertisements.
+    await replaceRoute(task, { destination: 'default', via: request.gateway4, device: TASK_INTERFACE, source: request.ipv4 });
+  }
+
+  private async waitForNic(host: ToolContext, mac: string, signal: AbortSignal | undefined): Promise<Link> {
+    const deadline = Date.now() + this.options.deviceWaitMs;
+    for (;;) {
+      const nic = (await listLinks(host)).find((link) => link.address?.toLowerCase() === mac.toLowerCase());
+      if (nic !== undefined) return nic;
+      if (Date.now() >= deadline) {
+        throw new ExecutorError('UNAVAILABLE', `no NIC with MAC ${mac} appeared within ${this.options.deviceWaitMs} ms`);
+      }
+      await sleep(this.options.pollIntervalMs, undefined, signal === undefined ? {} : { signal });
+    }
+  }
+}
