@@ -5,6 +5,7 @@ import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import type { TaskPart } from './task/task-part.js';
 import { TaskManager } from './task/task-manager.js';
+import { createGpuPart, recoverGpuLeases } from './gpu/create-gpu-part.js';
 
 export interface Executor {
   readonly tasks: TaskManager;
@@ -21,7 +22,13 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     return 'unreachable';
   });
   log.info({ engine, dockerHost: config.docker.host, executorId: config.executorId }, 'container engine');
-  const tasks = new TaskManager({ runtime, config, log, parts });
+  const gpu = await createGpuPart(config, log);
+  if (engine !== 'unreachable') {
+    await recoverGpuLeases(runtime, gpu, config.executorId, log).catch((err: unknown) =>
+      log.error({ err: (err as Error).message }, 'could not re-derive GPU leases from the engine'),
+    );
+  }
+  const tasks = new TaskManager({ runtime, config, log, parts: [gpu, ...parts] });
   const server = new ExecutorServer(tasks, config, log);
   await server.start();
   return {

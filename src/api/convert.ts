@@ -60,4 +60,6 @@ export const hostResourcesToProto = (h: HostResourcesView): HostResources => ({
   runningTasks: h.runningTasks,
   engineVersion: h.engineVersion,
   hostname: h.hostname,
+  status: [...h.partStatus],
+  gpus: h.gpuDevices.map((g) => ({ index: g.index, uuid: g.uuid, name: g.name, memoryMib: g.memoryMiB, pciBusId: g.pciBusId, taskId: g.taskId ?? '' })),
 });

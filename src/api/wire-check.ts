@@ -25,7 +25,10 @@ export const checkWireFormat = (buf: Uint8Array): void => {
     if (wireType === 0) varint();
     else if (wireType === 1) pos += 8;
     else if (wireType === 5) pos += 4;
-    else if (wireType === 2) pos += varint();
+    else if (wireType === 2) {
+      const length = varint(); // read first: `pos += varint()` would use the old pos
+      pos += length;
+    }
     else throw new Error(`unsupported wire type ${wireType} for field ${field} at offset ${at}`);
     if (pos > buf.length) throw new Error(`field ${field} at offset ${at} runs past the end of the message`);
   }

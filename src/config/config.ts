@@ -66,7 +66,19 @@ export const configSchema = z
     defaultResources: resourcesSchema.prefault({}),
     gpu: z
       .object({
+        /** OCI runtime registered with dockerd for GPU tasks (see README: oci-add-hooks or nvidia). */
         nvidiaOciRuntime: z.string().default('oci-add-hooks'),
+        driverCapabilities: z.string().default('all'),
+        nvidiaSmiPath: z.string().default('nvidia-smi'),
+        /** A host is a GPU host only when this device node exists. */
+        deviceNodePath: z.string().default('/dev/nvidia0'),
+        inventoryTimeoutMs: z.number().int().positive().default(5000),
+        /** Lock files shared with `titus-executor run-task`, so two processes never share a GPU. */
+        lockDir: z.string().default('/run/titus-executor/gpu-locks'),
+        /** The hook config oci-add-hooks reads; written at start when the host has GPUs. */
+        hookConfigPath: z.string().default('/etc/titus-executor/oci-hooks.json'),
+        hookPath: z.string().default('/usr/bin/nvidia-container-runtime-hook'),
+        writeHookConfig: z.boolean().default(true),
       })
       .prefault({}),
     watch: z

@@ -16,6 +16,8 @@ export interface SpecInput {
   readonly env: Readonly<Record<string, string>>;
   readonly config: ExecutorConfig;
   readonly executorPid: number;
+  /** Labels from parts (GPU uuids, addresses); the executor's own labels win. */
+  readonly extraLabels?: Readonly<Record<string, string>>;
   /** Set by parts (GPU) that need another OCI runtime. */
   readonly runtime?: string;
   readonly networkMode?: string;
@@ -84,6 +86,7 @@ const buildLabels = (input: SpecInput, entrypoint: readonly string[], cmd: reado
   const info = launch.containerInfo;
   const r = launch.resources;
   const labels: Record<string, string> = {
+    ...(input.extraLabels ?? {}),
     [LABEL.executor]: config.executorId,
     [LABEL.schema]: LABEL_SCHEMA_VERSION,
     [LABEL.executorPid]: String(input.executorPid),

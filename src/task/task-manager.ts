@@ -7,7 +7,7 @@ import { checkShmFitsMemory } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { imageRefFor } from '../runtime/image-ref.js';
 import { StatusBus, type UpdateListener } from './status-bus.js';
-import type { TaskPart } from './task-part.js';
+import type { PartCapacity, TaskPart } from './task-part.js';
 import { TaskRunner } from './task-runner.js';
 import { isTerminal, type LaunchSpec, type StatusUpdate, type TaskResources, type TaskState, type TaskView } from './types.js';
 
@@ -25,6 +25,8 @@ export interface HostResourcesView {
   readonly runningTasks: number;
   readonly engineVersion: string;
   readonly hostname: string;
+  readonly partStatus: readonly string[];
+  readonly gpuDevices: NonNullable<PartCapacity['gpuDevices']>;
 }
 
 /** Terminal tasks kept for Get/List after they end. */
@@ -54,6 +56,7 @@ export class TaskManager {
     }
     const image = imageRefFor(spec.containerInfo, this.deps.config.docker.registry);
     checkShmFitsMemory(spec);
+    this.admit(spec);
     const runner = new TaskRunner(spec, image, {
       runtime: this.deps.runtime,
       config: this.deps.config,
@@ -65,6 +68,20 @@ export class TaskManager {
     this.tasks.set(spec.taskId, runner);
     runner.start();
     return runner.view();
+  }
+
+  /** Every part admits the task or none does: a refusal releases what earlier parts reserved. */
+  private admit(spec: LaunchSpec): void {
+    const admitted: TaskPart[] = [];
+    try {
+      for (const part of this.deps.parts ?? []) {
+        part.admit?.(spec);
+        admitted.push(part);
+      }
+    } catch (err) {
+      for (const part of admitted) void part.release(spec.taskId).catch(() => undefined);
+      throw err;
+    }
   }
 
   kill(taskId: string, reason: string, killWaitSeconds?: number): TaskView {
@@ -113,12 +130,21 @@ export class TaskManager {
       allocated.networkMbps += res.networkMbps;
       allocated.gpus += res.gpus;
     }
+    const capacities = (this.deps.parts ?? []).map((p) => p.capacity?.() ?? {});
     return {
-      total: { cpu: os.cpus().length, memoryMb: Math.floor(os.totalmem() / 1024 / 1024), diskMb: 0, networkMbps: 0, gpus: 0 },
+      total: {
+        cpu: os.cpus().length,
+        memoryMb: Math.floor(os.totalmem() / 1024 / 1024),
+        diskMb: 0,
+        networkMbps: 0,
+        gpus: capacities.reduce((n, c) => n + (c.gpus ?? 0), 0),
+      },
       allocated,
       runningTasks,
       engineVersion,
       hostname: os.hostname(),
+      partStatus: capacities.map((c) => c.status).filter((s): s is string => s !== undefined),
+      gpuDevices: capacities.flatMap((c) => c.gpuDevices ?? []),
     };
   }
 

@@ -1,5 +1,12 @@
 import type { LaunchSpec, NetworkDetails } from './types.js';
 
+export interface PartCapacity {
+  readonly gpus?: number;
+  /** A line for operators: what the part found on this host. */
+  readonly status?: string;
+  readonly gpuDevices?: readonly { index: number; uuid: string; name: string; memoryMiB: number; pciBusId: string; taskId?: string }[];
+}
+
 /** What a part grants a task's container. */
 export interface PartGrant {
   readonly env?: Readonly<Record<string, string>>;
@@ -8,6 +15,8 @@ export interface PartGrant {
   /** Docker network mode, e.g. `container:<sandbox>` once networking is in place. */
   readonly networkMode?: string;
   readonly network?: NetworkDetails;
+  /** Extra container labels, so what the part granted can be re-derived from the engine. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -17,6 +26,14 @@ export interface PartGrant {
  */
 export interface TaskPart {
   readonly name: string;
+  /**
+   * Synchronous admission at LaunchTask: reserve what the task needs or throw
+   * (RESOURCE_EXHAUSTED, INVALID_ARGUMENT), so the caller gets a status code
+   * instead of a task that fails later. Released like everything else.
+   */
+  admit?(launch: LaunchSpec): void;
+  /** What this part contributes to GetHostResources. */
+  capacity?(): PartCapacity;
   acquire(launch: LaunchSpec, signal: AbortSignal): Promise<PartGrant>;
   /** Idempotent; called whether or not acquire succeeded. */
   release(taskId: string): Promise<void>;

@@ -194,8 +194,10 @@ export class TaskRunner {
     if (skipped.length > 0) this.log.warn({ skipped }, 'environment variables skipped');
     let runtime: string | undefined;
     let networkMode: string | undefined;
+    const labels: Record<string, string> = {};
     for (const g of grants) {
       Object.assign(env, g.env ?? {});
+      Object.assign(labels, g.labels ?? {});
       runtime = g.runtime ?? runtime;
       networkMode = g.networkMode ?? networkMode;
     }
@@ -206,6 +208,7 @@ export class TaskRunner {
       env,
       config,
       executorPid: this.deps.executorPid,
+      extraLabels: labels,
       ...(runtime !== undefined ? { runtime } : {}),
       ...(networkMode !== undefined ? { networkMode } : {}),
     });

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.js';
@@ -7,8 +6,9 @@ import { formatAddress, parseCidr } from './addresses.js';
 import type { AwsEniConfig } from './config.js';
 import { createEc2Client, Ec2Api, ec2ErrorCode, type Subnet } from './ec2-api.js';
 import { HostNicPlumber, type EniPlumber } from './eni-plumbing.js';
-import { netnsPathOfName, type ToolContext } from './exec.js';
+import { hostToolContext } from './exec.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { assertNetnsExists, validateSpec } from './spec-checks.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
 
 export const AWS_ENI_DRIVER_NAME = 'aws-eni';
@@ -67,11 +67,7 @@ export class AwsEniNetworkDriver implements NetworkDriver {
   constructor(private readonly options: AwsEniDriverOptions) {
     const { config } = options;
     this.ec2 = new Ec2Api(options.ec2 ?? createEc2Client(config));
-    const host: ToolContext =
-      config.hostNetns === undefined
-        ? { timeoutMs: config.commandTimeoutMs }
-        : { timeoutMs: config.commandTimeoutMs, netnsPath: netnsPathOfName(config.hostNetns) };
-    this.plumber = options.plumber ?? new HostNicPlumber(host, config);
+    this.plumber = options.plumber ?? new HostNicPlumber(hostToolContext(config), config);
     this.log = (options.log ?? silentLogger()).child({ component: 'vpc', driver: AWS_ENI_DRIVER_NAME });
   }
 
@@ -81,6 +77,9 @@ export class AwsEniNetworkDriver implements NetworkDriver {
 
   async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
     validateSpec(spec);
+    if (spec.securityGroups.length === 0) {
+      throw new ExecutorError('INVALID_ARGUMENT', 'at least one security group is required', { field: 'securityGroups' });
+    }
     await assertNetnsExists(netnsPath);
     return this.mutex.run(spec.taskId, async () => {
       this.attaching.add(spec.taskId);
@@ -260,25 +259,7 @@ const mapEc2Error = (err: unknown, spec: NetworkSpec): unknown => {
   return new ExecutorError('INTERNAL', `ENI attach of task ${spec.taskId} failed: ${detail}`, { cause: err });
 };
 
-const validateSpec = (spec: NetworkSpec): void => {
-  if (spec.taskId.length === 0) throw new ExecutorError('INVALID_ARGUMENT', 'taskId must not be empty', { field: 'taskId' });
-  if (spec.securityGroups.length === 0) {
-    throw new ExecutorError('INVALID_ARGUMENT', 'at least one security group is required', { field: 'securityGroups' });
-  }
-  if (!Number.isFinite(spec.bandwidthMbps) || spec.bandwidthMbps < 0) {
-    throw new ExecutorError('INVALID_ARGUMENT', `bandwidthMbps must be 0 (unlimited) or positive, not ${spec.bandwidthMbps}`, {
-      field: 'bandwidthMbps',
-    });
-  }
-};
 
-const assertNetnsExists = async (netnsPath: string): Promise<void> => {
-  try {
-    await stat(netnsPath);
-  } catch (err) {
-    throw new ExecutorError('FAILED_PRECONDITION', `task network namespace ${netnsPath} does not exist`, { cause: err });
-  }
-};
 
 const buildAttachment = (
   spec: NetworkSpec,

@@ -19,6 +19,12 @@ export interface ToolRunOptions {
 
 export const netnsPathOfName = (name: string): string => `/run/netns/${name}`;
 
+/** The executor's own namespace, or a named one standing in for the host (config.hostNetns). */
+export const hostToolContext = (config: { readonly hostNetns?: string | undefined; readonly commandTimeoutMs: number }): ToolContext =>
+  config.hostNetns === undefined
+    ? { timeoutMs: config.commandTimeoutMs }
+    : { timeoutMs: config.commandTimeoutMs, netnsPath: netnsPathOfName(config.hostNetns) };
+
 /** The same context, entered into another namespace. */
 export const inNetns = (context: ToolContext, netnsPath: string | undefined): ToolContext =>
   netnsPath === undefined

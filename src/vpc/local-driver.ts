@@ -1,8 +1,7 @@
-import { stat } from 'node:fs/promises';
 import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { LocalNetworkConfig } from './config.js';
-import { inNetns, netnsPathOfName, withSignal, type ToolContext } from './exec.js';
+import { hostToolContext, inNetns, withSignal, type ToolContext } from './exec.js';
 import { Ipam, type Lease } from './ipam.js';
 import { JsonFileLeaseStore, MemoryLeaseStore, type LeaseStore } from './lease-store.js';
 import { createVethPair, deleteLink, listLinks, setLinkAlias } from './iproute.js';
@@ -12,6 +11,7 @@ import { hashOfIfb, hashOfNftTable, hashOfVeth, namesForTask, TASK_INTERFACE, ta
 import { configureHostSide, configureTaskSide, taskMac, type RoutedAddresses } from './routing.js';
 import { resolveSecurityGroups, type EffectiveRules } from './security-groups.js';
 import { applyBandwidthLimit, bandwidthLimitFor, removeBandwidthLimit, type BandwidthLimit } from './tc.js';
+import { assertNetnsExists, validateSpec } from './spec-checks.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
 
 export const LOCAL_DRIVER_NAME = 'local';
@@ -231,28 +231,7 @@ export class LocalNetworkDriver implements NetworkDriver {
   }
 }
 
-/** The executor's own namespace, or config.hostNetns standing in for it. */
-const hostToolContext = (config: LocalNetworkConfig): ToolContext =>
-  config.hostNetns === undefined
-    ? { timeoutMs: config.commandTimeoutMs }
-    : { timeoutMs: config.commandTimeoutMs, netnsPath: netnsPathOfName(config.hostNetns) };
 
-const validateSpec = (spec: NetworkSpec): void => {
-  if (spec.taskId.length === 0) throw new ExecutorError('INVALID_ARGUMENT', 'taskId must not be empty', { field: 'taskId' });
-  if (!Number.isFinite(spec.bandwidthMbps) || spec.bandwidthMbps < 0) {
-    throw new ExecutorError('INVALID_ARGUMENT', `bandwidthMbps must be 0 (unlimited) or positive, not ${spec.bandwidthMbps}`, {
-      field: 'bandwidthMbps',
-    });
-  }
-};
-
-const assertNetnsExists = async (netnsPath: string): Promise<void> => {
-  try {
-    await stat(netnsPath);
-  } catch (err) {
-    throw new ExecutorError('FAILED_PRECONDITION', `task network namespace ${netnsPath} does not exist`, { cause: err });
-  }
-};
 
 const buildAttachment = (
   spec: NetworkSpec,

@@ -75,3 +75,18 @@ t.test('engine log frames and pull progress', async (t) => {
   t.equal(p.snapshot().layersDone, 2);
   t.equal(p.apply({ error: 'boom', errorDetail: { message: 'manifest unknown' } }), 'manifest unknown');
 });
+
+t.test('wire-format check: accepts valid messages, rejects torn ones', async (t) => {
+  const { checkWireFormat } = await import('../../src/api/wire-check.js');
+  const w = protobuf.Writer.create();
+  w.uint32((31 << 3) | 2).string('r.example:5000/a/b');
+  w.uint32((4 << 3) | 2).string('latest');
+  w.uint32((42 << 3) | 0).uint64(1_700_000_000_123);
+  w.uint32((5 << 3) | 5).fixed32(1).uint32((6 << 3) | 1).fixed64(2);
+  const ok = w.finish();
+  t.doesNotThrow(() => checkWireFormat(ok));
+  t.throws(() => checkWireFormat(ok.subarray(0, ok.length - 1)), /runs past the end|truncated/);
+  t.throws(() => checkWireFormat(Buffer.from([0x0a, 0x05, 0x61])), /runs past the end/);
+  t.throws(() => checkWireFormat(Buffer.from([0x00, 0x01])), /field number 0/);
+  t.throws(() => checkWireFormat(Buffer.from([0x0b])), /wire type 3/);
+});

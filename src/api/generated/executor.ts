@@ -6,6 +6,7 @@ import type { ContainerInfo as _messages_ContainerInfo, ContainerInfo__Output as
 import type { ExitInfo as _titus_executor_v1_ExitInfo, ExitInfo__Output as _titus_executor_v1_ExitInfo__Output } from './titus/executor/v1/ExitInfo.js';
 import type { GetHostResourcesRequest as _titus_executor_v1_GetHostResourcesRequest, GetHostResourcesRequest__Output as _titus_executor_v1_GetHostResourcesRequest__Output } from './titus/executor/v1/GetHostResourcesRequest.js';
 import type { GetTaskRequest as _titus_executor_v1_GetTaskRequest, GetTaskRequest__Output as _titus_executor_v1_GetTaskRequest__Output } from './titus/executor/v1/GetTaskRequest.js';
+import type { GpuDevice as _titus_executor_v1_GpuDevice, GpuDevice__Output as _titus_executor_v1_GpuDevice__Output } from './titus/executor/v1/GpuDevice.js';
 import type { HostResources as _titus_executor_v1_HostResources, HostResources__Output as _titus_executor_v1_HostResources__Output } from './titus/executor/v1/HostResources.js';
 import type { KeepAlive as _titus_executor_v1_KeepAlive, KeepAlive__Output as _titus_executor_v1_KeepAlive__Output } from './titus/executor/v1/KeepAlive.js';
 import type { KillTaskRequest as _titus_executor_v1_KillTaskRequest, KillTaskRequest__Output as _titus_executor_v1_KillTaskRequest__Output } from './titus/executor/v1/KillTaskRequest.js';
@@ -43,6 +44,7 @@ export interface ProtoGrpcType {
         ExitInfo: MessageTypeDefinition<_titus_executor_v1_ExitInfo, _titus_executor_v1_ExitInfo__Output>
         GetHostResourcesRequest: MessageTypeDefinition<_titus_executor_v1_GetHostResourcesRequest, _titus_executor_v1_GetHostResourcesRequest__Output>
         GetTaskRequest: MessageTypeDefinition<_titus_executor_v1_GetTaskRequest, _titus_executor_v1_GetTaskRequest__Output>
+        GpuDevice: MessageTypeDefinition<_titus_executor_v1_GpuDevice, _titus_executor_v1_GpuDevice__Output>
         HostResources: MessageTypeDefinition<_titus_executor_v1_HostResources, _titus_executor_v1_HostResources__Output>
         KeepAlive: MessageTypeDefinition<_titus_executor_v1_KeepAlive, _titus_executor_v1_KeepAlive__Output>
         KillTaskRequest: MessageTypeDefinition<_titus_executor_v1_KillTaskRequest, _titus_executor_v1_KillTaskRequest__Output>

@@ -1,6 +1,7 @@
 // Original file: proto/titus/executor/v1/executor.proto
 
 import type { Resources as _titus_executor_v1_Resources, Resources__Output as _titus_executor_v1_Resources__Output } from '../../../titus/executor/v1/Resources.js';
+import type { GpuDevice as _titus_executor_v1_GpuDevice, GpuDevice__Output as _titus_executor_v1_GpuDevice__Output } from '../../../titus/executor/v1/GpuDevice.js';
 
 export interface HostResources {
   'total'?: (_titus_executor_v1_Resources | null);
@@ -8,6 +9,8 @@ export interface HostResources {
   'runningTasks'?: (number);
   'engineVersion'?: (string);
   'hostname'?: (string);
+  'status'?: (string)[];
+  'gpus'?: (_titus_executor_v1_GpuDevice)[];
 }
 
 export interface HostResources__Output {
@@ -16,4 +19,6 @@ export interface HostResources__Output {
   'runningTasks'?: (number);
   'engineVersion'?: (string);
   'hostname'?: (string);
+  'status': (string)[];
+  'gpus': (_titus_executor_v1_GpuDevice__Output)[];
 }

@@ -1,0 +1,95 @@
+/**
+ * A ContainerRuntime decorator that times every engine call and counts its
+ * failures, and measures image pulls (bytes and time). The composition root
+ * wraps the real runtime with it; the task core does not change.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../runtime/container-runtime.js';
+import type { ContainerSpec, ImageConfig } from '../runtime/container-spec.js';
+import type { ImageRef } from '../runtime/image-ref.js';
+import { isRuntimeError } from '../runtime/runtime-errors.js';
+import type { PullProgress } from '../task/types.js';
+import type { Metrics } from './metrics.js';
+
+/** The failure kind for the errors counter: the runtime's classification, else "unclassified". */
+const failureKind = (err: unknown): string => (isRuntimeError(err) ? err.kind : 'unclassified');
+
+export class InstrumentedRuntime implements ContainerRuntime {
+  constructor(
+    private readonly inner: ContainerRuntime,
+    private readonly metrics: Metrics,
+  ) {}
+
+  version(): Promise<string> {
+    return this.timed('version', () => this.inner.version());
+  }
+
+  findImage(ref: string): Promise<ImageConfig | undefined> {
+    return this.timed('find_image', () => this.inner.findImage(ref));
+  }
+
+  async pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void> {
+    let downloaded = 0;
+    const track = (p: PullProgress): void => {
+      downloaded = Math.max(downloaded, p.currentBytes);
+      onProgress(p);
+    };
+    const started = performance.now();
+    let result = 'error';
+    try {
+      await this.timed('pull_image', () => this.inner.pullImage(image, track, signal));
+      result = 'ok';
+    } finally {
+      this.metrics.imagePullBytes.inc(downloaded);
+      this.metrics.imagePullSeconds.observe({ result }, (performance.now() - started) / 1000);
+    }
+  }
+
+  createContainer(spec: ContainerSpec): Promise<string> {
+    return this.timed('create_container', () => this.inner.createContainer(spec));
+  }
+
+  startContainer(id: string): Promise<void> {
+    return this.timed('start_container', () => this.inner.startContainer(id));
+  }
+
+  /** Not timed: it lasts as long as the task. Its failures still count. */
+  waitContainer(id: string): Promise<ContainerExit> {
+    return this.counted('wait_container', () => this.inner.waitContainer(id));
+  }
+
+  stopContainer(id: string, graceSeconds: number): Promise<void> {
+    return this.timed('stop_container', () => this.inner.stopContainer(id, graceSeconds));
+  }
+
+  removeContainer(id: string): Promise<void> {
+    return this.timed('remove_container', () => this.inner.removeContainer(id));
+  }
+
+  containerOutput(id: string, maxBytes: number): Promise<string> {
+    return this.timed('container_output', () => this.inner.containerOutput(id, maxBytes));
+  }
+
+  listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
+    return this.timed('list_containers', () => this.inner.listContainers(labels));
+  }
+
+  private async timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const end = this.metrics.engineCallSeconds.startTimer({ operation });
+    try {
+      return await this.counted(operation, call);
+    } finally {
+      end();
+    }
+  }
+
+  private async counted<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      // A kill cancelling a pull is the executor's own doing, not an engine error.
+      if (!isRuntimeError(err, 'aborted')) this.metrics.engineErrors.inc({ operation, kind: failureKind(err) });
+      throw err;
+    }
+  }
+}
