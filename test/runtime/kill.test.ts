@@ -66,6 +66,26 @@ test('a task that exits on SIGTERM is KILLED promptly; a second kill is harmless
   t.equal(short(after.state), 'KILLED', 'a kill after the end returns the terminal task');
 });
 
+test("a kill sends the image's STOPSIGNAL instead of SIGTERM", async (t) => {
+  const taskId = uniqueTaskId('sig');
+  await ex.launch({
+    taskId,
+    containerInfo: {
+      fullyQualifiedImage: h.images.stopsignal.replace(/:latest$/, ''),
+      killWaitSeconds: 20,
+      // SIGTERM is ignored: only the image's SIGUSR1 can end this task before the grace period.
+      process: { command: ['sh', '-c', 'trap "exit 42" USR1; trap "" TERM; while true; do sleep 1; done'] },
+    },
+  });
+  await ex.waitForState(taskId, 'TASK_STATE_RUNNING');
+  const started = Date.now();
+  await ex.kill(taskId);
+  const end = (await ex.waitForState(taskId, 'terminal')).at(-1);
+  t.equal(short(end?.state), 'KILLED');
+  t.equal(end?.exit?.exitCode, 42, 'the task handled SIGUSR1');
+  t.ok(Date.now() - started < 10_000, 'long before the 20 s grace period');
+});
+
 test('KillTask of an unknown task is NOT_FOUND', async (t) => {
   await t.rejects(ex.kill('no-such-task'), { code: grpc.status.NOT_FOUND });
 });
