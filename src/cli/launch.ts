@@ -54,7 +54,7 @@ const num = (v: string | undefined, flag: string): number | undefined => {
 };
 
 /** A ContainerInfo file: JSON (the proto JSON mapping), raw serialized bytes, or base64 of them. */
-const readContainerInfoFile = (file: string, format: LaunchOptions['format']): Pick<LaunchTaskRequest, 'containerInfo' | 'containerInfoBytes'> => {
+export const readContainerInfoFile = (file: string, format: LaunchOptions['format']): Pick<LaunchTaskRequest, 'containerInfo' | 'containerInfoBytes'> => {
   const raw = readFileSync(file);
   const text = raw.toString('utf8').trim();
   if (format === 'json' || (format === 'auto' && text.startsWith('{'))) {

@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../common/package-root.js';
 import type { Task__Output } from '../api/generated/titus/executor/v1/Task.js';
-import { call, createClient } from './client.js';
+import { call, createClient, targetFor } from './client.js';
 import { TERMINAL, followTask } from './follow.js';
 import { formatRow, formatTask, formatUpdate, toProtoJson } from './format.js';
 import { registerLaunch } from './launch.js';
 import type { GlobalOptions } from './options.js';
 import { registerServe } from './serve.js';
+import { registerRunTask } from './run-task.js';
 
 const version = (): string => {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string; gitCommit?: string };
@@ -33,6 +34,7 @@ const printTask = (t: Task__Output): void => {
 
 registerServe(program, globals);
 registerLaunch(program, globals);
+registerRunTask(program);
 
 program
   .command('kill')
@@ -104,7 +106,11 @@ program
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Partial<grpc.ServiceError> & Error;
-  const msg = e.details !== undefined && e.details !== '' ? e.details : e.message;
+  let msg = e.details !== undefined && e.details !== '' ? e.details : e.message;
+  if (e.code === 14 && /No connection established/.test(msg)) {
+    const cause = /Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note|$)/.exec(msg)?.[1] ?? msg;
+    msg = `cannot reach the executor at ${targetFor(globals().socket)} (${cause}); is \`titus-executor serve\` running? (--socket or TITUS_EXECUTOR_SOCKET)`;
+  }
   console.error(`titus-executor: ${msg}`);
   process.exitCode = typeof e.code === 'number' && e.code > 0 ? 2 : 1;
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { createLogger } from '../common/log.js';
+import { SystemdNotifier } from '../common/sd-notify.js';
 import { startExecutor } from '../executor.js';
 
 interface ServeOptions {
@@ -10,7 +11,7 @@ interface ServeOptions {
   logLevel?: string;
 }
 
-const DEFAULT_CONFIG = '/etc/titus-executor/config.yaml';
+export const DEFAULT_CONFIG = '/etc/titus-executor/config.yaml';
 
 /** The global --socket names the socket to listen on for `serve`. */
 export const registerServe = (program: Command, globals: () => { socket?: string }): void => {
@@ -38,5 +39,7 @@ export const registerServe = (program: Command, globals: () => { socket?: string
       };
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
+      // titus-executor.service is Type=notify: it is active once the socket accepts calls.
+      await new SystemdNotifier(log).notify({ ready: true, status: `serving on ${executor.server.addresses.join(', ')}` });
     });
 };

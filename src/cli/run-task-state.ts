@@ -1,0 +1,67 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { errorMessage } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { taskToProto } from '../api/convert.js';
+import type { TaskView } from '../task/types.js';
+import { toProtoJson } from './format.js';
+
+/**
+ * Where every `run-task` process publishes its task, one `<taskId>.json` each,
+ * so a daemon on the same host can list them next to its own (tmpfs: a reboot
+ * clears it, as it clears the containers' reason to exist).
+ */
+export const DEFAULT_RUN_TASK_DIR = '/run/titus-executor/run-task';
+
+/** The document in the state file and in the run-task directory. */
+export interface RunTaskStateDocument {
+  /** The executor id on the task's container labels (`titus.executor.id`). */
+  readonly executorId: string;
+  /** The run-task process; when it is gone and the task is not terminal, the task is lost. */
+  readonly pid: number;
+  readonly updatedAt: string;
+  /** The task exactly as GetTask returns it, in the proto JSON mapping. */
+  readonly task: unknown;
+}
+
+const writeAtomic = (file: string, text: string): void => {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  renameSync(tmp, file); // readers see the old document or the new one, never half of one
+};
+
+export interface RunTaskStateOptions {
+  readonly executorId: string;
+  /** `--state-file`: failing to write it fails the run (the caller asked for it). */
+  readonly stateFile?: string;
+  /** The shared directory: best effort (an unprivileged run cannot write /run). */
+  readonly runTaskDir?: string;
+  readonly log: Logger;
+}
+
+/** Rewrites the task's state after every update. */
+export class RunTaskState {
+  private dirBroken = false;
+
+  constructor(private readonly opts: RunTaskStateOptions) {}
+
+  write(view: TaskView): void {
+    const doc: RunTaskStateDocument = {
+      executorId: this.opts.executorId,
+      pid: process.pid,
+      updatedAt: new Date().toISOString(),
+      task: toProtoJson(taskToProto(view)),
+    };
+    const text = `${JSON.stringify(doc, null, 2)}\n`;
+    if (this.opts.stateFile !== undefined) writeAtomic(this.opts.stateFile, text);
+    if (this.opts.runTaskDir !== undefined && !this.dirBroken) {
+      try {
+        writeAtomic(join(this.opts.runTaskDir, `${view.taskId}.json`), text);
+      } catch (err) {
+        this.dirBroken = true;
+        this.opts.log.warn({ dir: this.opts.runTaskDir, err: errorMessage(err) }, 'cannot publish the task for the daemon; it will not list it');
+      }
+    }
+  }
+}

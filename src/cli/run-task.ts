@@ -1,0 +1,204 @@
+import { Option, type Command } from 'commander';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadConfig, type ExecutorConfig } from '../config/config.js';
+import { ExecutorError, errorMessage } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { SystemdNotifier } from '../common/sd-notify.js';
+import { updateToProto } from '../api/convert.js';
+import { loadExecutorProto } from '../api/proto.js';
+import { parseLaunchRequest } from '../api/validate.js';
+import type { LaunchTaskRequest } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { LaunchTaskRequest__Output } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
+import { createGpuPart } from '../gpu/create-gpu-part.js';
+import { DockerRuntime } from '../runtime/docker-runtime.js';
+import { TaskManager } from '../task/task-manager.js';
+import type { LaunchSpec, StatusUpdate, TaskState } from '../task/types.js';
+import { toProtoJson } from './format.js';
+import { readContainerInfoFile } from './launch.js';
+import { DEFAULT_RUN_TASK_DIR, RunTaskState } from './run-task-state.js';
+import { DEFAULT_CONFIG } from './serve.js';
+
+interface RunTaskOptions {
+  taskId: string;
+  containerInfo: string;
+  format: Parameters<typeof readContainerInfoFile>[1];
+  cpu?: string;
+  memory?: string;
+  disk?: string;
+  network?: string;
+  gpus?: string;
+  stateFile?: string;
+  runTaskDir: string | false;
+  config?: string;
+  dockerHost?: string;
+  logLevel?: string;
+}
+
+/** The task never started: bad flags, an invalid request, or no room (e.g. GPUs). */
+export const EXIT_NOT_STARTED = 2;
+
+/** 0 only for FINISHED, so `systemctl` and shells see success exactly when the task succeeded. */
+export const exitCodeFor = (state: TaskState): number => {
+  if (state === 'FINISHED') return 0;
+  if (state === 'KILLED') return 3;
+  if (state === 'LOST') return 4;
+  return 1;
+};
+
+const SUFFIX = '-run-task';
+
+/**
+ * run-task labels its containers with an executor id other than the daemon's:
+ * the daemon's recovery stops containers carrying its own id that it has no
+ * record of, and must never take a run-task's container for one of those.
+ */
+export const runTaskExecutorId = (daemonId: string): string => `${daemonId.slice(0, 63 - SUFFIX.length)}${SUFFIX}`;
+
+const amount = (flag: string, v: string | undefined): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new ExecutorError('INVALID_ARGUMENT', `${flag} ${v}: expected a non-negative number`);
+  return n;
+};
+
+const buildRequest = (opts: RunTaskOptions): LaunchTaskRequest => {
+  let container: ReturnType<typeof readContainerInfoFile>;
+  try {
+    container = readContainerInfoFile(opts.containerInfo, opts.format);
+  } catch (err) {
+    throw new ExecutorError('INVALID_ARGUMENT', `--container-info ${opts.containerInfo}: ${errorMessage(err)}`);
+  }
+  return {
+    taskId: opts.taskId,
+    ...container,
+    resources: {
+      cpu: amount('--cpu', opts.cpu) ?? 0,
+      memoryMb: amount('--memory', opts.memory) ?? 0,
+      diskMb: amount('--disk', opts.disk) ?? 0,
+      networkMbps: amount('--network', opts.network) ?? 0,
+      gpus: amount('--gpus', opts.gpus) ?? 0,
+    },
+  };
+};
+
+/**
+ * The request as the daemon's LaunchTask handler would see it: encoded and
+ * decoded by the same gRPC method definition, so run-task gets identical
+ * validation (JSON ContainerInfo included) from parseLaunchRequest.
+ */
+const validate = (req: LaunchTaskRequest, config: ExecutorConfig): LaunchSpec => {
+  const proto = loadExecutorProto();
+  const method = proto.grpcType.titus.executor.v1.TitusExecutor.service.LaunchTask;
+  let received: LaunchTaskRequest__Output;
+  try {
+    received = method.requestDeserialize(method.requestSerialize(req));
+  } catch (err) {
+    throw new ExecutorError('INVALID_ARGUMENT', `not a valid LaunchTaskRequest: ${errorMessage(err)}`);
+  }
+  return parseLaunchRequest(received, config.defaultResources, proto.decodeContainerInfo);
+};
+
+const loadRunTaskConfig = (opts: RunTaskOptions): ExecutorConfig => {
+  const file = opts.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+  const config = loadConfig(file, {
+    ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
+    docker: { host: opts.dockerHost },
+  });
+  return { ...config, executorId: runTaskExecutorId(config.executorId) };
+};
+
+/** Writes each update as a proto-JSON line on stdout, the state files, and systemd's status line. */
+const reporter = (tasks: TaskManager, spec: LaunchSpec, state: RunTaskState, notifier: SystemdNotifier) => {
+  let lastState: TaskState | undefined;
+  let writeQueued = false;
+  // The update is published before the task's view records it (and the first
+  // one before the task is registered), so the state is written a tick later.
+  const writeState = (): void => {
+    writeQueued = false;
+    state.write(tasks.get(spec.taskId));
+  };
+  return (u: StatusUpdate): void => {
+    if (u.taskId !== spec.taskId) return;
+    process.stdout.write(`${JSON.stringify(toProtoJson(updateToProto(u)))}\n`);
+    if (!writeQueued) {
+      writeQueued = true;
+      setImmediate(writeState);
+    }
+    if (u.state === lastState) return;
+    lastState = u.state;
+    // Type=notify: `systemctl start` returns once the task runs (or has ended before that).
+    const ready = u.state === 'RUNNING' || u.state === 'FINISHED' || u.state === 'FAILED' || u.state === 'KILLED' || u.state === 'LOST';
+    void notifier.notify({ ready, status: `task ${spec.taskId} ${u.state}: ${u.message}`.slice(0, 200) });
+  };
+};
+
+const runTask = async (opts: RunTaskOptions, log: Logger, config: ExecutorConfig): Promise<number> => {
+  const spec = validate(buildRequest(opts), config);
+  if (opts.stateFile !== undefined) mkdirSync(dirname(opts.stateFile), { recursive: true });
+  const runtime = new DockerRuntime(config.docker.host);
+  // The same GPU part as the daemon, on the same lock directory: a GPU held
+  // here is one the daemon (or another run-task) cannot take.
+  const gpu = await createGpuPart(config, log);
+  const tasks = new TaskManager({ runtime, config, log, parts: [gpu] });
+  const state = new RunTaskState({
+    executorId: config.executorId,
+    ...(opts.stateFile !== undefined ? { stateFile: opts.stateFile } : {}),
+    ...(opts.runTaskDir !== false ? { runTaskDir: opts.runTaskDir } : {}),
+    log,
+  });
+  const notifier = new SystemdNotifier(log);
+  tasks.subscribe(reporter(tasks, spec, state, notifier));
+  tasks.launch(spec);
+  tasks.close(); // one task per process
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.info({ signal, taskId: spec.taskId }, 'killing the task');
+    tasks.kill(spec.taskId, `run-task received ${signal}`);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await tasks.drain();
+  const final = tasks.get(spec.taskId);
+  state.write(final);
+  await notifier.notify({});
+  return exitCodeFor(final.state);
+};
+
+export const registerRunTask = (program: Command): void => {
+  program
+    .command('run-task')
+    .description('run one task in the foreground, without a daemon; status updates are JSON lines on stdout')
+    .requiredOption('--task-id <id>', 'task id (names the container)')
+    .requiredOption('--container-info <file>', 'a ContainerInfo: JSON (proto JSON mapping), raw serialized bytes, or base64')
+    .option('--format <f>', 'format of --container-info: auto|json|bytes|base64', 'auto')
+    .addOption(new Option('--cpu <n>', 'CPUs').env('TITUS_TASK_CPU'))
+    .addOption(new Option('--memory <MiB>', 'memory in MiB').env('TITUS_TASK_MEMORY_MB'))
+    .addOption(new Option('--disk <MiB>', 'disk in MiB').env('TITUS_TASK_DISK_MB'))
+    .addOption(new Option('--network <Mbps>', 'network bandwidth in Mbps').env('TITUS_TASK_NETWORK_MBPS'))
+    .addOption(new Option('--gpus <n>', 'GPUs (locked in gpu.lockDir, shared with the daemon)').env('TITUS_TASK_GPUS'))
+    .option('--state-file <file>', 'rewrite this file (atomically) with the task after every update')
+    .option('--run-task-dir <dir>', 'publish the task here for the daemon to list', DEFAULT_RUN_TASK_DIR)
+    .option('--no-run-task-dir', 'do not publish the task for the daemon')
+    .option('--config <file>', `YAML config file (default ${DEFAULT_CONFIG} when it exists)`)
+    .option('--docker-host <url>', 'Docker engine, e.g. unix:///var/run/docker.sock')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace (logs go to stderr)')
+    .addHelpText(
+      'after',
+      '\nSIGTERM or SIGINT kills the task with its grace period.\n' +
+        `Exit status: 0 FINISHED, 1 FAILED, 3 KILLED, 4 LOST, ${EXIT_NOT_STARTED} not started (invalid request, no room).`,
+    )
+    .action(async (opts: RunTaskOptions) => {
+      const config = loadRunTaskConfig(opts);
+      const log = createLogger(config.logLevel).child({ mode: 'run-task' });
+      let code: number;
+      try {
+        code = await runTask(opts, log, config);
+      } catch (err) {
+        if (!(err instanceof ExecutorError)) throw err;
+        console.error(`titus-executor run-task: ${err.message}`);
+        code = EXIT_NOT_STARTED;
+      }
+      // The task is over; open engine connections must not keep the process alive.
+      process.stdout.write('', () => process.exit(code));
+    });
+};
