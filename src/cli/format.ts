@@ -4,6 +4,9 @@ import type { Timestamp__Output } from '../api/generated/google/protobuf/Timesta
 
 export const shortState = (s: string | undefined): string => (s ?? '').replace(/^TASK_STATE_/, '');
 
+const millis = (t: Timestamp__Output | undefined): number =>
+  t === undefined ? 0 : Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+
 export const isoTime = (t: Timestamp__Output | undefined): string =>
   t === undefined ? '' : new Date(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
 
@@ -48,8 +51,17 @@ export const formatTask = (t: Task__Output): string => {
     `last:       ${t.lastUpdate?.message ?? ''}`,
   ];
   if (t.history.length > 0) {
-    lines.push('history:');
-    for (const u of t.history) lines.push(`  ${isoTime(u.timestamp)}  ${shortState(u.state).padEnd(14)} ${u.message}`);
+    lines.push('timeline:');
+    const first = millis(t.history[0]?.timestamp);
+    let previous = first;
+    for (const u of t.history) {
+      const at = millis(u.timestamp);
+      // Offset from acceptance, then the time spent since the previous step.
+      const offset = `+${((at - first) / 1000).toFixed(3)}s`.padStart(10);
+      const step = `(${at - previous} ms)`.padStart(11);
+      lines.push(`  ${isoTime(u.timestamp)} ${offset} ${step}  ${shortState(u.state).padEnd(14)} ${u.message}`);
+      previous = at;
+    }
   }
   if (t.outputTail !== undefined && t.outputTail !== '') lines.push('output (tail):', indent(t.outputTail));
   return lines.join('\n');

@@ -60,6 +60,11 @@ t.test('the CLI', { skip: built ? false : 'needs `npm run build` (npm test build
     const task = JSON.parse(got.stdout) as Record<string, unknown>;
     t.match(task, { taskId: id, state: 'TASK_STATE_FINISHED', outputTail: 'from-cli 64\n', acceptedAt: /Z$/ });
     t.match(task['containerInfo'], { userProvidedEnv: { A: 'from-cli' } });
+    const text = await run([...sock, 'get', id]);
+    t.match(text.stdout, /timeline:/);
+    for (const step of ['ACCEPTED', 'STARTING', 'RUNNING', 'FINISHED']) {
+      t.match(text.stdout, new RegExp(`\\+\\d+\\.\\d{3}s\\s+\\(\\d+ ms\\)\\s+${step}`), `the timeline shows ${step} with its offset and step time`);
+    }
   });
 
   t.test('launch --wait exits non-zero unless the task FINISHED; text output names the state', async (t) => {
