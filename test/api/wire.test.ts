@@ -73,7 +73,7 @@ t.test('raw ContainerInfo bytes with upstream field numbers decode to the same t
   t.same(viaObject.containerInfo, viaBytes.containerInfo, 'bytes and message give the same ContainerInfo');
   const updates = await ex.waitForState(bytesId, 'terminal');
   await ex.waitForState(objId, 'terminal');
-  t.equal(updates.at(-1)?.state, 'TASK_STATE_FINISHED', updates.at(-1)?.message);
+  t.equal(updates.at(-1)?.state, 'TASK_STATE_FINISHED', updates.at(-1)?.message ?? '');
   const out = (await ex.get(bytesId)).outputTail ?? '';
   t.match(out, /^FROM_USER=u1$/m);
   t.match(out, /^FROM_TITUS=t1$/m);
@@ -175,7 +175,7 @@ t.test('health and reflection answer on the socket, which is mode 0660', async (
   const names = await new Promise<string[]>((resolve, reject) => {
     const call = refl.ServerReflectionInfo();
     call.on('data', (r) => {
-      resolve((r.list_services_response?.service ?? []).map((s) => s.name));
+      resolve((r.list_services_response?.service ?? []).map((s: { name: string }) => s.name));
       call.end();
     });
     call.on('error', reject);

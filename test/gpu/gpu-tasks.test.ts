@@ -68,7 +68,7 @@ test('GetHostResources reports the inventory from nvidia-smi', async (t) => {
 test('a 2-GPU task gets 2 distinct UUIDs through the oci-add-hooks runtime', async (t) => {
   const req = gpuTask(2);
   const updates = await ex.run(req);
-  t.equal(updates.at(-1)?.state, 'TASK_STATE_FINISHED', updates.at(-1)?.message);
+  t.equal(updates.at(-1)?.state, 'TASK_STATE_FINISHED', updates.at(-1)?.message ?? '');
   const task = await ex.get(req.taskId);
   const record = fake.created(task.containerId ?? '');
   t.ok(record, 'the container was created through oci-add-hooks');

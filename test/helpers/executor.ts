@@ -110,3 +110,44 @@ export const startTestExecutor = async (
   t.teardown(() => te.stop());
   return te;
 };
+
+export interface Suite {
+  readonly h: Harness;
+  readonly ex: TestExecutor;
+  /** A subtest that ends by checking it left no container of this executor behind. */
+  test(name: string, fn: (t: import('tap').Test) => Promise<void>): void;
+}
+
+/**
+ * One harness engine and one executor shared by a test file's subtests,
+ * started in t.before and stopped at teardown.
+ */
+export const executorSuite = (t: import('tap').Test, overrides: Record<string, unknown> = {}): Suite => {
+  let h: Harness | undefined;
+  let ex: TestExecutor | undefined;
+  t.before(async () => {
+    const { useHarness } = await import('../harness/index.js');
+    h = await useHarness(t);
+    ex = await startTestExecutor(t, h, overrides);
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the suite is not started yet (use it inside subtests)');
+    return v;
+  };
+  return {
+    get h() {
+      return started(h);
+    },
+    get ex() {
+      return started(ex);
+    },
+    test(name, fn) {
+      t.test(name, async (st) => {
+        await fn(st);
+        const { containersWithLabel } = await import('../harness/index.js');
+        const left = await containersWithLabel(started(h), 'titus.executor.id', started(ex).config.executorId);
+        st.same(left, [], 'no container left behind');
+      });
+    },
+  };
+};

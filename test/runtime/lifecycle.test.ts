@@ -3,39 +3,24 @@
  * exit codes, images by tag and digest, entrypoints, env and cgroup limits.
  * No fakes: the engine, the registry and the containers are real.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { containersWithLabel, useHarness } from '../harness/index.js';
-import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
-import type { Harness } from '../harness/index.js';
+import { executorSuite, uniqueTaskId } from '../helpers/executor.js';
 import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
 import type { TaskStatusUpdate__Output } from '../../src/api/generated/titus/executor/v1/TaskStatusUpdate.js';
 
-let h: Harness;
-let ex: TestExecutor;
+const suite = executorSuite(t);
+const test = suite.test;
 
-t.before(async () => {
-  h = await useHarness(t);
-  ex = await startTestExecutor(t, h);
-});
-
-/** Every test ends by checking it left no container behind. */
-const test = (name: string, fn: (t: Test) => Promise<void>): void => {
-  t.test(name, async (t) => {
-    await fn(t);
-    t.same(await containersWithLabel(h, 'titus.executor.id', ex.config.executorId), [], 'no container left behind');
-  });
-};
-
-const busybox = (extra: ContainerInfo = {}): ContainerInfo => ({ fullyQualifiedImage: h.images.busyboxRepo, ...extra });
+const busybox = (extra: ContainerInfo = {}): ContainerInfo => ({ fullyQualifiedImage: suite.h.images.busyboxRepo, ...extra });
 const last = (u: TaskStatusUpdate__Output[]): TaskStatusUpdate__Output => u[u.length - 1] as TaskStatusUpdate__Output;
 const states = (u: TaskStatusUpdate__Output[]): string[] => u.map((x) => (x.state ?? '').replace('TASK_STATE_', ''));
 
 /** Runs a task to its end and returns its last update and captured output. */
 const runToEnd = async (info: ContainerInfo, resources = {}): Promise<{ end: TaskStatusUpdate__Output; output: string; all: TaskStatusUpdate__Output[] }> => {
   const taskId = uniqueTaskId();
-  const all = await ex.run({ taskId, containerInfo: info, resources });
-  const task = await ex.get(taskId);
+  const all = await suite.ex.run({ taskId, containerInfo: info, resources });
+  const task = await suite.ex.get(taskId);
   return { end: last(all), output: task.outputTail ?? '', all };
 };
 
@@ -63,15 +48,15 @@ test('a task that exits 5 is FAILED "exited with code 5"', async (t) => {
 
 test('an image reachable only by digest is pulled by digest', async (t) => {
   const { end, all } = await runToEnd({
-    fullyQualifiedImage: h.images.byDigestOnlyRepo,
-    imageDigest: h.images.byDigestOnlyDigest,
+    fullyQualifiedImage: suite.h.images.byDigestOnlyRepo,
+    imageDigest: suite.h.images.byDigestOnlyDigest,
     version: 'latest', // the digest wins over the tag
     process: { command: ['sh', '-c', 'exit 0'] },
   });
-  t.equal(end.state, 'TASK_STATE_FINISHED', end.message);
-  t.ok(all.some((u) => u.message?.includes(`@${h.images.byDigestOnlyDigest}`)), 'pulled the digest reference');
+  t.equal(end.state, 'TASK_STATE_FINISHED', end.message ?? '');
+  t.ok(all.some((u) => u.message?.includes(`@${suite.h.images.byDigestOnlyDigest}`)), 'pulled the digest reference');
   // A second launch reuses the local image: pinned by digest, so no pull is needed.
-  const again = await runToEnd({ fullyQualifiedImage: h.images.byDigestOnlyRepo, imageDigest: h.images.byDigestOnlyDigest, process: { command: ['true'] } });
+  const again = await runToEnd({ fullyQualifiedImage: suite.h.images.byDigestOnlyRepo, imageDigest: suite.h.images.byDigestOnlyDigest, process: { command: ['true'] } });
   t.equal(again.end.state, 'TASK_STATE_FINISHED');
   t.notOk(again.all.some((u) => u.pull !== undefined && u.pull !== null), 'no pull progress on the second launch');
 });
@@ -92,13 +77,13 @@ test('a malformed image reference is INVALID_ARGUMENT and creates nothing', asyn
     { imageName: '' },
   ] satisfies ContainerInfo[]) {
     const taskId = uniqueTaskId('bad');
-    await t.rejects(ex.launch({ taskId, containerInfo: info }), { code: grpc.status.INVALID_ARGUMENT }, JSON.stringify(info));
-    await t.rejects(ex.get(taskId), { code: grpc.status.NOT_FOUND }, 'no task was recorded');
+    await t.rejects(suite.ex.launch({ taskId, containerInfo: info }), { code: grpc.status.INVALID_ARGUMENT }, JSON.stringify(info));
+    await t.rejects(suite.ex.get(taskId), { code: grpc.status.NOT_FOUND }, 'no task was recorded');
   }
 });
 
 test('entrypoint and command follow Docker semantics', async (t) => {
-  const ep = (extra: ContainerInfo): ContainerInfo => ({ fullyQualifiedImage: h.images.entrypoint.replace(/:latest$/, ''), ...extra });
+  const ep = (extra: ContainerInfo): ContainerInfo => ({ fullyQualifiedImage: suite.h.images.entrypoint.replace(/:latest$/, ''), ...extra });
   const cases: Array<[string, ContainerInfo, RegExp]> = [
     ['image defaults', ep({}), /^from-entrypoint from-cmd$/m],
     ['command replaces CMD', ep({ process: { command: ['mine'] } }), /^from-entrypoint mine$/m],
@@ -148,7 +133,7 @@ test('env from both maps, the resources and the image reach the container', asyn
   t.equal(env['TITUS_NUM_DISK'], '1024');
   t.equal(env['TITUS_NUM_NETWORK_BANDWIDTH'], '50');
   t.equal(env['TITUS_NUM_GPU'], '0');
-  t.equal(env['TITUS_IMAGE_NAME'], h.images.busyboxRepo);
+  t.equal(env['TITUS_IMAGE_NAME'], suite.h.images.busyboxRepo);
   t.equal(env['TITUS_IMAGE_TAG'], 'latest');
   t.equal(env['TITUS_IAM_ROLE'], 'arn:aws:iam::123456789012:role/TaskRole');
 });
@@ -164,7 +149,7 @@ test('memory limit, swap, CPU shares and quota are in the container cgroup', asy
     'cat /proc/1/oom_score_adj',
   ].join('; ');
   const { end, output } = await runToEnd(busybox({ process: { command: ['sh', '-c', script] } }), { cpu: 2, memoryMb: 64 });
-  t.equal(end.state, 'TASK_STATE_FINISHED', end.message);
+  t.equal(end.state, 'TASK_STATE_FINISHED', end.message ?? '');
   const lines = output.trim().split('\n');
   t.equal(lines[0], String(64 * 1024 * 1024), 'memory limit');
   if (lines[1] !== 'no-memsw') t.equal(lines[1], String(64 * 1024 * 1024), 'swap equals memory: no swap');
