@@ -1,0 +1,139 @@
+/**
+ * `npm run bench [-- --quick] [-- --out <dir>]`: one run on a private harness
+ * engine measures launch overhead, concurrency, exit and kill latency and the
+ * executor's memory, then writes report.md and report.svg.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { startHarness, type Harness } from '../test/harness/index.js';
+import { parseArgs, type BenchOptions } from './args.js';
+import { DieEvents } from './engine-events.js';
+import { BenchExecutorClient, benchTaskId, type BenchImage } from './executor-client.js';
+import { startExecutorProcess, type ExecutorProcess } from './executor-process.js';
+import { describeMachine, loadAverage, type MachineInfo } from './machine.js';
+import { measureConcurrent } from './measure-concurrent.js';
+import { measureExits } from './measure-exit.js';
+import { LONG_RUNNING, measureLaunches } from './measure-launch.js';
+import { measureMemory, rssReadings } from './measure-memory.js';
+import { rawTemplateFrom, type RawTemplate } from './raw-container.js';
+import { renderMarkdown, resultsTable } from './report.js';
+import type { BenchReport } from './report-model.js';
+import { buildPhaseRows, buildRows, type Samples } from './rows.js';
+import { StatusWatch } from './status-watch.js';
+import { renderSvg } from './svg.js';
+
+const LAUNCH_RATIO_TARGET = 1.15;
+const startedMs = Date.now();
+const loadAtStart = loadAverage();
+const progress = (what: string): void => {
+  process.stderr.write(`[bench ${((Date.now() - startedMs) / 1000).toFixed(1)}s] ${what}\n`);
+};
+
+/** One executor launch whose container is inspected, so the raw side creates the same thing. */
+const prepareRawTemplate = async (ex: BenchExecutorClient, docker: Docker): Promise<RawTemplate> => {
+  const taskId = benchTaskId('template');
+  await ex.launchUntilRunning(taskId, { command: LONG_RUNNING });
+  const template = await rawTemplateFrom(docker, taskId);
+  await ex.killUntilKilled(taskId);
+  return template;
+};
+
+interface Session {
+  readonly proc: ExecutorProcess;
+  readonly watch: StatusWatch;
+  readonly deaths: DieEvents;
+  readonly ex: BenchExecutorClient;
+}
+
+const measureAll = async (opts: BenchOptions, session: Session, docker: Docker): Promise<Samples> => {
+  const { proc, ex, deaths } = session;
+  // First, so the idle reading is of an executor that has launched nothing yet.
+  progress(`memory: idle, then ${opts.memoryTasks} running tasks`);
+  const memory = await measureMemory(proc, ex, opts.memoryTasks);
+  const template = await prepareRawTemplate(ex, docker);
+  progress(`sequential launches: ${opts.launches} each (+${opts.warmups} warm-up), alternating`);
+  const launches = await measureLaunches(ex, docker, template, opts, (done, total) => {
+    if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
+  });
+  progress(`${opts.concurrency} concurrent launches, ${opts.concurrentRounds} round(s) each`);
+  const rounds = { concurrency: opts.concurrency, rounds: opts.concurrentRounds };
+  const concurrent = await measureConcurrent(ex, docker, template, rounds, () => proc.cpuMs());
+  const exitCount = opts.quick ? 6 : 20;
+  progress(`exit latency: ${exitCount} each`);
+  const exits = await measureExits(ex, docker, template, deaths, exitCount);
+  progress('memory: idle again, after the run');
+  const idleAfterRunMiB = await rssReadings(proc);
+  return { launches, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB };
+};
+
+/** Everything the bench started is still in the engine? Then the numbers came with a leak. */
+const checkNothingLeft = async (docker: Docker): Promise<void> => {
+  const left = await docker.listContainers({ all: true });
+  if (left.length > 0) throw new Error(`the bench left ${left.length} containers behind: ${left.map((c) => c.Names.join(',')).join(' ')}`);
+};
+
+const runOnHarness = async (opts: BenchOptions, h: Harness): Promise<{ samples: Samples; machine: MachineInfo }> => {
+  const docker = new Docker({ socketPath: h.dockerSocket });
+  const image: BenchImage = { repository: h.images.busyboxRepo, digest: h.images.busyboxDigest };
+  await h.docker(['pull', `${image.repository}@${image.digest}`]);
+  const machine = await describeMachine(docker);
+  const workDir = mkdtempSync(join(tmpdir(), 'titus-bench-'));
+  let session: Session | undefined;
+  try {
+    const proc = await startExecutorProcess(workDir, h.dockerHost, `bench-${h.runId}`);
+    const watch = await StatusWatch.open(proc.client);
+    const deaths = await DieEvents.open(docker);
+    session = { proc, watch, deaths, ex: new BenchExecutorClient(proc.client, watch, image) };
+    progress(`executor pid ${proc.pid} serving on ${proc.socket}`);
+    const samples = await measureAll(opts, session, docker);
+    await checkNothingLeft(docker);
+    return { samples, machine };
+  } finally {
+    session?.watch.close();
+    session?.deaths.close();
+    await session?.proc.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+};
+
+const writeReport = (opts: BenchOptions, samples: Samples, machine: MachineInfo): BenchReport => {
+  const report: BenchReport = {
+    command: `npm run bench${opts.quick ? ' -- --quick' : ''}`,
+    startedAt: new Date(startedMs).toISOString(),
+    durationS: (Date.now() - startedMs) / 1000,
+    machine,
+    load: { start: loadAtStart, end: loadAverage() },
+    rows: buildRows(samples),
+    phases: buildPhaseRows(samples.launches),
+    launchRatioTarget: LAUNCH_RATIO_TARGET,
+  };
+  mkdirSync(opts.outDir, { recursive: true });
+  writeFileSync(join(opts.outDir, 'report.md'), renderMarkdown(report));
+  writeFileSync(join(opts.outDir, 'report.svg'), renderSvg(report.rows));
+  return report;
+};
+
+const main = async (): Promise<void> => {
+  const opts = parseArgs(process.argv.slice(2));
+  progress(`starting harness engine${opts.quick ? ' (quick run)' : ''}`);
+  const h = await startHarness();
+  let result: { samples: Samples; machine: MachineInfo };
+  try {
+    result = await runOnHarness(opts, h);
+  } finally {
+    progress('stopping harness');
+    await h.stop();
+  }
+  const report = writeReport(opts, result.samples, result.machine);
+  console.log(resultsTable(report.rows));
+  console.log(`\nload average (1/5/15 min): ${report.load.start} at the start, ${report.load.end} at the end`);
+  console.log(`\nphases:\n${report.phases.map((p) => `  ${p.phase}: median ${p.summary.median.toFixed(1)} ms, p90 ${p.summary.p90.toFixed(1)} ms`).join('\n')}`);
+  console.log(`\nwrote ${join(opts.outDir, 'report.md')} and report.svg in ${report.durationS.toFixed(0)} s`);
+};
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

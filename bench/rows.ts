@@ -1,0 +1,82 @@
+/** Turns the raw samples into the report's rows; the wording of each row says exactly what was timed. */
+import type { ConcurrentSamples } from './measure-concurrent.js';
+import type { ExitSamples } from './measure-exit.js';
+import type { LaunchSamples } from './measure-launch.js';
+import type { MemorySamples } from './measure-memory.js';
+import { PHASES } from './phases.js';
+import type { PhaseRow, ResultRow } from './report-model.js';
+import { summarize } from './stats.js';
+
+export interface Samples {
+  readonly launches: LaunchSamples;
+  readonly concurrent: ConcurrentSamples;
+  readonly concurrency: number;
+  readonly exits: ExitSamples;
+  readonly memory: MemorySamples;
+  /** RSS with no task left, after every other measurement (its garbage has been collected at least once). */
+  readonly idleAfterRunMiB: number[];
+}
+
+export const METADATA_PROXY_ROW = 'Metadata proxy throughput vs ceiling';
+
+/** The difference of medians can be negative when a GC ran between the two states; then it is only noise. */
+const memoryNote = (m: MemorySamples): string => {
+  const delta = summarize(m.loadedMiB).median - summarize(m.idleMiB).median;
+  const growth =
+    delta > 0 ? `+${delta.toFixed(1)} MiB over idle (≈ ${((delta * 1024) / m.tasks).toFixed(0)} KiB per task)` : `no growth over idle beyond GC noise (${delta.toFixed(1)} MiB)`;
+  return `${growth}; peak RSS (VmHWM) ${m.peakMiB.toFixed(1)} MiB; ${m.tasks} busybox sleeps at 16 MiB each, all RUNNING after ${(m.loadLaunchMs / 1000).toFixed(1)} s; VmRSS of the executor process, ${m.loadedMiB.length} readings over ${((m.loadedMiB.length * 250) / 1000).toFixed(1)} s`;
+};
+
+export const buildRows = (s: Samples): ResultRow[] => [
+  {
+    metric: 'Launch overhead (sequential)',
+    unit: 'ms',
+    executor: summarize(s.launches.executorLaunchMs),
+    raw: summarize(s.launches.rawLaunchMs),
+    note: 'executor: LaunchTask issued → RUNNING received on WatchTaskStatus; raw: createContainer called → start() resolved; pre-pulled image by digest',
+  },
+  {
+    metric: `${s.concurrency} concurrent launches`,
+    unit: 'ms',
+    executor: summarize(s.concurrent.executorMs),
+    raw: summarize(s.concurrent.rawMs),
+    note: `time until all ${s.concurrency} are RUNNING (executor) / started (raw), one sample per round`,
+  },
+  {
+    metric: 'Exit → terminal status',
+    unit: 'ms',
+    executor: summarize(s.exits.executorMs),
+    raw: summarize(s.exits.rawMs),
+    note: 'from the engine die event (timeNano); executor: FINISHED received; raw: wait() resolved and container removed',
+  },
+  {
+    metric: 'Kill latency',
+    unit: 'ms',
+    executor: summarize(s.launches.executorKillMs),
+    raw: summarize(s.launches.rawKillMs),
+    note: 'executor: KillTask issued → KILLED received; raw: stop(t=10) + remove; the task exits on SIGTERM',
+  },
+  {
+    metric: 'Executor CPU per task',
+    unit: 'ms',
+    executor: summarize(s.concurrent.executorCpuMsPerTask),
+    note: `user+system CPU of the executor process (/proc/<pid>/stat) per task, launch to KILLED, ${s.concurrency} at a time; one sample per round; no raw baseline`,
+  },
+  {
+    metric: 'Executor RSS, 0 tasks (fresh)',
+    unit: 'MiB',
+    executor: summarize(s.memory.idleMiB),
+    note: `idle after start-up, before any launch (start-up garbage not yet collected), ${s.memory.idleMiB.length} readings; no raw baseline`,
+  },
+  { metric: `Executor RSS, ${s.memory.tasks} running tasks`, unit: 'MiB', executor: summarize(s.memory.loadedMiB), note: memoryNote(s.memory) },
+  {
+    metric: 'Executor RSS, 0 tasks (after the run)',
+    unit: 'MiB',
+    executor: summarize(s.idleAfterRunMiB),
+    note: `idle again after every measurement above, ${s.idleAfterRunMiB.length} readings`,
+  },
+  { metric: METADATA_PROXY_ROW, unit: 'ms', note: '**not measured: metadata proxy not built yet**' },
+];
+
+export const buildPhaseRows = (launches: LaunchSamples): PhaseRow[] =>
+  PHASES.map((phase) => ({ phase, summary: summarize(launches.phases.map((p) => p[phase])) }));
