@@ -14,6 +14,10 @@ have_pkg docker-registry || need_pkgs+=(docker-registry)
 have_pkg busybox-static || need_pkgs+=(busybox-static)
 have_cmd ip || need_pkgs+=(iproute2)
 have_cmd nft || need_pkgs+=(nftables)
+have_cmd dpkg-shlibdeps || need_pkgs+=(dpkg-dev)
+have_cmd strip || need_pkgs+=(binutils)
+have_cmd lintian || need_pkgs+=(lintian)
+have_cmd debootstrap || need_pkgs+=(debootstrap)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,8 +1,9 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { taskToProto } from '../api/convert.js';
+import { isProcessAlive, processStartTime } from '../gpu/process-liveness.js';
 import type { TaskView } from '../task/types.js';
 import { toProtoJson } from './format.js';
 
@@ -19,6 +20,8 @@ export interface RunTaskStateDocument {
   readonly executorId: string;
   /** The run-task process; when it is gone and the task is not terminal, the task is lost. */
   readonly pid: number;
+  /** The process' start time (/proc), so a reused pid is not taken for it. */
+  readonly pidStartTime?: string;
   readonly updatedAt: string;
   /** The task exactly as GetTask returns it, in the proto JSON mapping. */
   readonly task: unknown;
@@ -43,6 +46,7 @@ export interface RunTaskStateOptions {
 /** Rewrites the task's state after every update. */
 export class RunTaskState {
   private dirBroken = false;
+  private readonly pidStartTime = processStartTime(process.pid);
 
   constructor(private readonly opts: RunTaskStateOptions) {}
 
@@ -50,6 +54,7 @@ export class RunTaskState {
     const doc: RunTaskStateDocument = {
       executorId: this.opts.executorId,
       pid: process.pid,
+      ...(this.pidStartTime !== undefined ? { pidStartTime: this.pidStartTime } : {}),
       updatedAt: new Date().toISOString(),
       task: toProtoJson(taskToProto(view)),
     };
@@ -65,3 +70,29 @@ export class RunTaskState {
     }
   }
 }
+
+export interface PublishedRunTask {
+  readonly document: RunTaskStateDocument;
+  /** Whether its run-task process still runs; a non-terminal task without one is lost. */
+  readonly alive: boolean;
+}
+
+/** For the daemon (`ps`): the tasks run-task processes on this host have published. */
+export const readPublishedRunTasks = (dir: string = DEFAULT_RUN_TASK_DIR): PublishedRunTask[] => {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const out: PublishedRunTask[] = [];
+  for (const name of names) {
+    try {
+      const document = JSON.parse(readFileSync(join(dir, name), 'utf8')) as RunTaskStateDocument;
+      out.push({ document, alive: isProcessAlive(document.pid, document.pidStartTime) });
+    } catch {
+      // Being replaced (rename is atomic, but the directory may hold a stale temp file) or not ours.
+    }
+  }
+  return out;
+};
