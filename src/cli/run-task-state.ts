@@ -25,6 +25,8 @@ export interface RunTaskStateDocument {
   readonly updatedAt: string;
   /** The task exactly as GetTask returns it, in the proto JSON mapping. */
   readonly task: unknown;
+  /** The same task as the executor holds it, for a daemon to list (src/task/published-tasks.ts). */
+  readonly view: TaskView;
 }
 
 const writeAtomic = (file: string, text: string): void => {
@@ -57,6 +59,7 @@ export class RunTaskState {
       ...(this.pidStartTime !== undefined ? { pidStartTime: this.pidStartTime } : {}),
       updatedAt: new Date().toISOString(),
       task: toProtoJson(taskToProto(view)),
+      view,
     };
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     if (this.opts.stateFile !== undefined) writeAtomic(this.opts.stateFile, text);

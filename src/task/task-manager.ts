@@ -17,6 +17,8 @@ export interface TaskManagerDeps {
   readonly log: Logger;
   readonly parts?: readonly TaskPart[];
   readonly executorPid?: number;
+  /** Tasks other processes run on this host (run-task), listed but not managed here. */
+  readonly externalTasks?: () => readonly TaskView[];
 }
 
 export interface HostResourcesView {
@@ -91,18 +93,26 @@ export class TaskManager {
   }
 
   get(taskId: string): TaskView {
+    const own = this.tasks.get(taskId);
+    if (own !== undefined) return own.view();
+    const external = this.external().find((v) => v.taskId === taskId);
+    if (external !== undefined) return external;
     return this.require(taskId).view();
   }
 
+  private external(): readonly TaskView[] {
+    return this.deps.externalTasks?.() ?? [];
+  }
+
   list(filter: { includeTerminal: boolean; states: readonly TaskState[] }): TaskView[] {
-    const out: TaskView[] = [];
-    for (const r of this.tasks.values()) {
-      const state = r.sm.state;
-      if (!filter.includeTerminal && isTerminal(state) && !filter.states.includes(state)) continue;
-      if (filter.states.length > 0 && !filter.states.includes(state)) continue;
-      out.push(r.view());
-    }
-    return out;
+    const wanted = (state: TaskState): boolean => {
+      if (!filter.includeTerminal && isTerminal(state) && !filter.states.includes(state)) return false;
+      return filter.states.length === 0 || filter.states.includes(state);
+    };
+    const own = [...this.tasks.values()].map((r) => r.view());
+    const ownIds = new Set(own.map((v) => v.taskId));
+    const external = this.external().filter((v) => !ownIds.has(v.taskId));
+    return [...own, ...external].filter((v) => wanted(v.state));
   }
 
   /** Last update of each matching task, taken in the same tick as the subscription. */
@@ -120,10 +130,10 @@ export class TaskManager {
     const engineVersion = await this.deps.runtime.version().catch((err: unknown) => `unreachable: ${(err as Error).message}`);
     const allocated = { cpu: 0, memoryMb: 0, diskMb: 0, networkMbps: 0, gpus: 0 };
     let runningTasks = 0;
-    for (const r of this.tasks.values()) {
-      if (isTerminal(r.sm.state)) continue;
+    const live = [...[...this.tasks.values()].map((r) => r.view()), ...this.external()].filter((v) => !isTerminal(v.state));
+    for (const v of live) {
       runningTasks += 1;
-      const res = r.launch.resources;
+      const res = v.resources;
       allocated.cpu += res.cpu;
       allocated.memoryMb += res.memoryMb;
       allocated.diskMb += res.diskMb;
