@@ -6,6 +6,8 @@ import type { ContainerRuntime } from './runtime/container-runtime.js';
 import type { TaskPart } from './task/task-part.js';
 import { TaskManager } from './task/task-manager.js';
 import { createGpuPart, recoverGpuLeases } from './gpu/create-gpu-part.js';
+import { createNetworkPart } from './task/create-network-part.js';
+import { startNetworkRecovery } from './task/network-part.js';
 
 export interface Executor {
   readonly tasks: TaskManager;
@@ -28,7 +30,10 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
       log.error({ err: (err as Error).message }, 'could not re-derive GPU leases from the engine'),
     );
   }
-  const tasks = new TaskManager({ runtime, config, log, parts: [gpu, ...parts] });
+  const network = await createNetworkPart(config, runtime, log);
+  // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.
+  if (network !== undefined) await startNetworkRecovery(runtime, network, config.executorId, log);
+  const tasks = new TaskManager({ runtime, config, log, parts: [gpu, ...(network !== undefined ? [network] : []), ...parts] });
   const server = new ExecutorServer(tasks, config, log);
   await server.start();
   return {

@@ -10,12 +10,13 @@ import type { Logger } from '../common/log.js';
 import type { TaskManager } from '../task/task-manager.js';
 import { WatchRegistry, executorHandlers } from './executor-service.js';
 import { loadExecutorProto } from './proto.js';
+import { grpcMetricsInterceptor, type Metrics } from '../metrics/index.js';
 
 export const SERVICE_NAME = 'titus.executor.v1.TitusExecutor';
 
 /** The gRPC server: the executor service, gRPC health and reflection, on a unix socket and optionally TCP. */
 export class ExecutorServer {
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
+  private readonly server: grpc.Server;
   private readonly health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   private readonly watches = new WatchRegistry();
   private stopped: Promise<void> | undefined;
@@ -25,7 +26,13 @@ export class ExecutorServer {
     private readonly tasks: TaskManager,
     private readonly config: ExecutorConfig,
     private readonly log: Logger,
+    metrics?: Metrics,
   ) {
+    // Counting every call here covers the executor service, health and reflection alike.
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': 8 * 1024 * 1024,
+      interceptors: metrics !== undefined ? [grpcMetricsInterceptor(metrics)] : [],
+    });
     const proto = loadExecutorProto();
     const service = proto.grpcType.titus.executor.v1.TitusExecutor.service;
     this.server.addService(

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ExecutorError } from '../common/errors.js';
+import { executorNetworkConfigSchema } from '../vpc/config.js';
 
 const resourcesSchema = z.object({
   cpu: z.number().positive().default(1),
@@ -81,6 +82,8 @@ export const configSchema = z
         writeHookConfig: z.boolean().default(true),
       })
       .prefault({}),
+    /** Task networking (docs/networking.md); `driver: none` (the default) keeps network mode `none`. */
+    network: executorNetworkConfigSchema.prefault({}),
     watch: z
       .object({
         /** Updates kept for WatchTaskStatus resumption. */

@@ -29,6 +29,7 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
   const info = launch.containerInfo;
   const process = resolveProcess(requestedProcess(info), imageConfig);
   const runtime = input.runtime ?? config.docker.defaultRuntime;
+  const networkMode = input.networkMode ?? 'none';
   return {
     name: launch.taskId,
     image: image.ref,
@@ -36,7 +37,8 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     cmd: process.cmd,
     env: input.env,
     labels: buildLabels(input, process.entrypoint, process.cmd),
-    hostname: hostnameFor(launch.taskId),
+    // Docker refuses a hostname in `container:` mode: the network sandbox carries it.
+    ...(isJoinedNetworkMode(networkMode) ? {} : { hostname: hostnameFor(launch.taskId) }),
     ...cpuLimits(launch, config),
     memoryBytes: launch.resources.memoryMb * MiB,
     memorySwapBytes: launch.resources.memoryMb * MiB,
@@ -49,10 +51,13 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     capAdd: info.capabilities?.add ?? [],
     capDrop: info.capabilities?.drop ?? [],
     oomScoreAdj: info.oomScoreAdj ?? config.container.defaultOomScoreAdj,
-    networkMode: input.networkMode ?? 'none',
+    networkMode,
     ...(runtime !== undefined ? { runtime } : {}),
   };
 };
+
+/** `container:<id>`: the container joins another container's network namespace. */
+export const isJoinedNetworkMode = (networkMode: string): boolean => networkMode.startsWith('container:');
 
 /** Hostnames are at most 63 characters of [a-z0-9-]; Titus used the lower-cased task id. */
 export const hostnameFor = (taskId: string): string =>

@@ -39,3 +39,36 @@ export interface ContainerRuntime {
   containerOutput(id: string, maxBytes: number): Promise<string>;
   listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]>;
 }
+
+/** What the engine says about one container, for callers that need its process (network sandboxes). */
+export interface ContainerDetails {
+  readonly id: string;
+  readonly name: string;
+  /** created | running | paused | restarting | removing | exited | dead */
+  readonly state: string;
+  /** The container's init process on the host; 0 when it is not running. */
+  readonly pid: number;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The engine's /etc/hosts file for the container, on the engine's host. */
+  readonly hostsPath?: string;
+}
+
+export interface ImportImageOptions {
+  /** `repository:tag` the image is tagged with. */
+  readonly ref: string;
+  /** Dockerfile-style changes, as `docker import --change` takes them (ENTRYPOINT, LABEL, ENV, …). */
+  readonly changes: readonly string[];
+  readonly message?: string;
+}
+
+/**
+ * The engine calls a network sandbox needs beyond the task core's. A separate
+ * interface so decorators and fakes of ContainerRuntime need not implement
+ * them; DockerRuntime implements both.
+ */
+export interface SandboxEngine {
+  /** Creates an image from a root filesystem tar (`docker import`); returns the image id. */
+  importImage(tarPath: string, options: ImportImageOptions): Promise<string>;
+  /** undefined when there is no such container. */
+  inspectContainer(id: string): Promise<ContainerDetails | undefined>;
+}

@@ -17,7 +17,8 @@ export interface ContainerSpec {
   readonly cmd: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
-  readonly hostname: string;
+  /** Absent when the container joins another's network namespace (`container:<id>`): that container's hostname applies. */
+  readonly hostname?: string;
   readonly cpuShares: number;
   readonly cpuPeriodUs?: number;
   readonly cpuQuotaUs?: number;

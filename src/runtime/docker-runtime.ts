@@ -1,8 +1,9 @@
 import Docker from 'dockerode';
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { PullProgress } from '../task/types.js';
-import type { ContainerExit, ContainerRuntime, ContainerSummary } from './container-runtime.js';
+import type { ContainerDetails, ContainerExit, ContainerRuntime, ContainerSummary, ImportImageOptions, SandboxEngine } from './container-runtime.js';
 import type { ContainerSpec, ImageConfig } from './container-spec.js';
 import type { ImageRef } from './image-ref.js';
 import { PullProgressTracker, type PullStreamEvent } from './pull-progress.js';
@@ -41,7 +42,7 @@ export const dockerOptionsFor = (host: string): Docker.DockerOptions => {
 };
 
 /** The Docker Engine API adapter; the only file that knows dockerode. */
-export class DockerRuntime implements ContainerRuntime {
+export class DockerRuntime implements ContainerRuntime, SandboxEngine {
   private readonly docker: Docker;
 
   constructor(readonly host: string) {
@@ -188,6 +189,54 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async importImage(tarPath: string, options: ImportImageOptions): Promise<string> {
+    // `repo:tag`; a colon followed by a slash belongs to a registry port, not a tag.
+    const colon = options.ref.lastIndexOf(':');
+    const tagged = colon > 0 && !options.ref.slice(colon).includes('/');
+    const repo = tagged ? options.ref.slice(0, colon) : options.ref;
+    const tag = tagged ? options.ref.slice(colon + 1) : 'latest';
+    let stream: Readable;
+    try {
+      stream = (await this.docker.importImage(createReadStream(tarPath), {
+        repo,
+        tag,
+        // Repeated query parameters, one per change, as the CLI sends them.
+        changes: [...options.changes],
+        ...(options.message !== undefined ? { message: options.message } : {}),
+      } as object)) as Readable;
+    } catch (err) {
+      throw this.wrap(err, `import image ${options.ref}`);
+    }
+    const events = await readJsonStream(stream).catch((err: unknown) => {
+      throw this.wrap(err, `import image ${options.ref}`);
+    });
+    const failed = events.find((e) => e.error !== undefined || e.errorDetail !== undefined);
+    if (failed !== undefined) {
+      throw new RuntimeError('engine', `import image ${options.ref}: ${failed.errorDetail?.message ?? failed.error ?? 'failed'}`);
+    }
+    const id = [...events].reverse().find((e) => typeof e.status === 'string' && e.status.startsWith('sha256:'))?.status;
+    const image = await this.findImage(options.ref);
+    if (image === undefined) throw new RuntimeError('engine', `image ${options.ref} is missing right after its import`);
+    return id ?? image.id;
+  }
+
+  async inspectContainer(id: string): Promise<ContainerDetails | undefined> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      return {
+        id: info.Id,
+        name: info.Name.replace(/^\//, ''),
+        state: info.State.Status,
+        pid: info.State.Pid ?? 0,
+        labels: info.Config.Labels ?? {},
+        ...(info.HostsPath ? { hostsPath: info.HostsPath } : {}),
+      };
+    } catch (err) {
+      if (asEngineError(err).statusCode === 404) return undefined;
+      throw this.wrap(err, `inspect container ${id}`);
+    }
+  }
+
   private classifyPullError(err: unknown, ref: string, signal: AbortSignal): RuntimeError {
     if (signal.aborted) return new RuntimeError('aborted', `pull of ${ref} cancelled`, { cause: err });
     if (err instanceof RuntimeError) return err;
@@ -252,6 +301,33 @@ const readPullStream = (
     });
   });
 
+interface EngineStreamEvent {
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/** Collects a newline-delimited JSON progress stream (import, build) to its end. */
+const readJsonStream = (stream: Readable): Promise<EngineStreamEvent[]> =>
+  new Promise((resolve, reject) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('error', reject);
+    stream.on('end', () => {
+      const events: EngineStreamEvent[] = [];
+      for (const line of text.split(/\r?\n/)) {
+        if (line.trim() === '') continue;
+        try {
+          events.push(JSON.parse(line) as EngineStreamEvent);
+        } catch {
+          events.push({ error: `unexpected engine output: ${line.slice(0, 200)}` });
+        }
+      }
+      resolve(events);
+    });
+  });
+
 const applyLine = (tracker: PullProgressTracker, line: string): string | undefined => {
   if (line.trim() === '') return undefined;
   try {
@@ -287,7 +363,7 @@ const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => 
   Cmd: [...spec.cmd],
   Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
   Labels: { ...spec.labels },
-  Hostname: spec.hostname,
+  ...(spec.hostname !== undefined ? { Hostname: spec.hostname } : {}),
   HostConfig: {
     CpuShares: spec.cpuShares,
     ...(spec.cpuQuotaUs !== undefined ? { CpuQuota: spec.cpuQuotaUs, CpuPeriod: spec.cpuPeriodUs } : {}),

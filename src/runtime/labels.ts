@@ -9,7 +9,14 @@ export const LABEL = {
   schema: 'titus.executor.schema',
   executorPid: 'titus.executor.pid',
   taskId: 'titus.task_id',
-  role: 'titus.executor.role', // "main" (later: sandbox, sidecars)
+  role: 'titus.executor.role', // "main", "sandbox" (later: sidecars)
+  /** The task's NetworkAttachment as JSON (main container), so a restarted executor can restore it. */
+  networkAttachment: 'titus.executor.network',
+  /** The task's NetworkSpec as JSON (sandbox container). */
+  networkSpec: 'titus.executor.network.spec',
+  /** The task's IPv4 address, "for metadata proxy compatibility" as Titus labels it (both names). */
+  netIpv4: 'titus.net.ipv4',
+  vpcIpv4: 'titus.vpc.ipv4',
   iamRole: 'ec2.iam.role',
   cpu: 'com.netflix.titus.cpu',
   mem: 'com.netflix.titus.mem',

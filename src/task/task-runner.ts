@@ -11,7 +11,7 @@ import { errorOutcome, exitOutcome, killedOutcome, type Outcome } from './outcom
 import type { NewUpdate } from './status-bus.js';
 import type { PartGrant, TaskPart } from './task-part.js';
 import { TaskStateMachine } from './task-state-machine.js';
-import type { LaunchSpec, PullProgress, StatusUpdate, TaskView } from './types.js';
+import type { LaunchSpec, NetworkDetails, PullProgress, StatusUpdate, TaskView } from './types.js';
 
 export interface TaskRunnerDeps {
   readonly runtime: ContainerRuntime;
@@ -120,7 +120,9 @@ export class TaskRunner {
     const id = await this.createContainer(imageConfig, grants);
     const killedWhileCreating = this.killedOutcome();
     if (killedWhileCreating !== undefined) return killedWhileCreating;
-    this.progress('starting container', { containerId: id });
+    // From here on every update carries the task's address (the state machine keeps it on later ones).
+    const network = grants.reduce<NetworkDetails | undefined>((found, g) => g.network ?? found, undefined);
+    this.progress('starting container', { containerId: id, ...(network !== undefined ? { network } : {}) });
     await this.deps.runtime.startContainer(id);
     this.containerStarted = true;
     this.startedAtMs = Date.now();
@@ -137,7 +139,7 @@ export class TaskRunner {
   }
 
   /** A STARTING update, unless a kill has moved the task on. */
-  private progress(message: string, extras: { containerId?: string; pull?: PullProgress } = {}): void {
+  private progress(message: string, extras: { containerId?: string; pull?: PullProgress; network?: NetworkDetails } = {}): void {
     if (this.kill !== undefined || !this.sm.canMoveTo('STARTING')) return;
     this.sm.transition('STARTING', message, 'normal', extras);
   }

@@ -75,11 +75,16 @@ export class AwsEniNetworkDriver implements NetworkDriver {
     return this.options.config;
   }
 
-  async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
+  /** EC2 itself judges the groups (InvalidGroup.NotFound at create); only their presence is checked here. */
+  validate(spec: NetworkSpec): void {
     validateSpec(spec);
     if (spec.securityGroups.length === 0) {
       throw new ExecutorError('INVALID_ARGUMENT', 'at least one security group is required', { field: 'securityGroups' });
     }
+  }
+
+  async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
+    this.validate(spec);
     await assertNetnsExists(netnsPath);
     return this.mutex.run(spec.taskId, async () => {
       this.attaching.add(spec.taskId);

@@ -116,9 +116,42 @@ export const networkConfigSchema = z
     path: ['awsEni'],
   });
 
+/**
+ * The executor's `network` section: which driver gives tasks their network,
+ * the driver's own section, and the per-task sandbox container that holds the
+ * task's network namespace. `driver: none` (the default) keeps tasks on
+ * Docker's network mode `none` with no sandbox at all.
+ */
+export const sandboxConfigSchema = z.object({
+  /** A statically linked busybox (Debian's busybox-static); the pause image is built from it at first need. */
+  busyboxPath: z.string().min(1).default('/bin/busybox'),
+  /** Image reference for the pause image; default `titus-executor/pause:<executor version>`. */
+  image: z
+    .string()
+    .regex(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { message: 'must be REPOSITORY:TAG' })
+    .optional(),
+  memoryMb: z.number().int().min(6).default(16),
+  /** How long network setup (sandbox, attach) may take before the task fails. */
+  setupTimeoutMs: z.number().int().positive().default(60_000),
+});
+
+export const executorNetworkConfigSchema = z
+  .object({
+    driver: z.enum(['none', 'local', 'aws-eni']).default('none'),
+    local: localNetworkConfigSchema.prefault({}),
+    awsEni: awsEniConfigSchema.optional(),
+    sandbox: sandboxConfigSchema.prefault({}),
+  })
+  .refine((config) => config.driver !== 'aws-eni' || config.awsEni !== undefined, {
+    message: 'driver aws-eni needs the awsEni section',
+    path: ['awsEni'],
+  });
+
 export type SecurityGroupRule = z.infer<typeof securityGroupRuleSchema>;
 export type SecurityGroup = z.infer<typeof securityGroupSchema>;
 export type SecurityGroupCatalog = z.infer<typeof securityGroupCatalogSchema>;
 export type LocalNetworkConfig = z.infer<typeof localNetworkConfigSchema>;
 export type AwsEniConfig = z.infer<typeof awsEniConfigSchema>;
 export type NetworkConfig = z.infer<typeof networkConfigSchema>;
+export type SandboxConfig = z.infer<typeof sandboxConfigSchema>;
+export type ExecutorNetworkConfig = z.infer<typeof executorNetworkConfigSchema>;

@@ -48,7 +48,11 @@ export class HostNicPlumber implements EniPlumber {
     await writeSysctl(task, `net.ipv6.conf.${TASK_INTERFACE}.accept_dad`, '0');
     // A real L2 segment with the VPC router: the subnet is on-link, as on any EC2 instance.
     await replaceAddress(task, TASK_INTERFACE, `${request.ipv4}/${request.prefixLength4}`);
-    if (request.ipv6 !== undefined) await replaceAddress(task, TASK_INTERFACE, `${request.ipv6}/128`, { noDad: true });
+    if (request.ipv6 !== undefined) {
+      // Container engines turn IPv6 off in namespaces they give no IPv6 network (Docker's `none` mode).
+      await writeSysctl(task, 'net.ipv6.conf.all.disable_ipv6', '0');
+      await replaceAddress(task, TASK_INTERFACE, `${request.ipv6}/128`, { noDad: true });
+    }
     await setLinkUp(task, TASK_INTERFACE);
     // IPv6's default route comes from the VPC router's advertisements.
     await replaceRoute(task, { destination: 'default', via: request.gateway4, device: TASK_INTERFACE, source: request.ipv4 });

@@ -9,13 +9,17 @@ import type { NetworkDriver } from './types.js';
 export type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
 export {
   awsEniConfigSchema,
+  executorNetworkConfigSchema,
   localNetworkConfigSchema,
+  sandboxConfigSchema,
   networkConfigSchema,
   securityGroupCatalogSchema,
   securityGroupRuleSchema,
   securityGroupSchema,
   type AwsEniConfig,
+  type ExecutorNetworkConfig,
   type LocalNetworkConfig,
+  type SandboxConfig,
   type NetworkConfig,
   type SecurityGroup,
   type SecurityGroupCatalog,

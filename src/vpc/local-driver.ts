@@ -64,13 +64,13 @@ export class LocalNetworkDriver implements NetworkDriver {
     return new LocalNetworkDriver(config, ipam, log);
   }
 
+  validate(spec: NetworkSpec): void {
+    this.checkedRules(spec);
+  }
+
   async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
-    validateSpec(spec);
     // Everything that can refuse the request runs before anything is created.
-    const rules = resolveSecurityGroups(spec.securityGroups, this.config.securityGroups, this.config.defaultSecurityGroups);
-    if (spec.wantIpv6 && this.ipam.pool6 === undefined) {
-      throw new ExecutorError('FAILED_PRECONDITION', 'IPv6 was requested but no IPv6 pool (ipv6Cidr) is configured');
-    }
+    const rules = this.checkedRules(spec);
     await assertNetnsExists(netnsPath);
     signal?.throwIfAborted();
     const names = namesForTask(spec.taskId);
@@ -136,6 +136,15 @@ export class LocalNetworkDriver implements NetworkDriver {
   available(): NetworkAvailability {
     const allocated = [...this.bandwidth.values()].reduce((sum, mbps) => sum + mbps, 0);
     return { ...this.ipam.usage(), bandwidthMbpsTotal: this.config.bandwidthMbpsTotal, bandwidthMbpsAllocated: allocated };
+  }
+
+  private checkedRules(spec: NetworkSpec): EffectiveRules {
+    validateSpec(spec);
+    const rules = resolveSecurityGroups(spec.securityGroups, this.config.securityGroups, this.config.defaultSecurityGroups);
+    if (spec.wantIpv6 && this.ipam.pool6 === undefined) {
+      throw new ExecutorError('FAILED_PRECONDITION', 'IPv6 was requested but no IPv6 pool (ipv6Cidr) is configured');
+    }
+    return rules;
   }
 
   private async attachLocked(

@@ -93,6 +93,9 @@ export const configureTaskSide = async (
   await skipDad(task, TASK_INTERFACE);
   await replaceAddress(task, TASK_INTERFACE, `${addresses.ipv4}/${addresses.prefixLength4}`, { noPrefixRoute: true });
   if (addresses.ipv6 !== undefined) {
+    // Container engines turn IPv6 off in namespaces they give no IPv6 network (Docker's `none`
+    // mode); `all` also sets `default` and every interface, lo included.
+    await writeSysctl(task, 'net.ipv6.conf.all.disable_ipv6', '0');
     await replaceAddress(task, TASK_INTERFACE, `${addresses.ipv6}/${addresses.prefixLength6 ?? 128}`, {
       noPrefixRoute: true,
       noDad: true,

@@ -40,6 +40,12 @@ export interface NetworkAvailability {
 
 export interface NetworkDriver {
   readonly name: string;
+  /**
+   * Everything attach would refuse about the request itself (unknown security
+   * groups, IPv6 without a pool), checked without touching anything, so the
+   * runtime can refuse before it builds a sandbox. attach checks again.
+   */
+  validate?(spec: NetworkSpec): void;
   /** Call BEFORE the task's own container starts in `netnsPath`. Leaves nothing behind when it throws. */
   attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment>;
   /** Idempotent; tries every piece and throws one error naming the pieces that failed. */

@@ -1,0 +1,34 @@
+import type { ExecutorConfig } from '../config/config.js';
+import type { Logger } from '../common/log.js';
+import { createNetworkDriver } from '../vpc/index.js';
+import { NetworkTaskPart } from './network-part.js';
+import { SandboxManager, type SandboxRuntime } from './sandbox.js';
+
+/**
+ * The network part the config asks for, or undefined for `network.driver:
+ * none` (tasks keep network mode `none`). A configured driver that cannot
+ * start (an unreadable lease file, a bad pool) stops the executor from
+ * starting: a host set up for networking must not run tasks without it.
+ */
+export const createNetworkPart = async (
+  config: ExecutorConfig,
+  runtime: SandboxRuntime,
+  log: Logger,
+): Promise<NetworkTaskPart | undefined> => {
+  const n = config.network;
+  if (n.driver === 'none') return undefined;
+  const driver = await createNetworkDriver({ driver: n.driver, local: n.local, awsEni: n.awsEni }, { log });
+  const sandboxes = new SandboxManager(
+    runtime,
+    n.sandbox,
+    {
+      executorId: config.executorId,
+      executorPid: process.pid,
+      ...(config.docker.defaultRuntime !== undefined ? { defaultRuntime: config.docker.defaultRuntime } : {}),
+    },
+    log.child({ component: 'sandbox' }),
+  );
+  const part = new NetworkTaskPart(driver, sandboxes, { setupTimeoutMs: n.sandbox.setupTimeoutMs }, log.child({ component: 'network' }));
+  log.info({ driver: driver.name, pauseImage: sandboxes.imageRef, ...part.capacity() }, 'task networking enabled');
+  return part;
+};
