@@ -8,13 +8,29 @@ import { TaskManager } from './task/task-manager.js';
 import { createGpuPart, recoverGpuLeases } from './gpu/create-gpu-part.js';
 import { createNetworkPart } from './task/create-network-part.js';
 import { startNetworkRecovery } from './task/network-part.js';
+import { readPublishedTaskViews } from './task/published-tasks.js';
+import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
 
 export interface Executor {
   readonly tasks: TaskManager;
   readonly server: ExecutorServer;
   readonly runtime: ContainerRuntime;
+  readonly metrics: Metrics;
   stop(): Promise<void>;
 }
+
+/** A busy metrics port is an operator's problem to fix, not a reason to stop running tasks. */
+const startMetricsServer = async (metrics: Metrics, listen: string | null, log: Logger): Promise<MetricsServer | undefined> => {
+  if (listen === null) return undefined;
+  const server = new MetricsServer(metrics, listen, log);
+  try {
+    await server.start();
+    return server;
+  } catch (err) {
+    log.error({ listen, err: (err as Error).message }, 'metrics endpoint not started; set metrics.listen to a free address or null');
+    return undefined;
+  }
+};
 
 /** The composition root: builds the parts, injects them, starts the API. */
 export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: readonly TaskPart[] = []): Promise<Executor> => {
@@ -33,16 +49,29 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const network = await createNetworkPart(config, runtime, log);
   // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.
   if (network !== undefined) await startNetworkRecovery(runtime, network, config.executorId, log);
-  const tasks = new TaskManager({ runtime, config, log, parts: [gpu, ...(network !== undefined ? [network] : []), ...parts] });
-  const server = new ExecutorServer(tasks, config, log);
+  const metrics = new Metrics();
+  const tasks = new TaskManager({
+    // The network part keeps the plain runtime: it needs the sandbox calls the metrics wrapper does not forward.
+    runtime: new InstrumentedRuntime(runtime, metrics),
+    config,
+    log,
+    parts: [gpu, ...(network !== undefined ? [network] : []), ...parts],
+    externalTasks: () => readPublishedTaskViews(config.runTaskDir),
+  });
+  metrics.observeBus(tasks.bus);
+  metrics.trackGpusInUse(() => gpu.capacity().gpuDevices?.filter((d) => d.taskId !== undefined).length ?? 0);
+  const server = new ExecutorServer(tasks, config, log, metrics);
   await server.start();
+  const metricsServer = await startMetricsServer(metrics, config.metrics.listen, log);
   return {
     tasks,
     server,
     runtime,
+    metrics,
     stop: async () => {
       tasks.close();
       await server.stop();
+      await metricsServer?.stop();
     },
   };
 };

@@ -84,6 +84,14 @@ export const configSchema = z
       .prefault({}),
     /** Task networking (docs/networking.md); `driver: none` (the default) keeps network mode `none`. */
     network: executorNetworkConfigSchema.prefault({}),
+    metrics: z
+      .object({
+        /** host:port serving Prometheus' GET /metrics; loopback by default; null turns it off. */
+        listen: z.string().nullable().default('127.0.0.1:9273'),
+      })
+      .prefault({}),
+    /** Where `titus-executor run-task` processes publish their tasks, so the daemon lists them. */
+    runTaskDir: z.string().default('/run/titus-executor/run-task'),
     watch: z
       .object({
         /** Updates kept for WatchTaskStatus resumption. */

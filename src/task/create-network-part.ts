@@ -1,6 +1,6 @@
 import type { ExecutorConfig } from '../config/config.js';
 import type { Logger } from '../common/log.js';
-import { createNetworkDriver } from '../vpc/index.js';
+import { createNetworkDriver } from '../vpc/create-driver.js';
 import { NetworkTaskPart } from './network-part.js';
 import { SandboxManager, type SandboxRuntime } from './sandbox.js';
 

@@ -35,6 +35,7 @@ t.test('GPUs of a task that outlives an executor crash are re-derived, not doubl
     stringify({
       executorId: `restart-${h.runId}`,
       logLevel: 'warn',
+      metrics: { listen: null },
       api: { socketPath: socket },
       docker: { host: h.dockerHost },
       gpu: {

@@ -48,6 +48,8 @@ export const startTestExecutor = async (
   const config = parseConfig({
     executorId: `test-${h.runId}`,
     logLevel: 'silent',
+    metrics: { listen: null },
+    runTaskDir: join(dir, 'run-task'),
     ...overrides,
     api: { socketPath: socket, ...((overrides['api'] as object | undefined) ?? {}) },
     docker: { host: h.dockerHost, pullAttempts: 2, pullBackoffMs: 100, ...((overrides['docker'] as object | undefined) ?? {}) },

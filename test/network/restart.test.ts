@@ -41,6 +41,7 @@ t.test('networks of tasks that outlive an executor crash are restored exactly, t
     stringify({
       executorId,
       logLevel: 'warn',
+      metrics: { listen: null },
       api: { socketPath: socket },
       docker: { host: h.dockerHost },
       network: localNetwork(hostNs, { ipv4Cidr: '198.18.30.0/24', ipv6Cidr: undefined, leaseFile }),
