@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { writeFileAtomicSync } from '../common/atomic-file.js';
+import { readPublishedDocuments } from '../task/published-tasks.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { taskToProto } from '../api/convert.js';
@@ -29,12 +30,8 @@ export interface RunTaskStateDocument {
   readonly view: TaskView;
 }
 
-const writeAtomic = (file: string, text: string): void => {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, file); // readers see the old document or the new one, never half of one
-};
+// Readers see the old document or the new one, never half of one.
+const writeAtomic = (file: string, text: string): void => writeFileAtomicSync(file, text);
 
 export interface RunTaskStateOptions {
   readonly executorId: string;
@@ -81,21 +78,8 @@ export interface PublishedRunTask {
 }
 
 /** For the daemon (`ps`): the tasks run-task processes on this host have published. */
-export const readPublishedRunTasks = (dir: string = DEFAULT_RUN_TASK_DIR): PublishedRunTask[] => {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
-  } catch {
-    return [];
-  }
-  const out: PublishedRunTask[] = [];
-  for (const name of names) {
-    try {
-      const document = JSON.parse(readFileSync(join(dir, name), 'utf8')) as RunTaskStateDocument;
-      out.push({ document, alive: isProcessAlive(document.pid, document.pidStartTime) });
-    } catch {
-      // Being replaced (rename is atomic, but the directory may hold a stale temp file) or not ours.
-    }
-  }
-  return out;
-};
+export const readPublishedRunTasks = (dir: string = DEFAULT_RUN_TASK_DIR): PublishedRunTask[] =>
+  readPublishedDocuments<RunTaskStateDocument>(dir).map((document) => ({
+    document,
+    alive: isProcessAlive(document.pid, document.pidStartTime),
+  }));

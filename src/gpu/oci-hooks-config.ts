@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { invalidArgument } from '../common/errors.js';
 
 /*
@@ -68,33 +67,7 @@ export const renderNvidiaHooksConfig = (options: NvidiaHookOptions = {}): OciHoo
   return { hooks: { prestart: [hook] } };
 };
 
-/**
- * Writes `content` to `path` so a reader sees the old file or the new one,
- * never a torn one: write a temporary sibling, fsync it, rename it over, then
- * fsync the directory so the rename survives a crash.
- */
-export const writeFileAtomic = async (path: string, content: string, mode = 0o644): Promise<void> => {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const temporary = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(temporary, content, { mode, flush: true });
-    await rename(temporary, path);
-  } catch (err) {
-    await rm(temporary, { force: true });
-    throw err;
-  }
-  await fsyncDirectory(dir);
-};
-
-const fsyncDirectory = async (dir: string): Promise<void> => {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-};
+export { writeFileAtomic };
 
 /** Renders the NVIDIA hook config and writes it atomically; returns the path written. */
 export const writeNvidiaHooksConfig = async (

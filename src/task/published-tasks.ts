@@ -25,21 +25,28 @@ const reviveBytes = (view: TaskView): TaskView => {
  * task), so the daemon lists them next to its own. A task whose process is gone
  * before it ended is shown LOST: nobody will report its end any more.
  */
-export const readPublishedTaskViews = (dir: string): TaskView[] => {
+/** Every `<taskId>.json` document in `dir` that parses; a missing dir is none. */
+export const readPublishedDocuments = <T>(dir: string): T[] => {
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => n.endsWith('.json'));
   } catch {
     return [];
   }
-  const out: TaskView[] = [];
+  const out: T[] = [];
   for (const name of names) {
-    let doc: PublishedDocument;
     try {
-      doc = JSON.parse(readFileSync(join(dir, name), 'utf8')) as PublishedDocument;
+      out.push(JSON.parse(readFileSync(join(dir, name), 'utf8')) as T);
     } catch {
-      continue; // being replaced, or not ours
+      // being replaced, or not ours
     }
+  }
+  return out;
+};
+
+export const readPublishedTaskViews = (dir: string): TaskView[] => {
+  const out: TaskView[] = [];
+  for (const doc of readPublishedDocuments<PublishedDocument>(dir)) {
     if (doc.view === undefined || typeof doc.pid !== 'number') continue;
     const view = reviveBytes({ ...doc.view, labels: { ...doc.view.labels, [RUN_TASK_LABEL]: 'run-task' } });
     if (isTerminal(view.state) || isProcessAlive(doc.pid, doc.pidStartTime)) {
