@@ -17,14 +17,16 @@ import { measureConcurrent } from './measure-concurrent.js';
 import { measureExits } from './measure-exit.js';
 import { LONG_RUNNING, measureLaunches } from './measure-launch.js';
 import { measureMemory, rssReadings } from './measure-memory.js';
+import { measureNetworkedLaunches } from './measure-networked.js';
 import { rawTemplateFrom, type RawTemplate } from './raw-container.js';
-import { renderMarkdown, resultsTable } from './report.js';
+import { renderMarkdown, resultsTable, verdicts } from './report.js';
 import type { BenchReport } from './report-model.js';
-import { buildPhaseRows, buildRows, type Samples } from './rows.js';
+import { buildPhaseRows, buildRows, NETWORKED_PHASE_LABELS, type Samples } from './rows.js';
 import { StatusWatch } from './status-watch.js';
 import { renderSvg } from './svg.js';
 
 const LAUNCH_RATIO_TARGET = 1.15;
+const NETWORKED_LAUNCH_RATIO_TARGET = 1.5;
 const startedMs = Date.now();
 const loadAtStart = loadAverage();
 const progress = (what: string): void => {
@@ -47,7 +49,7 @@ interface Session {
   readonly ex: BenchExecutorClient;
 }
 
-const measureAll = async (opts: BenchOptions, session: Session, docker: Docker): Promise<Samples> => {
+const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, h: Harness): Promise<Samples> => {
   const { proc, ex, deaths } = session;
   // First, so the idle reading is of an executor that has launched nothing yet.
   progress(`memory: idle, then ${opts.memoryTasks} running tasks`);
@@ -57,6 +59,15 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker):
   const launches = await measureLaunches(ex, docker, template, opts, (done, total) => {
     if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
   });
+  progress(`networked launches (local driver): ${opts.launches} each (+${opts.warmups} warm-up, which imports the pause image), alternating`);
+  const networked = await measureNetworkedLaunches(
+    opts,
+    { dockerHost: h.dockerHost, executorId: `bench-net-${h.runId}`, docker, template, image: ex.image },
+    (done, total) => {
+      if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
+    },
+    progress,
+  );
   progress(`${opts.concurrency} concurrent launches, ${opts.concurrentRounds} round(s) each`);
   const rounds = { concurrency: opts.concurrency, rounds: opts.concurrentRounds };
   const concurrent = await measureConcurrent(ex, docker, template, rounds, () => proc.cpuMs());
@@ -65,7 +76,7 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker):
   const exits = await measureExits(ex, docker, template, deaths, exitCount);
   progress('memory: idle again, after the run');
   const idleAfterRunMiB = await rssReadings(proc);
-  return { launches, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB };
+  return { launches, networked, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB };
 };
 
 /** Everything the bench started is still in the engine? Then the numbers came with a leak. */
@@ -87,7 +98,7 @@ const runOnHarness = async (opts: BenchOptions, h: Harness): Promise<{ samples: 
     const deaths = await DieEvents.open(docker);
     session = { proc, watch, deaths, ex: new BenchExecutorClient(proc.client, watch, image) };
     progress(`executor pid ${proc.pid} serving on ${proc.socket}`);
-    const samples = await measureAll(opts, session, docker);
+    const samples = await measureAll(opts, session, docker, h);
     await checkNothingLeft(docker);
     return { samples, machine };
   } finally {
@@ -107,7 +118,9 @@ const writeReport = (opts: BenchOptions, samples: Samples, machine: MachineInfo)
     load: { start: loadAtStart, end: loadAverage() },
     rows: buildRows(samples),
     phases: buildPhaseRows(samples.launches),
+    networkedPhases: buildPhaseRows(samples.networked, NETWORKED_PHASE_LABELS),
     launchRatioTarget: LAUNCH_RATIO_TARGET,
+    networkedLaunchRatioTarget: NETWORKED_LAUNCH_RATIO_TARGET,
   };
   mkdirSync(opts.outDir, { recursive: true });
   writeFileSync(join(opts.outDir, 'report.md'), renderMarkdown(report));
@@ -128,8 +141,12 @@ const main = async (): Promise<void> => {
   }
   const report = writeReport(opts, result.samples, result.machine);
   console.log(resultsTable(report.rows));
+  console.log(`\n${verdicts(report).join('\n')}`);
   console.log(`\nload average (1/5/15 min): ${report.load.start} at the start, ${report.load.end} at the end`);
-  console.log(`\nphases:\n${report.phases.map((p) => `  ${p.phase}: median ${p.summary.median.toFixed(1)} ms, p90 ${p.summary.p90.toFixed(1)} ms`).join('\n')}`);
+  const phaseLines = (rows: BenchReport['phases']): string =>
+    rows.map((p) => `  ${p.phase}: median ${p.summary.median.toFixed(1)} ms, p90 ${p.summary.p90.toFixed(1)} ms`).join('\n');
+  console.log(`\nphases:\n${phaseLines(report.phases)}`);
+  console.log(`\nphases, networked:\n${phaseLines(report.networkedPhases)}`);
   console.log(`\nwrote ${join(opts.outDir, 'report.md')} and report.svg in ${report.durationS.toFixed(0)} s`);
 };
 

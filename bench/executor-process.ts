@@ -84,13 +84,22 @@ const stopChild = async (child: ChildProcess): Promise<void> => {
  */
 const metricsConfig = (): Record<string, unknown> => ('metrics' in configSchema.shape ? { metrics: { listen: '127.0.0.1:0' } } : {});
 
-/** Starts `titus-executor serve` against `dockerHost`, with its config, socket and log in `workDir`. */
-export const startExecutorProcess = async (workDir: string, dockerHost: string, executorId: string): Promise<ExecutorProcess> => {
+/**
+ * Starts `titus-executor serve` against `dockerHost`, with its config, socket
+ * and log in `workDir`; `extraConfig` adds config sections (the networked
+ * executor's `network`).
+ */
+export const startExecutorProcess = async (
+  workDir: string,
+  dockerHost: string,
+  executorId: string,
+  extraConfig: Record<string, unknown> = {},
+): Promise<ExecutorProcess> => {
   const socket = join(workDir, 'executor.sock');
   const configPath = join(workDir, 'config.yaml');
   const logPath = join(workDir, 'executor.log');
   // The production default log level, so logging cost is part of what is measured.
-  const config = { executorId, logLevel: 'info', api: { socketPath: socket }, docker: { host: dockerHost }, ...metricsConfig() };
+  const config = { executorId, logLevel: 'info', api: { socketPath: socket }, docker: { host: dockerHost }, ...metricsConfig(), ...extraConfig };
   writeFileSync(configPath, toYaml(config));
   const logFd = openSync(logPath, 'a');
   const child = spawn(process.execPath, [cliMain(), 'serve', '--config', configPath], { stdio: ['ignore', logFd, logFd] });

@@ -24,7 +24,9 @@ export interface BenchReport {
   readonly load: { readonly start: string; readonly end: string };
   readonly rows: readonly ResultRow[];
   readonly phases: readonly PhaseRow[];
+  readonly networkedPhases: readonly PhaseRow[];
   readonly launchRatioTarget: number;
+  readonly networkedLaunchRatioTarget: number;
 }
 
 /** executor median / raw median, when both sides were measured. */

@@ -1,5 +1,6 @@
 /** The results as a Markdown report (also printed to stdout). */
 import { ratioOf, type BenchReport, type ResultRow } from './report-model.js';
+import { LAUNCH_ROW, NETWORKED_LAUNCH_ROW } from './rows.js';
 import type { Summary } from './stats.js';
 
 const fmt = (v: number, unit: ResultRow['unit']): string => (unit === 'MiB' ? v.toFixed(1) : v < 10 ? v.toFixed(2) : v.toFixed(1));
@@ -25,20 +26,25 @@ export const resultsTable = (rows: readonly ResultRow[]): string =>
     ...rows.map(resultLine),
   ].join('\n');
 
-const phaseTable = (report: BenchReport): string =>
+const phaseTable = (title: string, phases: BenchReport['phases']): string =>
   [
-    '| Phase (sequential launches) | Median | p90 |',
+    `| ${title} | Median | p90 |`,
     '|---|---|---|',
-    ...report.phases.map((p) => `| ${p.phase} | ${fmt(p.summary.median, 'ms')} ms | ${fmt(p.summary.p90, 'ms')} ms |`),
+    ...phases.map((p) => `| ${p.phase} | ${fmt(p.summary.median, 'ms')} ms | ${fmt(p.summary.p90, 'ms')} ms |`),
   ].join('\n');
 
-const verdict = (report: BenchReport): string => {
-  const launch = report.rows[0];
-  const ratio = launch === undefined ? undefined : ratioOf(launch);
-  if (ratio === undefined) return 'Launch overhead ratio: not available.';
-  const ok = ratio <= report.launchRatioTarget;
-  return `Launch overhead ratio ${ratio.toFixed(3)} (target ≤ ${report.launchRatioTarget}): **${ok ? 'met' : 'NOT met'}**.`;
+const verdict = (report: BenchReport, metric: string, label: string, target: number): string => {
+  const row = report.rows.find((r) => r.metric === metric);
+  const ratio = row === undefined ? undefined : ratioOf(row);
+  if (ratio === undefined) return `${label} ratio: not available.`;
+  return `${label} ratio ${ratio.toFixed(3)} (target ≤ ${target}): **${ratio <= target ? 'met' : 'NOT met'}**.`;
 };
+
+/** One line per launch target: the plain launch and the networked launch. */
+export const verdicts = (report: BenchReport): string[] => [
+  verdict(report, LAUNCH_ROW, 'Launch overhead', report.launchRatioTarget),
+  verdict(report, NETWORKED_LAUNCH_ROW, 'Networked launch overhead', report.networkedLaunchRatioTarget),
+];
 
 export const renderMarkdown = (report: BenchReport): string => {
   const m = report.machine;
@@ -52,17 +58,21 @@ Load average (1 / 5 / 15 min): ${report.load.start} at the start, ${report.load.
 
 ${resultsTable(report.rows)}
 
-${verdict(report)}
+${verdicts(report).join('\n\n')}
 
 Spreads are p10–p90 (interpolated). The executor runs as its own process (\`titus-executor serve\`, log level info);
 the raw baseline is dockerode in the bench process, creating containers with the Env, Labels and HostConfig copied
 from a container the executor made. Launches use a digest-pinned image already in the engine, so neither side pulls.
+The networked row runs a second executor process with \`network.driver: local\` whose host side lives in a network
+namespace the bench creates and deletes; its raw side is the same network-mode-none create+start as the plain row.
 
 ## Where an executor launch spends its time
 
 From the executor's own update timestamps (ms resolution), medians over the recorded sequential launches.
 
-${phaseTable(report)}
+${phaseTable('Phase (sequential launches)', report.phases)}
+
+${phaseTable('Phase (networked launches, local driver)', report.networkedPhases)}
 
 ![chart](report.svg)
 `;

@@ -18,6 +18,11 @@ have_cmd dpkg-shlibdeps || need_pkgs+=(dpkg-dev)
 have_cmd strip || need_pkgs+=(binutils)
 have_cmd lintian || need_pkgs+=(lintian)
 have_cmd debootstrap || need_pkgs+=(debootstrap)
+# The packet filter (docs/ebpf.md): clang compiles the eBPF object, libbpf-dev
+# gives its headers and the addon's library, bpftool fills maps on the tc fallback.
+have_cmd clang || need_pkgs+=(clang)
+have_pkg libbpf-dev || need_pkgs+=(libbpf-dev)
+have_cmd bpftool || need_pkgs+=(bpftool)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -10,12 +10,15 @@ import { createNetworkPart } from './task/create-network-part.js';
 import { startNetworkRecovery } from './task/network-part.js';
 import { readPublishedTaskViews } from './task/published-tasks.js';
 import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
+import { checkMetadataProxyConfig, startMetadataService, type MetadataService } from './task/metadata-service.js';
 
 export interface Executor {
   readonly tasks: TaskManager;
   readonly server: ExecutorServer;
   readonly runtime: ContainerRuntime;
   readonly metrics: Metrics;
+  /** The metadata proxy serving the tasks (metadataProxy.enabled), else undefined. */
+  readonly metadata: MetadataService | undefined;
   stop(): Promise<void>;
 }
 
@@ -34,6 +37,7 @@ const startMetricsServer = async (metrics: Metrics, listen: string | null, log: 
 
 /** The composition root: builds the parts, injects them, starts the API. */
 export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: readonly TaskPart[] = []): Promise<Executor> => {
+  checkMetadataProxyConfig(config); // a proxy that cannot work refuses to start before anything else does
   const runtime = new DockerRuntime(config.docker.host);
   const engine = await runtime.version().catch((err: unknown) => {
     log.warn({ err: (err as Error).message }, 'container engine not reachable yet; launches will fail until it is');
@@ -49,28 +53,37 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const network = await createNetworkPart(config, runtime, log);
   // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.
   if (network !== undefined) await startNetworkRecovery(runtime, network, config.executorId, log);
+  // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
+  const metadata = await startMetadataService(config, runtime, log);
   const metrics = new Metrics();
   const tasks = new TaskManager({
     // The network part keeps the plain runtime: it needs the sandbox calls the metrics wrapper does not forward.
     runtime: new InstrumentedRuntime(runtime, metrics),
     config,
     log,
-    parts: [gpu, ...(network !== undefined ? [network] : []), ...parts],
+    // The metadata part right after the network part: released (task detached) before the address is.
+    parts: [gpu, ...(network !== undefined ? [network] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
   });
   metrics.observeBus(tasks.bus);
+  metadata?.connect(tasks);
   metrics.trackGpusInUse(() => gpu.capacity().gpuDevices?.filter((d) => d.taskId !== undefined).length ?? 0);
   const server = new ExecutorServer(tasks, config, log, metrics);
-  await server.start();
+  await server.start().catch(async (err: unknown) => {
+    await metadata?.stop(); // no redirect left behind pointing at a proxy that is gone
+    throw err;
+  });
   const metricsServer = await startMetricsServer(metrics, config.metrics.listen, log);
   return {
     tasks,
     server,
     runtime,
     metrics,
+    metadata,
     stop: async () => {
       tasks.close();
       await server.stop();
+      await metadata?.stop();
       await metricsServer?.stop();
     },
   };

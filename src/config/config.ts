@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ExecutorError } from '../common/errors.js';
+import { metadataProxyConfigSchema } from '../metadata-proxy/config.js';
 import { executorNetworkConfigSchema } from '../vpc/config.js';
 
 const resourcesSchema = z.object({
@@ -84,6 +85,8 @@ export const configSchema = z
       .prefault({}),
     /** Task networking (docs/networking.md); `driver: none` (the default) keeps network mode `none`. */
     network: executorNetworkConfigSchema.prefault({}),
+    /** The per-host instance metadata proxy for tasks (docs/metadata-proxy.md); needs network.driver local. */
+    metadataProxy: metadataProxyConfigSchema.prefault({}),
     metrics: z
       .object({
         /** host:port serving Prometheus' GET /metrics; loopback by default; null turns it off. */

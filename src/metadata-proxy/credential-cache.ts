@@ -132,7 +132,7 @@ export class RoleCredentialCache {
     this.o.log.info({ taskId: entry.taskId, roleArn: entry.roleArn, expiresAt: new Date(credentials.expirationMs).toISOString() }, 'assumed task role');
     if (entry.reportedError !== undefined) {
       entry.reportedError = undefined;
-      this.o.events.onCredentialRecovered?.(entry.taskId);
+      this.o.events.onCredentialRecovered?.(entry.taskId, { roleArn: entry.roleArn });
     }
   }
 
@@ -146,7 +146,11 @@ export class RoleCredentialCache {
     this.o.log.warn({ taskId: entry.taskId, roleArn: entry.roleArn, stsCode, err: message, stillServing }, 'cannot assume task role');
     if (entry.reportedError !== message) {
       entry.reportedError = message;
-      this.o.events.onCredentialError?.(entry.taskId, `cannot assume IAM role ${entry.roleArn}: ${message}`);
+      this.o.events.onCredentialError?.(entry.taskId, `cannot assume IAM role ${entry.roleArn}: ${message}`, {
+        roleArn: entry.roleArn,
+        stsCode,
+        reason: message.replace(/^AssumeRole failed: /, ''),
+      });
     }
   }
 }

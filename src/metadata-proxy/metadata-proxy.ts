@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { status } from './answers.js';
@@ -8,6 +8,7 @@ import { RoleCredentialCache } from './credential-cache.js';
 import { HostPlacement } from './host-placement.js';
 import { identityTypes } from './identity-document.js';
 import { loadIdentitySigner, type IdentitySigner } from './identity-signer.js';
+import { listenInNetns } from './netns-listen.js';
 import { routeRequest, type RoutedAnswer, type RouterDeps } from './router.js';
 import { StsRoleAssumer, type HostCredentials, type RoleAssumer } from './sts-assumer.js';
 import { hasDirectoryEvents } from './task-directory.js';
@@ -27,6 +28,12 @@ export interface MetadataProxyOptions {
   readonly roleAssumer?: RoleAssumer;
   /** Replaces `config.identity.signingKeyFile`. */
   readonly identitySigner?: IdentitySigner;
+  /**
+   * Listen inside this network namespace (`/run/netns/<name>`) instead of the
+   * process's own: the namespace holding the host side of the task veths when
+   * that is not the executor's (`network.local.hostNetns`). See netns-listen.ts.
+   */
+  readonly netnsPath?: string;
 }
 
 export interface ListenAddress {
@@ -107,7 +114,7 @@ export class MetadataProxy {
     for (const host of config.listen.hosts) this.servers.push(await this.listen(host, config.listen.port));
     this.refreshTimer = setInterval(() => void this.refreshCredentials(), config.sts.refreshCheckIntervalSeconds * 1000);
     this.refreshTimer.unref();
-    this.o.log.info({ addresses: this.addresses() }, 'metadata proxy listening');
+    this.o.log.info({ addresses: this.addresses(), ...(this.o.netnsPath === undefined ? {} : { netns: this.o.netnsPath }) }, 'metadata proxy listening');
   }
 
   async stop(): Promise<void> {
@@ -176,14 +183,18 @@ export class MetadataProxy {
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  private listen(host: string, port: number): Promise<Server> {
+  private async listen(host: string, port: number): Promise<Server> {
     const server = createServer({ requestTimeout: this.o.config.requestTimeoutMs, headersTimeout: this.o.config.requestTimeoutMs }, this.handle);
+    // A socket bound in another namespace is served like one of ours (listen(handle) takes a server).
+    const bound: NetServer | undefined = this.o.netnsPath === undefined ? undefined : await listenInNetns({ netnsPath: this.o.netnsPath, host, port });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host, port, ipv6Only: host.includes(':') }, () => {
+      const listening = (): void => {
         server.off('error', reject);
         resolve(server);
-      });
+      };
+      if (bound === undefined) server.listen({ host, port, ipv6Only: host.includes(':') }, listening);
+      else server.listen(bound, listening);
     });
   }
 }

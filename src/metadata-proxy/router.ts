@@ -102,6 +102,8 @@ const taskIdentity = (req: ProxyRequest, task: TaskIdentityInfo, rest: readonly 
     return { status: 200, body: deps.signer.publicKeyPem, contentType: 'application/x-pem-file', route: 'task-identity/public-key' };
   }
   if (rest.length !== 0) return notFound();
+  // Signing what a restart could only partly re-derive would vouch for a ContainerInfo the host no longer knows.
+  if (task.partial === true) return status(503, 'task-identity', 'Service Unavailable: task identity not known since the executor restarted');
   const doc = signedTaskIdentity(task, deps.signer, deps.clock());
   if (wantsJson(req.headers.accept)) return json('task-identity', doc.json);
   return { status: 200, body: doc.protobuf, contentType: 'application/x-protobuf', route: 'task-identity' };

@@ -27,6 +27,12 @@ export interface TaskIdentityInfo {
   readonly containerInfo: ContainerInfo;
   /** IMDSv2 only for this task; undefined means the host setting (`metadataProxy.requireToken`). */
   readonly requireToken?: boolean;
+  /**
+   * Re-derived from what survives an executor restart (container labels) rather
+   * than from the launch: `containerInfo` holds only what the labels tell and the
+   * times are the recovery's, so no signed identity is issued for it (`503`).
+   */
+  readonly partial?: boolean;
 }
 
 /** The seam between the proxy and whoever knows which address belongs to which task. */
@@ -62,10 +68,19 @@ export interface RoleCredentials {
   readonly assumedRoleArn: string;
 }
 
+/** What went wrong with a task's role, for callers that word it themselves. */
+export interface CredentialErrorDetail {
+  readonly roleArn: string;
+  /** STS's error code (`AccessDenied`, …), `NetworkError`, or `Unknown`. */
+  readonly stsCode: string;
+  /** Why, without the `AssumeRole failed: ` prefix: `AccessDenied: User … is not authorized …`. */
+  readonly reason: string;
+}
+
 /** How the executor hears about a task's role trouble (for the task's status). */
 export interface CredentialEvents {
   /** The role could not be assumed (first time, or on a refresh); called when the message changes. */
-  onCredentialError?(taskId: string, message: string): void;
+  onCredentialError?(taskId: string, message: string, detail: CredentialErrorDetail): void;
   /** Credentials were obtained again after an error. */
-  onCredentialRecovered?(taskId: string): void;
+  onCredentialRecovered?(taskId: string, detail: { readonly roleArn: string }): void;
 }

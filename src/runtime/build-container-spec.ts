@@ -1,7 +1,7 @@
 import type { ExecutorConfig } from '../config/config.js';
 import { invalidArgument } from '../common/errors.js';
 import type { LaunchSpec } from '../task/types.js';
-import type { ContainerSpec, ImageConfig, Ulimit } from './container-spec.js';
+import type { BindMount, ContainerSpec, ImageConfig, Ulimit } from './container-spec.js';
 import { resolveProcess, requestedProcess } from './entrypoint.js';
 import type { ImageRef } from './image-ref.js';
 import { LABEL, LABEL_SCHEMA_VERSION } from './labels.js';
@@ -21,6 +21,8 @@ export interface SpecInput {
   /** Set by parts (GPU) that need another OCI runtime. */
   readonly runtime?: string;
   readonly networkMode?: string;
+  /** Bind mounts from parts (the network sandbox's /etc/hosts and /etc/resolv.conf). */
+  readonly mounts?: readonly BindMount[];
 }
 
 /** Builds the whole container description; pure, so every rule has a table test. */
@@ -52,6 +54,7 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     capDrop: info.capabilities?.drop ?? [],
     oomScoreAdj: info.oomScoreAdj ?? config.container.defaultOomScoreAdj,
     networkMode,
+    ...(input.mounts !== undefined && input.mounts.length > 0 ? { mounts: input.mounts } : {}),
     ...(runtime !== undefined ? { runtime } : {}),
   };
 };

@@ -51,6 +51,8 @@ export interface ContainerDetails {
   readonly labels: Readonly<Record<string, string>>;
   /** The engine's /etc/hosts file for the container, on the engine's host. */
   readonly hostsPath?: string;
+  /** The engine's /etc/hostname file for the container, in the container's own directory on the engine's host. */
+  readonly hostnamePath?: string;
 }
 
 export interface ImportImageOptions {

@@ -9,6 +9,13 @@ export interface Ulimit {
   readonly hard: number;
 }
 
+/** A host file or directory bind-mounted into the container. */
+export interface BindMount {
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly?: boolean;
+}
+
 export interface ContainerSpec {
   readonly name: string;
   readonly image: string;
@@ -35,6 +42,13 @@ export interface ContainerSpec {
   readonly capDrop: readonly string[];
   readonly oomScoreAdj: number;
   readonly networkMode: string;
+  /**
+   * No network set up by the engine at all: the container gets a namespace of
+   * its own, empty but for lo, and no /etc/hosts or /etc/resolv.conf (network
+   * sandboxes, whose namespace the executor wires itself).
+   */
+  readonly networkDisabled?: boolean;
+  readonly mounts?: readonly BindMount[];
   readonly runtime?: string;
 }
 

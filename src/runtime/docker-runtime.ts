@@ -230,6 +230,7 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine {
         pid: info.State.Pid ?? 0,
         labels: info.Config.Labels ?? {},
         ...(info.HostsPath ? { hostsPath: info.HostsPath } : {}),
+        ...(info.HostnamePath ? { hostnamePath: info.HostnamePath } : {}),
       };
     } catch (err) {
       if (asEngineError(err).statusCode === 404) return undefined;
@@ -364,6 +365,7 @@ const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => 
   Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
   Labels: { ...spec.labels },
   ...(spec.hostname !== undefined ? { Hostname: spec.hostname } : {}),
+  ...(spec.networkDisabled === true ? { NetworkDisabled: true } : {}),
   HostConfig: {
     CpuShares: spec.cpuShares,
     ...(spec.cpuQuotaUs !== undefined ? { CpuQuota: spec.cpuQuotaUs, CpuPeriod: spec.cpuPeriodUs } : {}),
@@ -379,6 +381,9 @@ const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => 
     CapDrop: [...spec.capDrop],
     OomScoreAdj: spec.oomScoreAdj,
     NetworkMode: spec.networkMode,
+    ...(spec.mounts !== undefined && spec.mounts.length > 0
+      ? { Mounts: spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly === true })) }
+      : {}),
     ...(spec.runtime !== undefined ? { Runtime: spec.runtime } : {}),
   },
 });

@@ -4,6 +4,7 @@ import type { Logger } from '../common/log.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { hostnameFor } from '../runtime/build-container-spec.js';
 import { LABEL } from '../runtime/labels.js';
+import { StepTimer } from '../vpc/step-timer.js';
 import type { NetworkAttachment, NetworkDriver, NetworkSpec } from '../vpc/types.js';
 import { netnsPathOf, type SandboxManager } from './sandbox.js';
 import type { PartCapacity, PartGrant, TaskPart } from './task-part.js';
@@ -166,17 +167,21 @@ export class NetworkTaskPart implements TaskPart {
     this.driver.validate?.(spec);
     const deadline = AbortSignal.timeout(this.options.setupTimeoutMs);
     const setup = AbortSignal.any([signal, deadline]);
+    const timer = new StepTimer();
     try {
       task.sandbox = true;
-      const sandbox = await this.sandboxes.create(spec, setup);
+      const sandbox = await this.sandboxes.create(spec, setup, timer);
       setup.throwIfAborted();
       task.attachBegun = true;
       const attachment = await this.driver.attach(spec, netnsPathOf(sandbox.pid), setup);
       task.attachment = attachment;
+      timer.mark('attach');
       const addresses = [attachment.ipv4, attachment.ipv6].filter((a): a is string => a !== undefined);
-      await this.sandboxes.addHostsEntries(sandbox, spec.hostname, addresses);
+      const mounts = await this.sandboxes.writeNetworkFiles(sandbox, spec.hostname, addresses);
+      timer.mark('files');
+      this.log.debug({ taskId: launch.taskId, ms: timer.summary() }, 'network setup timings');
       this.log.info({ taskId: launch.taskId, sandbox: sandbox.id.slice(0, 12), ipv4: attachment.ipv4, ipv6: attachment.ipv6 }, 'task network ready');
-      return grantFor(attachment, spec, sandbox.id);
+      return { ...grantFor(attachment, spec, sandbox.id), mounts };
     } catch (err) {
       if (deadline.aborted && !signal.aborted) {
         throw new ExecutorError('DEADLINE_EXCEEDED', `network setup did not finish within ${this.options.setupTimeoutMs} ms`, { cause: err });
@@ -196,6 +201,7 @@ export class NetworkTaskPart implements TaskPart {
       const attachment = task.attachment ?? { taskId, driver: this.driver.name, hostInterface: '', details: {} };
       await this.driver.detach(attachment).catch((err: unknown) => failures.push(`detach: ${errorMessage(err)}`));
     }
+    // After the detach: an ENI's NIC must leave the namespace through the driver, not by the namespace's end.
     if (task.sandbox) {
       await this.sandboxes.remove(taskId).catch((err: unknown) => failures.push(`remove sandbox: ${errorMessage(err)}`));
     }

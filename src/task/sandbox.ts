@@ -1,24 +1,36 @@
 import { readFileSync } from 'node:fs';
-import { appendFile, chmod, copyFile, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, open, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCommand } from '../common/command-runner.js';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { packageRoot } from '../common/package-root.js';
 import type { ContainerRuntime, ContainerSummary, SandboxEngine } from '../runtime/container-runtime.js';
-import type { ContainerSpec } from '../runtime/container-spec.js';
+import type { BindMount, ContainerSpec } from '../runtime/container-spec.js';
 import { LABEL, LABEL_SCHEMA_VERSION } from '../runtime/labels.js';
 import { isRuntimeError, RuntimeError } from '../runtime/runtime-errors.js';
 import type { SandboxConfig } from '../vpc/config.js';
+import type { StepTimer } from '../vpc/step-timer.js';
 import type { NetworkSpec } from '../vpc/types.js';
 
 /**
- * The per-task network sandbox: a tiny "pause" container, network mode
- * `none`, started before anything of the task runs. Its network namespace is
- * the one the network driver wires up and the one the task's container then
- * joins (`container:<sandbox id>`), so the task's own process never runs
- * without its network.
+ * The per-task network sandbox: a tiny "pause" container, started before
+ * anything of the task runs. Its network namespace is the one the network
+ * driver wires up and the one the task's container then joins
+ * (`container:<sandbox id>`), so the task's own process never runs without
+ * its network.
+ *
+ * The sandbox is created with the engine's networking disabled
+ * (`NetworkDisabled`): its runtime gives it a fresh namespace with only lo,
+ * and the engine sets up nothing in it. Network mode `none` would have the
+ * engine build a namespace of its own first (libnetwork, and a hook that
+ * re-executes dockerd), which costs about 100 ms per start and nothing the
+ * driver needs. What the engine would have written for it, /etc/hosts and
+ * /etc/resolv.conf, the executor writes into the sandbox's container
+ * directory instead (removed with the container) and the task's container
+ * bind-mounts them; /etc/hostname and the hostname itself are the sandbox's,
+ * which the engine gives every container that joins it.
  *
  * The pause image is built on the host at first need from a static busybox
  * (no registry image can be assumed on production hosts) and reused after.
@@ -60,7 +72,7 @@ export const sandboxName = (taskId: string): string => `titus-sandbox-${taskId}`
 /** The namespace file of a running sandbox. */
 export const netnsPathOf = (pid: number): string => `/proc/${pid}/ns/net`;
 
-/** The sandbox container: minimal resources, no capabilities, the task's hostname, labelled for recovery. */
+/** The sandbox container: no engine networking, minimal resources, no capabilities, the task's hostname, labelled for recovery. */
 export const buildSandboxSpec = (input: {
   readonly spec: NetworkSpec;
   readonly image: string;
@@ -97,6 +109,7 @@ export const buildSandboxSpec = (input: {
     // needs CAP_SYS_RESOURCE that some hosts (nested, user-namespaced) do not grant the engine.
     oomScoreAdj: 0,
     networkMode: 'none',
+    networkDisabled: true,
     ...(identity.defaultRuntime !== undefined ? { runtime: identity.defaultRuntime } : {}),
   };
 };
@@ -104,8 +117,53 @@ export const buildSandboxSpec = (input: {
 export interface RunningSandbox {
   readonly id: string;
   readonly pid: number;
-  readonly hostsPath?: string;
+  /** The sandbox's directory on the engine's host (where the engine keeps its hostname file). */
+  readonly dir: string;
 }
+
+/** What the engine writes into /etc/hosts of a container with network mode `none`. */
+const HOSTS_HEADER = [
+  '127.0.0.1\tlocalhost',
+  '::1\tlocalhost ip6-localhost ip6-loopback',
+  'fe00::0\tip6-localnet',
+  'ff00::0\tip6-mcastprefix',
+  'ff02::1\tip6-allnodes',
+  'ff02::2\tip6-allrouters',
+];
+
+/** The task's /etc/hosts: the engine's usual lines, then its hostname at each of its addresses (Titus' ExtraHosts). */
+export const hostsFileFor = (hostname: string, addresses: readonly string[]): string =>
+  [...HOSTS_HEADER, ...addresses.map((a) => `${a}\t${hostname}`)].join('\n') + '\n';
+
+const LOOPBACK_NAMESERVER = /^\s*nameserver\s+(127\.\S*|::1)\s*$/;
+const SYSTEMD_RESOLVED_RESOLV_CONF = '/run/systemd/resolve/resolv.conf';
+/** The engine's fallback when the host has no nameserver a task could reach. */
+const DEFAULT_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
+
+/**
+ * The task's /etc/resolv.conf, as the engine makes it for a container with a
+ * network of its own: the host's (systemd-resolved's upstream file when the
+ * host's names only its local stub), without loopback nameservers, which the
+ * task's own lo would not answer; the engine's default nameservers if none is
+ * left.
+ */
+export const resolvConfFor = (hostResolvConf: string): string => {
+  const lines = hostResolvConf.split('\n').filter((line) => !LOOPBACK_NAMESERVER.test(line));
+  while (lines.length > 0 && (lines[lines.length - 1] ?? '').trim() === '') lines.pop();
+  const hasNameserver = lines.some((line) => /^\s*nameserver\s+\S/.test(line));
+  const body = hasNameserver ? lines : [...lines, ...DEFAULT_NAMESERVERS.map((ns) => `nameserver ${ns}`)];
+  return `${body.join('\n')}\n`;
+};
+
+const readHostResolvConf = async (): Promise<string> => {
+  const main = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const onlyLoopback = !main.split('\n').some((l) => /^\s*nameserver\s+\S/.test(l) && !LOOPBACK_NAMESERVER.test(l));
+  if (onlyLoopback) {
+    const upstream = await readFile(SYSTEMD_RESOLVED_RESOLV_CONF, 'utf8').catch(() => undefined);
+    if (upstream !== undefined) return upstream;
+  }
+  return main;
+};
 
 /** Creates, starts and removes sandboxes; builds the pause image once. */
 export class SandboxManager {
@@ -135,40 +193,64 @@ export class SandboxManager {
    * wires. A leftover sandbox of the same task (a crash, a retried launch) is
    * replaced. On failure the sandbox may exist: `remove` cleans it up.
    */
-  async create(spec: NetworkSpec, signal: AbortSignal): Promise<RunningSandbox> {
+  async create(spec: NetworkSpec, signal: AbortSignal, timer?: StepTimer): Promise<RunningSandbox> {
     const image = await this.ensureImage();
     signal.throwIfAborted();
+    timer?.mark('pauseImage');
     const containerSpec = buildSandboxSpec({ spec, image, identity: this.identity, config: this.config });
     let id: string;
     try {
       id = await this.runtime.createContainer(containerSpec);
     } catch (err) {
-      if (!isRuntimeError(err, 'conflict')) throw err;
-      this.log.warn({ taskId: spec.taskId, name: containerSpec.name }, 'a sandbox of this task exists; replacing it');
-      await this.runtime.removeContainer(containerSpec.name);
+      if (isRuntimeError(err, 'conflict')) {
+        this.log.warn({ taskId: spec.taskId, name: containerSpec.name }, 'a sandbox of this task exists; replacing it');
+        await this.runtime.removeContainer(containerSpec.name);
+      } else if (isRuntimeError(err, 'image-not-found')) {
+        // Checked once per executor, so someone removed it since: import it again.
+        this.log.warn({ image }, 'the pause image is gone from the engine; importing it again');
+        this.image = undefined;
+        await this.ensureImage();
+      } else throw err;
+      signal.throwIfAborted();
       id = await this.runtime.createContainer(containerSpec);
     }
+    timer?.mark('sandboxCreate');
     signal.throwIfAborted();
     await this.runtime.startContainer(id);
+    timer?.mark('sandboxStart');
     const details = await this.runtime.inspectContainer(id);
+    timer?.mark('sandboxInspect');
     if (details === undefined || details.state !== 'running' || details.pid <= 0) {
       throw new RuntimeError('engine', `network sandbox ${containerSpec.name} is ${details?.state ?? 'gone'} right after its start`);
     }
-    return { id, pid: details.pid, ...(details.hostsPath !== undefined ? { hostsPath: details.hostsPath } : {}) };
+    if (details.hostnamePath === undefined) {
+      throw new RuntimeError('engine', `network sandbox ${containerSpec.name} has no hostname file: the engine must run on this host`);
+    }
+    await assertOwnNetns(details.pid, containerSpec.name);
+    return { id, pid: details.pid, dir: dirname(details.hostnamePath) };
   }
 
   /**
-   * Makes the task's hostname resolve to its addresses, as Titus' ExtraHosts
-   * did (the task container shares the sandbox's /etc/hosts). Best effort:
-   * the file is only reachable when the engine runs on this host.
+   * Writes the task's /etc/hosts (its hostname resolving to its addresses, as
+   * Titus' ExtraHosts did) and /etc/resolv.conf into the sandbox's directory,
+   * and returns the bind mounts that give them to the task's container. The
+   * engine deletes the directory with the sandbox.
    */
-  async addHostsEntries(sandbox: RunningSandbox, hostname: string, addresses: readonly string[]): Promise<void> {
-    if (sandbox.hostsPath === undefined || addresses.length === 0) return;
+  async writeNetworkFiles(sandbox: RunningSandbox, hostname: string, addresses: readonly string[]): Promise<BindMount[]> {
+    const hosts = join(sandbox.dir, 'hosts');
+    const resolv = join(sandbox.dir, 'resolv.conf');
     try {
-      await appendFile(sandbox.hostsPath, addresses.map((a) => `${a}\t${hostname}\n`).join(''));
+      await writeFile(hosts, hostsFileFor(hostname, addresses), { mode: 0o644 });
+      await writeFile(resolv, resolvConfFor(await readHostResolvConf()), { mode: 0o644 });
     } catch (err) {
-      this.log.warn({ hostsPath: sandbox.hostsPath, err: errorMessage(err) }, 'cannot add the task hostname to the sandbox /etc/hosts');
+      throw new ExecutorError('FAILED_PRECONDITION', `cannot write the task's /etc/hosts and /etc/resolv.conf in ${sandbox.dir}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
+    return [
+      { source: hosts, target: '/etc/hosts' },
+      { source: resolv, target: '/etc/resolv.conf' },
+    ];
   }
 
   /** Idempotent. */
@@ -207,6 +289,22 @@ export class SandboxManager {
     }
   }
 }
+
+/**
+ * The sandbox must have a network namespace of its own: were the engine ever
+ * to run it in the host's (or the executor's) namespace, the driver would
+ * wire the host itself.
+ */
+const assertOwnNetns = async (pid: number, name: string): Promise<void> => {
+  const [own, executor, init] = await Promise.all([
+    readlink(netnsPathOf(pid)),
+    readlink('/proc/self/ns/net'),
+    readlink('/proc/1/ns/net').catch(() => undefined),
+  ]);
+  if (own === executor || own === init) {
+    throw new RuntimeError('engine', `network sandbox ${name} runs in the host's network namespace (${own}), not one of its own`);
+  }
+};
 
 /** A tar holding only /busybox, owned by root. */
 const buildPauseTar = async (busyboxPath: string, dir: string): Promise<string> => {

@@ -126,6 +126,22 @@ export class TaskManager {
     return this.bus.subscribe(listener);
   }
 
+  /**
+   * A note on a RUNNING task's status that is not a state change (the metadata
+   * proxy cannot assume the task's IAM role, or can again): published as one
+   * more RUNNING update (RUNNING may repeat), carrying the container id and
+   * network like every later update, so GetTask and watchers show it as the
+   * task's latest message. Returns false and publishes nothing when the task is
+   * not this executor's or not RUNNING. Not from inside a bus listener: defer
+   * the call, so that every subscriber sees updates in sequence order.
+   */
+  annotate(taskId: string, message: string): boolean {
+    const runner = this.tasks.get(taskId);
+    if (runner === undefined || runner.sm.state !== 'RUNNING') return false;
+    runner.sm.transition('RUNNING', message);
+    return true;
+  }
+
   async hostResources(): Promise<HostResourcesView> {
     const engineVersion = await this.deps.runtime.version().catch((err: unknown) => `unreachable: ${(err as Error).message}`);
     const allocated = { cpu: 0, memoryMb: 0, diskMb: 0, networkMbps: 0, gpus: 0 };

@@ -1,3 +1,4 @@
+import type { BindMount } from '../runtime/container-spec.js';
 import type { LaunchSpec, NetworkDetails } from './types.js';
 
 export interface PartCapacity {
@@ -17,6 +18,8 @@ export interface PartGrant {
   readonly network?: NetworkDetails;
   /** Extra container labels, so what the part granted can be re-derived from the engine. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Host files bind-mounted into the container (the network sandbox's /etc/hosts and /etc/resolv.conf). */
+  readonly mounts?: readonly BindMount[];
 }
 
 /**

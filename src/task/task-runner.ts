@@ -3,7 +3,7 @@ import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { buildContainerSpec, checkShmFitsMemory } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { ImageConfig } from '../runtime/container-spec.js';
+import type { BindMount, ImageConfig } from '../runtime/container-spec.js';
 import { buildEnv } from '../runtime/env.js';
 import type { ImageRef } from '../runtime/image-ref.js';
 import { RuntimeError, isRuntimeError } from '../runtime/runtime-errors.js';
@@ -197,9 +197,11 @@ export class TaskRunner {
     let runtime: string | undefined;
     let networkMode: string | undefined;
     const labels: Record<string, string> = {};
+    const mounts: BindMount[] = [];
     for (const g of grants) {
       Object.assign(env, g.env ?? {});
       Object.assign(labels, g.labels ?? {});
+      mounts.push(...(g.mounts ?? []));
       runtime = g.runtime ?? runtime;
       networkMode = g.networkMode ?? networkMode;
     }
@@ -213,6 +215,7 @@ export class TaskRunner {
       extraLabels: labels,
       ...(runtime !== undefined ? { runtime } : {}),
       ...(networkMode !== undefined ? { networkMode } : {}),
+      ...(mounts.length > 0 ? { mounts } : {}),
     });
     this.command = [...spec.entrypoint, ...spec.cmd];
     this.containerId = await this.createOrReplace(spec);

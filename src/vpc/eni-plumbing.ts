@@ -52,6 +52,9 @@ export class HostNicPlumber implements EniPlumber {
       // Container engines turn IPv6 off in namespaces they give no IPv6 network (Docker's `none` mode).
       await writeSysctl(task, 'net.ipv6.conf.all.disable_ipv6', '0');
       await replaceAddress(task, TASK_INTERFACE, `${request.ipv6}/128`, { noDad: true });
+    } else {
+      // The executor's sandbox namespace is a fresh one with the kernel's defaults: IPv6 off, as Docker's `none` had it.
+      await writeSysctl(task, 'net.ipv6.conf.all.disable_ipv6', '1');
     }
     await setLinkUp(task, TASK_INTERFACE);
     // IPv6's default route comes from the VPC router's advertisements.

@@ -56,28 +56,6 @@ export const findLink = async (context: ToolContext, name: string): Promise<Link
   return z.array(linkSchema).parse(parseJsonOutput(argv, result.stdout))[0];
 };
 
-/**
- * Creates a veth pair whose peer is born inside `peerNetnsPath` (iproute2
- * accepts a namespace file path for `netns` when it contains a slash), so the
- * peer never exists in the host namespace under a temporary name.
- */
-export const createVethPair = async (
-  context: ToolContext,
-  hostName: string,
-  peerName: string,
-  peerNetnsPath: string,
-  mtu: number,
-): Promise<void> => {
-  await runTool(context, [
-    'ip', 'link', 'add', hostName, 'mtu', String(mtu), 'type', 'veth',
-    'peer', 'name', peerName, 'mtu', String(mtu), 'netns', peerNetnsPath,
-  ]);
-};
-
-export const createIfb = async (context: ToolContext, name: string, mtu: number): Promise<void> => {
-  await runTool(context, ['ip', 'link', 'add', name, 'mtu', String(mtu), 'type', 'ifb']);
-};
-
 /** Deletes a link; says whether there was one. Deleting one end of a veth removes both. */
 export const deleteLink = async (context: ToolContext, name: string): Promise<'deleted' | 'absent'> => {
   const argv = ['ip', 'link', 'del', 'dev', name];
@@ -89,11 +67,6 @@ export const deleteLink = async (context: ToolContext, name: string): Promise<'d
 
 export const setLinkUp = async (context: ToolContext, name: string): Promise<void> => {
   await runTool(context, ['ip', 'link', 'set', 'dev', name, 'up']);
-};
-
-/** A free-text label on the link (`ip link show` prints it), used to name the owning task. */
-export const setLinkAlias = async (context: ToolContext, name: string, alias: string): Promise<void> => {
-  await runTool(context, ['ip', 'link', 'set', 'dev', name, 'alias', alias]);
 };
 
 export interface AddressOptions {
@@ -141,3 +114,75 @@ export const replaceRoute = async (context: ToolContext, route: RouteSpec): Prom
 
 export const listRoutes = (context: ToolContext, family: 4 | 6): Promise<Route[]> =>
   ipJson(context, [`-${family}`, 'route', 'show'], z.array(routeSchema));
+
+// ---- batches: one `ip` process for many commands -------------------------------
+
+/**
+ * Runs `ip -batch -` with one command per line: one process instead of one
+ * per command. ip stops at the first failing line (earlier lines stay
+ * applied) and names it in its error. Every token must be free of spaces and
+ * quotes; callers build lines from names, addresses and numbers only.
+ */
+export const ipBatch = async (context: ToolContext, lines: readonly string[]): Promise<void> => {
+  if (lines.length === 0) return;
+  await runTool(context, ['ip', '-batch', '-'], { input: `${lines.join('\n')}\n` });
+};
+
+/** An `ip` batch failed because something under one of its names already exists (a leftover). */
+export const isAlreadyExists = (err: unknown): boolean => err instanceof Error && /File exists/i.test(err.message);
+
+/**
+ * Deletes links in one process (`ip -force -batch -`, which goes on past a
+ * failing line); absent links are fine. Returns the links that could not be
+ * deleted, with why: after any failure other than an absent link, each link
+ * is tried on its own, so every error is attributed to its link.
+ */
+export const deleteLinksEach = async (context: ToolContext, names: readonly string[]): Promise<Map<string, Error>> => {
+  const failures = new Map<string, Error>();
+  if (names.length === 0) return failures;
+  const result = await runTool(context, ['ip', '-force', '-batch', '-'], {
+    input: names.map((n) => `link del dev ${n}`).join('\n') + '\n',
+    allowFailure: true,
+  });
+  if (result.code === 0) return failures;
+  const problems = result.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^Command failed/.test(l) && !isMissingDevice(l));
+  if (problems.length === 0) return failures;
+  for (const name of names) {
+    await deleteLink(context, name).catch((err: unknown) => failures.set(name, err instanceof Error ? err : new Error(String(err))));
+  }
+  return failures;
+};
+
+/** deleteLinksEach, throwing the first failure. */
+export const deleteLinks = async (context: ToolContext, names: readonly string[]): Promise<void> => {
+  const failures = await deleteLinksEach(context, names);
+  const [first] = failures.values();
+  if (first !== undefined) throw first;
+};
+
+/** Link, address and route commands as batch lines. */
+export const batchLine = {
+  /** A veth pair whose peer is born inside `peerNetnsPath`, with a fixed MAC address. */
+  vethPair: (hostName: string, peerName: string, peerNetnsPath: string, mtu: number, peerMac: string): string =>
+    `link add ${hostName} mtu ${mtu} type veth peer name ${peerName} mtu ${mtu} address ${peerMac} netns ${peerNetnsPath}`,
+  ifb: (name: string, mtu: number): string => `link add ${name} mtu ${mtu} type ifb`,
+  up: (name: string): string => `link set dev ${name} up`,
+  alias: (name: string, alias: string): string => `link set dev ${name} alias ${alias}`,
+  address: (device: string, cidr: string, options: AddressOptions = {}): string =>
+    [`addr replace ${cidr} dev ${device}`, ...(options.noPrefixRoute === true ? ['noprefixroute'] : []), ...(options.noDad === true ? ['nodad'] : [])].join(' '),
+  /** The family comes from the destination or the gateway (`default via <IPv6>` is an IPv6 route). */
+  route: (route: RouteSpec): string =>
+    [
+      `route replace ${route.destination}`,
+      ...(route.via === undefined ? [] : [`via ${route.via}`]),
+      `dev ${route.device}`,
+      ...(route.source === undefined ? [] : [`src ${route.source}`]),
+      ...(route.scopeLink === true ? ['scope link'] : []),
+    ].join(' '),
+};
+
+/** A token safe inside a batch line: no whitespace, quotes, backslashes or `#` (a comment in a batch). */
+export const isBatchToken = (value: string): boolean => /^[\x21-\x7e]+$/.test(value) && !/["'\\#]/.test(value);

@@ -1,17 +1,28 @@
+import { existsSync } from 'node:fs';
 import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import type { LocalNetworkConfig } from './config.js';
 import { hostToolContext, inNetns, withSignal, type ToolContext } from './exec.js';
 import { Ipam, type Lease } from './ipam.js';
 import { JsonFileLeaseStore, MemoryLeaseStore, type LeaseStore } from './lease-store.js';
-import { createVethPair, deleteLink, listLinks, setLinkAlias } from './iproute.js';
+import { batchLine, deleteLink, deleteLinks, deleteLinksEach, ipBatch, isAlreadyExists, isBatchToken, listLinks } from './iproute.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { deleteTable, listInetTables, loadTaskTable } from './nftables.js';
 import { hashOfIfb, hashOfNftTable, hashOfVeth, namesForTask, TASK_INTERFACE, taskHash, type TaskNetworkNames } from './naming.js';
-import { configureHostSide, configureTaskSide, taskMac, type RoutedAddresses } from './routing.js';
+import {
+  checkGlobalIpv6Forwarding,
+  hostSideBatch,
+  hostSideSysctls,
+  macForTask,
+  taskSideBatch,
+  taskSideSysctls,
+  type RoutedAddresses,
+} from './routing.js';
 import { resolveSecurityGroups, type EffectiveRules } from './security-groups.js';
-import { applyBandwidthLimit, bandwidthLimitFor, removeBandwidthLimit, type BandwidthLimit } from './tc.js';
+import { writeSysctls } from './sysctl.js';
+import { applyBandwidthLimit, bandwidthLimitFor, type BandwidthLimit } from './tc.js';
 import { assertNetnsExists, validateSpec } from './spec-checks.js';
+import { StepTimer } from './step-timer.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
 
 export const LOCAL_DRIVER_NAME = 'local';
@@ -45,6 +56,8 @@ export class LocalNetworkDriver implements NetworkDriver {
     private readonly config: LocalNetworkConfig,
     private readonly ipam: Ipam,
     private readonly log: Logger,
+    /** This kernel forwards IPv6 per interface (`force_forwarding`, Linux 6.17+); the same in every namespace. */
+    private readonly forceForwarding: boolean,
   ) {
     this.host = hostToolContext(config);
   }
@@ -61,7 +74,7 @@ export class LocalNetworkDriver implements NetworkDriver {
       store,
     });
     for (const problem of ipam.loadProblems) log.warn({ problem }, 'lease from the lease store not restored');
-    return new LocalNetworkDriver(config, ipam, log);
+    return new LocalNetworkDriver(config, ipam, log, existsSync('/proc/sys/net/ipv6/conf/all/force_forwarding'));
   }
 
   validate(spec: NetworkSpec): void {
@@ -71,6 +84,9 @@ export class LocalNetworkDriver implements NetworkDriver {
   async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
     // Everything that can refuse the request runs before anything is created.
     const rules = this.checkedRules(spec);
+    if (!isBatchToken(netnsPath)) {
+      throw new ExecutorError('INVALID_ARGUMENT', `network namespace path ${JSON.stringify(netnsPath)} has characters no ip batch line can carry`);
+    }
     await assertNetnsExists(netnsPath);
     signal?.throwIfAborted();
     const names = namesForTask(spec.taskId);
@@ -159,29 +175,38 @@ export class LocalNetworkDriver implements NetworkDriver {
     const limit = bandwidthLimitFor(spec.bandwidthMbps, spec.allowBursting, this.config.burstCeilMbps ?? this.config.bandwidthMbpsTotal);
     const host = withSignal(this.host, signal);
     const task = inNetns(host, netnsPath);
+    const mac = macForTask(names.hash);
+    const timer = new StepTimer();
     try {
-      // A retried attach (or a crash before) may have left pieces under the same names.
-      await deleteLink(host, names.hostVeth);
-      await removeBandwidthLimit(host, names);
-      // Rules first: they match on the veth name, so they are in force before the veth exists.
-      await loadTaskTable(host, {
-        table: names.nftTable,
-        hostVeth: names.hostVeth,
-        ipv4: addresses.ipv4,
-        ...(addresses.ipv6 === undefined ? {} : { ipv6: addresses.ipv6 }),
-        rules,
-        metadataIpv4: METADATA_IPV4,
-        metadataIpv6: METADATA_IPV6,
-      });
-      await createVethPair(host, names.hostVeth, TASK_INTERFACE, netnsPath, this.config.mtu);
-      await setLinkAlias(host, names.hostVeth, `titus:${spec.taskId}`.slice(0, 255));
-      await configureHostSide(host, names.hostVeth, addresses);
-      if (limit !== undefined) await applyBandwidthLimit(host, names, limit, this.config.mtu);
-      // Last: the task can only send once its eth0 is up.
-      await configureTaskSide(task, addresses, { ipv4: METADATA_IPV4, ipv6: METADATA_IPV6 });
-      const mac = await taskMac(task);
+      // 1. The host side of the pair (its peer is born in the sandbox as eth0, down) and the task's rules.
+      //    Nothing can flow before step 3 brings eth0 up, so the two may run side by side.
+      await settleAll([
+        loadTaskTable(host, {
+          table: names.nftTable,
+          hostVeth: names.hostVeth,
+          ipv4: addresses.ipv4,
+          ...(addresses.ipv6 === undefined ? {} : { ipv6: addresses.ipv6 }),
+          rules,
+          metadataIpv4: METADATA_IPV4,
+          metadataIpv6: METADATA_IPV6,
+        }),
+        this.createHostLinks(host, spec.taskId, names, netnsPath, mac, addresses, limit !== undefined),
+      ]);
+      timer.mark('linksAndRules');
+      // 2. Per-interface sysctls on both ends and the bandwidth limits, all before the task side is up.
+      await settleAll([
+        writeSysctls(host, hostSideSysctls(names.hostVeth, addresses, this.forceForwarding)),
+        writeSysctls(task, taskSideSysctls(addresses)),
+        limit === undefined ? Promise.resolve() : applyBandwidthLimit(host, names, limit, this.config.mtu),
+        addresses.ipv6 !== undefined && !this.forceForwarding ? checkGlobalIpv6Forwarding(host) : Promise.resolve(),
+      ]);
+      timer.mark('sysctlsAndLimits');
+      // 3. Last: the task side. The task can only send once its eth0 is up.
+      await ipBatch(task, taskSideBatch(addresses, { ipv4: METADATA_IPV4, ipv6: METADATA_IPV6 }));
+      timer.mark('taskSide');
       this.bandwidth.set(spec.taskId, spec.bandwidthMbps);
       const attachment = buildAttachment(spec, netnsPath, names, addresses, limit, rules, mac);
+      this.log.debug({ taskId: spec.taskId, ms: timer.summary() }, 'network attach timings');
       this.log.info({ taskId: spec.taskId, ipv4: attachment.ipv4, ipv6: attachment.ipv6, hostInterface: names.hostVeth }, 'network attached');
       return attachment;
     } catch (err) {
@@ -189,6 +214,38 @@ export class LocalNetworkDriver implements NetworkDriver {
       if (signal?.aborted === true) throw signal.reason;
       if (isExecutorError(err)) throw err;
       throw new ExecutorError('INTERNAL', `network attach of task ${spec.taskId} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * The veth pair (peer in the sandbox as eth0, with the task's MAC), the IFB
+   * when the task is shaped, and the host side's addresses and routes, in one
+   * ip batch. Pieces left under the same names (a crash before GC ran, an
+   * earlier attempt) make it fail with "File exists": they are removed and the
+   * batch runs once more.
+   */
+  private async createHostLinks(
+    host: ToolContext,
+    taskId: string,
+    names: TaskNetworkNames,
+    netnsPath: string,
+    mac: string,
+    addresses: RoutedAddresses,
+    shaped: boolean,
+  ): Promise<void> {
+    const lines = [
+      batchLine.vethPair(names.hostVeth, TASK_INTERFACE, netnsPath, this.config.mtu, mac),
+      batchLine.alias(names.hostVeth, aliasFor(taskId)),
+      ...(shaped ? [batchLine.ifb(names.ifb, this.config.mtu), batchLine.up(names.ifb)] : []),
+      ...hostSideBatch(names.hostVeth, addresses),
+    ];
+    try {
+      await ipBatch(host, lines);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      this.log.warn({ taskId, err: errorMessage(err) }, 'host pieces of an earlier attach of this task exist; replacing them');
+      await deleteLinks(host, [names.hostVeth, names.ifb]);
+      await ipBatch(host, lines);
     }
   }
 
@@ -213,11 +270,17 @@ export class LocalNetworkDriver implements NetworkDriver {
         return false;
       }
     };
-    // Deleting the host side removes the pair, its qdiscs, filter and host routes.
-    const vethGone = await attempt(`veth ${names.hostVeth}`, () => deleteLink(this.host, names.hostVeth));
-    await attempt(`ifb ${names.ifb}`, () => removeBandwidthLimit(this.host, names));
-    await attempt(`nft table inet ${names.nftTable}`, () => deleteTable(this.host, names.nftTable));
-    if (vethGone) {
+    // Deleting the host side of the veth removes the pair, its qdiscs, filter and host routes; the IFB is
+    // deleted in the same ip batch, the nft table alongside.
+    const [linkFailures] = await Promise.all([
+      deleteLinksEach(this.host, [names.hostVeth, names.ifb]).catch((err: unknown) => {
+        const failure = err instanceof Error ? err : new Error(String(err));
+        return new Map([[names.hostVeth, failure], [names.ifb, failure]]);
+      }),
+      attempt(`nft table inet ${names.nftTable}`, () => deleteTable(this.host, names.nftTable)),
+    ]);
+    for (const [link, err] of linkFailures) failures.push(`${link === names.ifb ? 'ifb' : 'veth'} ${link}: ${errorMessage(err)}`);
+    if (!linkFailures.has(names.hostVeth)) {
       await attempt(`lease of ${taskId}`, () => this.ipam.release(taskId));
       this.bandwidth.delete(taskId);
     } else {
@@ -241,6 +304,19 @@ export class LocalNetworkDriver implements NetworkDriver {
 }
 
 
+
+/** The veth's alias names the task, for people reading `ip link`; only characters an ip batch line can carry. */
+const aliasFor = (taskId: string): string => `titus:${taskId}`.replace(/[^A-Za-z0-9_.:-]/g, '_').slice(0, 255);
+
+/**
+ * Waits for every step, then throws the first failure: a failed step never
+ * leaves another one still running while the caller rolls back.
+ */
+const settleAll = async (steps: ReadonlyArray<Promise<unknown>>): Promise<void> => {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+};
 
 const buildAttachment = (
   spec: NetworkSpec,

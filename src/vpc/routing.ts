@@ -1,6 +1,6 @@
 import { ExecutorError } from '../common/errors.js';
-import { findLink, replaceAddress, replaceRoute, setLinkUp } from './iproute.js';
-import { readSysctl, writeSysctl } from './sysctl.js';
+import { batchLine } from './iproute.js';
+import { readSysctl, type SysctlSetting } from './sysctl.js';
 import { TASK_INTERFACE } from './naming.js';
 import type { ToolContext } from './exec.js';
 
@@ -43,22 +43,48 @@ export interface MetadataAddresses {
   readonly ipv6: string;
 }
 
-/**
- * No duplicate address detection on either end of the pair (nothing else is
- * on the link). Besides the global addresses (nodad), this covers the
- * link-local ones: while the host side's link-local address is tentative
- * (1-2 s after link up) Linux sends no neighbour solicitations on it, so
- * forwarded IPv6 to a new task would stall. Set before the link goes up.
- */
-const skipDad = async (context: ToolContext, device: string): Promise<void> => {
-  await writeSysctl(context, `net.ipv6.conf.${device}.accept_dad`, '0');
-};
+/** Each piece of the pair, as batch lines and sysctls (see local-driver.ts for the order they run in). */
 
-const enableIpv6Forwarding = async (host: ToolContext, hostVeth: string): Promise<void> => {
-  const perInterface = await writeSysctl(host, `net.ipv6.conf.${hostVeth}.force_forwarding`, '1');
-  if (perInterface === 'set') return;
-  // Kernels before 6.17 only forward IPv6 when it is on for the whole host.
-  await writeSysctl(host, `net.ipv6.conf.${hostVeth}.forwarding`, '1');
+/**
+ * The task side's MAC address, fixed by the task id rather than random, so
+ * the attachment knows it without reading it back: locally administered,
+ * unicast (02:…), the rest from the task's name hash.
+ */
+export const macForTask = (hash: string): string => `02:${(hash.slice(0, 10).match(/../g) ?? []).join(':')}`;
+
+/** Host side, in one ip batch: gateway addresses, link up, host routes to the task. */
+export const hostSideBatch = (hostVeth: string, addresses: RoutedAddresses): string[] => [
+  batchLine.address(hostVeth, `${addresses.gateway4}/32`),
+  ...(addresses.ipv6 !== undefined && addresses.gateway6 !== undefined
+    ? [batchLine.address(hostVeth, `${addresses.gateway6}/128`, { noDad: true })]
+    : []),
+  // Up before its peer: no carrier yet, so IPv6 link-local setup (and its DAD) waits for the task side.
+  batchLine.up(hostVeth),
+  batchLine.route({ destination: `${addresses.ipv4}/32`, device: hostVeth, source: addresses.gateway4 }),
+  ...(addresses.ipv6 !== undefined ? [batchLine.route({ destination: `${addresses.ipv6}/128`, device: hostVeth })] : []),
+];
+
+/**
+ * Host side sysctls: forwarding on this veth only, and no duplicate address
+ * detection (nothing else is on the link). Without DAD off, the host side's
+ * link-local address stays tentative for 1-2 s after the task side comes up,
+ * and Linux sends no neighbour solicitations from it, so forwarded IPv6 to a
+ * new task would stall. Written before the task side is up.
+ *
+ * IPv6 forwarding per interface needs `force_forwarding` (Linux 6.17+); older
+ * kernels forward IPv6 only when it is on for the whole host, which the caller
+ * checks (`needsGlobalIpv6Forwarding`).
+ */
+export const hostSideSysctls = (hostVeth: string, addresses: RoutedAddresses, forceForwarding: boolean): SysctlSetting[] => [
+  { path: ['net', 'ipv4', 'conf', hostVeth, 'forwarding'], value: '1' },
+  { path: ['net', 'ipv6', 'conf', hostVeth, 'accept_dad'], value: '0' },
+  ...(addresses.ipv6 === undefined
+    ? []
+    : [{ path: ['net', 'ipv6', 'conf', hostVeth, forceForwarding ? 'force_forwarding' : 'forwarding'], value: '1' }]),
+];
+
+/** Kernels before 6.17 only forward IPv6 when it is on for the whole host. */
+export const checkGlobalIpv6Forwarding = async (host: ToolContext): Promise<void> => {
   if ((await readSysctl(host, 'net.ipv6.conf.all.forwarding')) !== '1') {
     throw new ExecutorError(
       'FAILED_PRECONDITION',
@@ -67,53 +93,43 @@ const enableIpv6Forwarding = async (host: ToolContext, hostVeth: string): Promis
   }
 };
 
-/** Host side: gateway addresses, per-interface forwarding, link up, host routes to the task. */
-export const configureHostSide = async (host: ToolContext, hostVeth: string, addresses: RoutedAddresses): Promise<void> => {
-  await writeSysctl(host, `net.ipv4.conf.${hostVeth}.forwarding`, '1');
-  await skipDad(host, hostVeth);
-  await replaceAddress(host, hostVeth, `${addresses.gateway4}/32`);
-  if (addresses.ipv6 !== undefined && addresses.gateway6 !== undefined) {
-    await enableIpv6Forwarding(host, hostVeth);
-    await replaceAddress(host, hostVeth, `${addresses.gateway6}/128`, { noDad: true });
-  }
-  await setLinkUp(host, hostVeth);
-  await replaceRoute(host, { destination: `${addresses.ipv4}/32`, device: hostVeth, source: addresses.gateway4 });
-  if (addresses.ipv6 !== undefined) {
-    await replaceRoute(host, { destination: `${addresses.ipv6}/128`, device: hostVeth });
-  }
-};
+/**
+ * Task side sysctls, before its eth0 is up: IPv6 on (`all` also sets
+ * `default` and every interface, lo included) with no DAD on eth0, or IPv6
+ * off altogether for an IPv4-only task, as Docker's network mode `none` had
+ * it: the sandbox's namespace is a fresh one, with the kernel's defaults.
+ */
+export const taskSideSysctls = (addresses: RoutedAddresses): SysctlSetting[] =>
+  addresses.ipv6 === undefined
+    ? [{ path: ['net', 'ipv6', 'conf', 'all', 'disable_ipv6'], value: '1' }]
+    : [
+        { path: ['net', 'ipv6', 'conf', 'all', 'disable_ipv6'], value: '0' },
+        { path: ['net', 'ipv6', 'conf', TASK_INTERFACE, 'accept_dad'], value: '0' },
+      ];
 
-/** Task side: lo up, eth0 addressed and up, on-link gateway, default and metadata routes. */
-export const configureTaskSide = async (
-  task: ToolContext,
-  addresses: RoutedAddresses,
-  metadata: MetadataAddresses,
-): Promise<void> => {
-  await setLinkUp(task, 'lo');
-  await skipDad(task, TASK_INTERFACE);
-  await replaceAddress(task, TASK_INTERFACE, `${addresses.ipv4}/${addresses.prefixLength4}`, { noPrefixRoute: true });
-  if (addresses.ipv6 !== undefined) {
-    // Container engines turn IPv6 off in namespaces they give no IPv6 network (Docker's `none`
-    // mode); `all` also sets `default` and every interface, lo included.
-    await writeSysctl(task, 'net.ipv6.conf.all.disable_ipv6', '0');
-    await replaceAddress(task, TASK_INTERFACE, `${addresses.ipv6}/${addresses.prefixLength6 ?? 128}`, {
-      noPrefixRoute: true,
-      noDad: true,
-    });
-  }
-  await setLinkUp(task, TASK_INTERFACE);
+/** Task side, in one ip batch: lo up, eth0 addressed and up, on-link gateway, default and metadata routes. */
+export const taskSideBatch = (addresses: RoutedAddresses, metadata: MetadataAddresses): string[] => {
   const gateway4 = addresses.gateway4;
-  await replaceRoute(task, { destination: `${gateway4}/32`, device: TASK_INTERFACE, scopeLink: true, source: addresses.ipv4 });
-  await replaceRoute(task, { destination: 'default', via: gateway4, device: TASK_INTERFACE, source: addresses.ipv4 });
-  // The metadata hook: explicit, so it survives a task replacing its default route.
-  await replaceRoute(task, { destination: `${metadata.ipv4}/32`, via: gateway4, device: TASK_INTERFACE, source: addresses.ipv4 });
-  if (addresses.ipv6 !== undefined && addresses.gateway6 !== undefined) {
-    await replaceRoute(task, { destination: `${addresses.gateway6}/128`, device: TASK_INTERFACE });
-    await replaceRoute(task, { destination: 'default', via: addresses.gateway6, device: TASK_INTERFACE });
-    await replaceRoute(task, { destination: `${metadata.ipv6}/128`, via: addresses.gateway6, device: TASK_INTERFACE });
+  const lines = [
+    batchLine.up('lo'),
+    batchLine.address(TASK_INTERFACE, `${addresses.ipv4}/${addresses.prefixLength4}`, { noPrefixRoute: true }),
+  ];
+  if (addresses.ipv6 !== undefined) {
+    lines.push(batchLine.address(TASK_INTERFACE, `${addresses.ipv6}/${addresses.prefixLength6 ?? 128}`, { noPrefixRoute: true, noDad: true }));
   }
+  lines.push(
+    batchLine.up(TASK_INTERFACE),
+    batchLine.route({ destination: `${gateway4}/32`, device: TASK_INTERFACE, scopeLink: true, source: addresses.ipv4 }),
+    batchLine.route({ destination: 'default', via: gateway4, device: TASK_INTERFACE, source: addresses.ipv4 }),
+    // The metadata hook: explicit, so it survives a task replacing its default route.
+    batchLine.route({ destination: `${metadata.ipv4}/32`, via: gateway4, device: TASK_INTERFACE, source: addresses.ipv4 }),
+  );
+  if (addresses.ipv6 !== undefined && addresses.gateway6 !== undefined) {
+    lines.push(
+      batchLine.route({ destination: `${addresses.gateway6}/128`, device: TASK_INTERFACE }),
+      batchLine.route({ destination: 'default', via: addresses.gateway6, device: TASK_INTERFACE }),
+      batchLine.route({ destination: `${metadata.ipv6}/128`, via: addresses.gateway6, device: TASK_INTERFACE }),
+    );
+  }
+  return lines;
 };
-
-/** The MAC address of the task's interface. */
-export const taskMac = async (task: ToolContext): Promise<string | undefined> =>
-  (await findLink(task, TASK_INTERFACE))?.address;

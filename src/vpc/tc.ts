@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { createIfb, deleteLink, setLinkUp } from './iproute.js';
 import { parseJsonOutput, runTool, type ToolContext } from './exec.js';
 
 /**
@@ -50,49 +49,44 @@ export interface ShapedDevices {
 
 const mbit = (mbps: number): string => `${mbps}mbit`;
 
-const addHtbTree = async (context: ToolContext, device: string, limit: BandwidthLimit, mtu: number): Promise<void> => {
+/** The HTB tree of one device, as tc batch lines. */
+const htbTree = (device: string, limit: BandwidthLimit, mtu: number): string[] => {
   // quantum only splits bandwidth between sibling leaves; one MTU-sized frame
   // silences HTB's "quantum is big" warning at high rates.
   const quantum = String(mtu + 14);
-  await runTool(context, ['tc', 'qdisc', 'add', 'dev', device, 'root', 'handle', '1:', 'htb', 'default', '10']);
-  await runTool(context, [
-    'tc', 'class', 'add', 'dev', device, 'parent', '1:', 'classid', '1:1', 'htb',
-    'rate', mbit(limit.ceilMbps), 'ceil', mbit(limit.ceilMbps), 'quantum', quantum,
-  ]);
-  await runTool(context, [
-    'tc', 'class', 'add', 'dev', device, 'parent', '1:1', 'classid', '1:10', 'htb',
-    'rate', mbit(limit.rateMbps), 'ceil', mbit(limit.ceilMbps), 'quantum', quantum,
-  ]);
+  return [
+    `qdisc add dev ${device} root handle 1: htb default 10`,
+    `class add dev ${device} parent 1: classid 1:1 htb rate ${mbit(limit.ceilMbps)} ceil ${mbit(limit.ceilMbps)} quantum ${quantum}`,
+    `class add dev ${device} parent 1:1 classid 1:10 htb rate ${mbit(limit.rateMbps)} ceil ${mbit(limit.ceilMbps)} quantum ${quantum}`,
+  ];
 };
 
-const redirectIngressToIfb = async (context: ToolContext, device: string, ifb: string): Promise<void> => {
-  await runTool(context, ['tc', 'qdisc', 'add', 'dev', device, 'handle', 'ffff:', 'ingress']);
-  await runTool(context, [
-    'tc', 'filter', 'add', 'dev', device, 'parent', 'ffff:', 'protocol', 'all', 'prio', '1',
-    'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', ifb,
-  ]);
-};
+/** Everything on the veth's ingress goes to the IFB (and continues as if received on the veth after it). */
+const redirectIngressToIfb = (device: string, ifb: string): string[] => [
+  `qdisc add dev ${device} handle ffff: ingress`,
+  `filter add dev ${device} parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev ${ifb}`,
+];
 
-/** Shapes both directions; the veth must exist and have no qdiscs yet. */
+/** The tc commands that shape both directions, in order (tc -batch stops at the first failure). */
+export const bandwidthLimitBatch = (devices: ShapedDevices, limit: BandwidthLimit, mtu: number): string[] => [
+  ...htbTree(devices.hostVeth, limit, mtu),
+  ...htbTree(devices.ifb, limit, mtu),
+  ...redirectIngressToIfb(devices.hostVeth, devices.ifb),
+];
+
+/**
+ * Shapes both directions in one `tc -batch -`. The veth and the IFB must
+ * exist (the IFB is created and set up with the veth, in the same ip batch)
+ * and have no qdiscs yet.
+ */
 export const applyBandwidthLimit = async (
   context: ToolContext,
   devices: ShapedDevices,
   limit: BandwidthLimit,
   mtu: number,
 ): Promise<void> => {
-  await addHtbTree(context, devices.hostVeth, limit, mtu);
-  await createIfb(context, devices.ifb, mtu);
-  await addHtbTree(context, devices.ifb, limit, mtu);
-  await setLinkUp(context, devices.ifb);
-  await redirectIngressToIfb(context, devices.hostVeth, devices.ifb);
+  await runTool(context, ['tc', '-batch', '-'], { input: `${bandwidthLimitBatch(devices, limit, mtu).join('\n')}\n` });
 };
-
-/**
- * Removes what outlives the veth: the IFB. The veth's own qdiscs and filter
- * go with the veth.
- */
-export const removeBandwidthLimit = async (context: ToolContext, devices: ShapedDevices): Promise<'deleted' | 'absent'> =>
-  deleteLink(context, devices.ifb);
 
 const qdiscSchema = z.object({ kind: z.string(), handle: z.string().optional(), root: z.boolean().optional() });
 export type Qdisc = z.infer<typeof qdiscSchema>;

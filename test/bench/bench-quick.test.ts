@@ -9,12 +9,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { runCommand } from '../../src/common/command-runner.js';
 
 const BENCH = resolve('dist/bench/bench.js');
 const LIMIT_MS = 180_000;
 
 const EXPECTED_ROWS = [
   'Launch overhead (sequential)',
+  'Launch overhead (networked, local driver)',
   '50 concurrent launches',
   'Exit → terminal status',
   'Kill latency',
@@ -63,6 +65,18 @@ t.test('npm run bench -- --quick writes a complete report', { skip: existsSync(B
   t.match(md, /Machine: \d+ CPUs/, 'machine info');
   t.match(md, /Docker \d+\./, 'docker version');
   t.match(md, /\| Launch overhead \(sequential\) \| [\d.]+ ms \[[\d.]+–[\d.]+\] \| [\d.]+ ms \[[\d.]+–[\d.]+\] \| [\d.]+ \| \d+ \|/, 'launch row has medians, spreads, ratio, n');
+  t.match(
+    md,
+    /\| Launch overhead \(networked, local driver\) \| [\d.]+ ms \[[\d.]+–[\d.]+\] \| [\d.]+ ms \[[\d.]+–[\d.]+\] \| [\d.]+ \| \d+ \|/,
+    'networked launch row has medians, spreads, ratio, n',
+  );
+  t.match(md, /Launch overhead ratio [\d.]+ \(target ≤ 1\.15\)/, 'the plain launch target line');
+  t.match(md, /Networked launch overhead ratio [\d.]+ \(target ≤ 1\.5\)/, 'the networked launch target line');
+  t.match(md, /Phase \(networked launches, local driver\)/, 'a phase table for networked launches');
+  const netns = /host namespace (titus-bench-[0-9a-f]{8})/.exec(run.output)?.[1];
+  t.ok(netns, 'the bench names the namespace it created for the networked executor');
+  const namespaces = (await runCommand(['ip', 'netns', 'list'])).stdout;
+  t.notMatch(namespaces, netns ?? 'titus-bench-unnamed', 'and deleted it');
 
   const svgPath = join(outDir, 'report.svg');
   t.ok(existsSync(svgPath), 'report.svg written');

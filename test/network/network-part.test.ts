@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { createNetworkPart } from '../../src/task/create-network-part.js';
 import { attachmentFromLabels, grantFor, NetworkTaskPart, networkSpecFor, startNetworkRecovery } from '../../src/task/network-part.js';
 import type { ContainerRuntime } from '../../src/runtime/container-runtime.js';
-import type { SandboxManager } from '../../src/task/sandbox.js';
+import { hostsFileFor, resolvConfFor, type SandboxManager } from '../../src/task/sandbox.js';
 import type { LaunchSpec } from '../../src/task/types.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from '../../src/vpc/types.js';
 import type { SandboxRuntime } from '../../src/task/sandbox.js';
@@ -54,7 +54,7 @@ const fakeSandboxes = (): SandboxManager & { removed: string[] } => {
     imageRef: 'titus-executor/pause:test',
     create: async (spec: NetworkSpec) => ({ id: `sandbox-${spec.taskId}`, pid: 1 }),
     remove: async (taskId: string) => void removed.push(taskId),
-    addHostsEntries: async () => undefined,
+    writeNetworkFiles: async () => [],
     list: async () => [],
   } as unknown as SandboxManager & { removed: string[] };
 };
@@ -168,4 +168,19 @@ t.test('launches are refused until the tasks that outlived a restart are known',
   t.equal(calls, 3, 'retried until the engine answered');
   t.doesNotThrow(() => p.admit(launch('later')), 'admitted once recovered');
   await p.release('later');
+});
+
+t.test('the task\'s /etc/hosts and /etc/resolv.conf, as the engine would have written them', async (t) => {
+  t.equal(
+    hostsFileFor('task-1', ['198.18.0.5', 'fd00::5']),
+    '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n' +
+      'ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n198.18.0.5\ttask-1\nfd00::5\ttask-1\n',
+  );
+  t.equal(
+    resolvConfFor('# from DHCP\nsearch ec2.internal\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\noptions edns0\n'),
+    '# from DHCP\nsearch ec2.internal\nnameserver 10.0.0.2\noptions edns0\n',
+    'loopback nameservers dropped: the task\'s lo does not answer',
+  );
+  t.equal(resolvConfFor('nameserver 127.0.0.53\nsearch x\n'), 'search x\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n', 'none left: the engine\'s defaults');
+  t.equal(resolvConfFor(''), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
 });

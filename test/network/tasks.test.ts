@@ -65,7 +65,15 @@ test('two tasks get distinct addresses, see them before their entrypoint runs, a
   await ex.launch({
     taskId: a,
     containerInfo: busybox(
-      `${NETWORK_READY}\ngrep -q "^$EC2_LOCAL_IPV4[[:space:]]$(hostname)$" /etc/hosts || exit 13\necho "env $EC2_LOCAL_IPV4 $NETFLIX_NETWORK_MODE host=$(hostname)"\n${ncReceive(9000, '/dev/stdout')}`,
+      [
+        NETWORK_READY,
+        'grep -q "^$EC2_LOCAL_IPV4[[:space:]]$(hostname)$" /etc/hosts || exit 13',
+        'grep -q "^127.0.0.1[[:space:]]localhost$" /etc/hosts || { echo "no localhost in /etc/hosts"; exit 14; }',
+        'grep -q "^nameserver " /etc/resolv.conf || { echo "no nameserver in /etc/resolv.conf"; exit 15; }',
+        '[ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6)" = 1 ] || { echo "IPv6 on in an IPv4-only task"; exit 16; }',
+        'echo "env $EC2_LOCAL_IPV4 $NETFLIX_NETWORK_MODE host=$(hostname) etc-hostname=$(cat /etc/hostname)"',
+        ncReceive(9000, '/dev/stdout'),
+      ].join('\n'),
     ),
   });
   const addressA = await runningAddress(ex, a);
@@ -85,7 +93,11 @@ test('two tasks get distinct addresses, see them before their entrypoint runs, a
   const updatesA = await ex.waitForState(a, 'terminal');
   t.equal(updatesA.at(-1)?.state, 'TASK_STATE_FINISHED', `A received it: ${updatesA.at(-1)?.message}`);
   const outputA = (await ex.get(a)).outputTail ?? '';
-  t.match(outputA, `env ${addressA} IPV4_ONLY host=${hostnameFor(a)}`, 'EC2_LOCAL_IPV4, NETFLIX_NETWORK_MODE and the hostname inside the task');
+  t.match(
+    outputA,
+    `env ${addressA} IPV4_ONLY host=${hostnameFor(a)} etc-hostname=${hostnameFor(a)}`,
+    'EC2_LOCAL_IPV4, NETFLIX_NETWORK_MODE, the hostname and /etc/hostname inside the task',
+  );
   t.match(outputA, `hello from ${addressB}`, 'A received B\'s line over the network');
 
   // Status: the address from the 'starting container' update on, and on every later one.
@@ -124,6 +136,18 @@ test('labels, host resources and IPv6 of a running task', async (t) => {
   const sandbox = (await h.docker(['ps', '-q', '--no-trunc', '--filter', `label=titus.task_id=${taskId}`, '--filter', 'label=titus.executor.role=sandbox'])).stdout.trim();
   t.equal(mode, `container:${sandbox} ${hostnameFor(taskId)}`, 'the task joins its sandbox, whose hostname it shows');
   const sandboxLabels = JSON.parse((await h.docker(['inspect', '-f', '{{json .Config.Labels}}', sandbox])).stdout) as Record<string, string>;
+  t.equal(
+    (await h.docker(['inspect', '-f', '{{.Config.NetworkDisabled}} {{.HostConfig.NetworkMode}}', sandbox])).stdout.trim(),
+    'true none',
+    'the sandbox has no engine networking: the driver wires its namespace alone',
+  );
+  const mounts = JSON.parse((await h.docker(['inspect', '-f', '{{json .Mounts}}', task.containerId ?? ''])).stdout) as Array<{ Source: string; Destination: string }>;
+  const sandboxDir = (await h.docker(['inspect', '-f', '{{.HostnamePath}}', sandbox])).stdout.trim().replace(/\/hostname$/, '');
+  t.same(
+    mounts.map((m) => `${m.Source} ${m.Destination}`).sort(),
+    [`${sandboxDir}/hosts /etc/hosts`, `${sandboxDir}/resolv.conf /etc/resolv.conf`],
+    'the task mounts /etc/hosts and /etc/resolv.conf from the sandbox directory',
+  );
   t.match(sandboxLabels, { 'titus.executor.id': ex.config.executorId, 'titus.task_id': taskId, 'titus.executor.role': 'sandbox' });
   t.match(await hostStatus(), /^network: local, 252\/253 IPv4 free, \d+ IPv6 free, 50\/1000 Mbps allocated$/, 'GetHostResources');
   const netns = [await witnessNetns(h, sandbox), await witnessNetns(h, task.containerId ?? '')];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { isExecutorError } from '../../src/common/errors.js';
 import { JsonFileLeaseStore } from '../../src/vpc/lease-store.js';
 import { namesForTask } from '../../src/vpc/naming.js';
+import { macForTask } from '../../src/vpc/routing.js';
 import type { NetworkAttachment } from '../../src/vpc/types.js';
 import {
   busyboxListen,
@@ -69,6 +70,9 @@ t.test('two tasks get distinct addresses, routes and can exchange data', async (
   t.ok(a.hostInterface.length <= 15 && a.hostInterface.startsWith('tx'), `host interface ${a.hostInterface}`);
   t.equal(a.hostInterface, namesForTask(a.taskId).hostVeth, 'host interface derived from task id');
   t.match(a.mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'MAC reported');
+  const eth0 = JSON.parse(await inNs(taskA, ['ip', '-j', 'link', 'show', 'dev', 'eth0'])) as Array<{ address: string; operstate: string }>;
+  t.equal(eth0[0]?.address, a.mac, 'the MAC reported is the one eth0 has');
+  t.equal(a.mac, macForTask(namesForTask(a.taskId).hash), 'fixed by the task id, locally administered');
   t.same(JSON.parse(JSON.stringify(a)), a, 'attachment is JSON-serialisable');
   t.equal(driver.available().ipv4Free, total - 2, 'two addresses in use');
 
@@ -99,6 +103,43 @@ t.test('two tasks get distinct addresses, routes and can exchange data', async (
   t.equal(driver.available().bandwidthMbpsAllocated, 0);
   await assertNothingLeft(t, hostNs, 'after detach');
   t.same(await routesIn(hostNs, 4), [], 'no host routes left');
+});
+
+t.test('task side sysctls: IPv6 off for an IPv4-only task, on without DAD for an IPv6 one; host side forwarding per veth', async (t) => {
+  const hostNs = await createHostNetns(t);
+  const v4 = await createNetns(t, 'v4');
+  const v6 = await createNetns(t, 'v6');
+  const driver = await createDriver(testConfig(hostNs));
+  const a = await driver.attach(spec(uniqueTaskId('v4only'), { bandwidthMbps: 10 }), netnsPath(v4));
+  const b = await driver.attach(spec(uniqueTaskId('dual'), { wantIpv6: true }), netnsPath(v6));
+  const read = async (ns: string, key: string): Promise<string> => (await inNs(ns, ['sysctl', '-n', key])).trim();
+  t.equal(await read(v4, 'net.ipv6.conf.all.disable_ipv6'), '1', 'IPv4-only: IPv6 off, as Docker\'s network mode none had it');
+  t.equal(await read(v6, 'net.ipv6.conf.all.disable_ipv6'), '0', 'dual stack: IPv6 on');
+  t.equal(await read(v6, 'net.ipv6.conf.eth0.accept_dad'), '0', 'dual stack: no DAD on eth0');
+  for (const x of [a, b]) {
+    t.equal(await read(hostNs, `net.ipv4.conf.${x.hostInterface}.forwarding`), '1', `forwarding on ${x.hostInterface}`);
+    t.equal(await read(hostNs, `net.ipv6.conf.${x.hostInterface}.accept_dad`), '0', `no DAD on ${x.hostInterface}`);
+  }
+  t.equal(await read(hostNs, 'net.ipv4.conf.all.forwarding'), '0', 'never globally');
+  await driver.detach(a);
+  await driver.detach(b);
+  await assertNothingLeft(t, hostNs, 'after detach');
+});
+
+t.test('host pieces left under the task\'s names are replaced', async (t) => {
+  const hostNs = await createHostNetns(t);
+  const task = await createNetns(t, 'left');
+  const driver = await createDriver(testConfig(hostNs));
+  const taskId = uniqueTaskId('leftover');
+  const names = namesForTask(taskId);
+  // What a crash between attach and GC could leave: the host veth (its peer elsewhere) and the IFB.
+  await inNs(hostNs, ['ip', 'link', 'add', names.hostVeth, 'type', 'veth', 'peer', 'name', 'stale0']);
+  await inNs(hostNs, ['ip', 'link', 'add', names.ifb, 'type', 'ifb']);
+  const a = await driver.attach(spec(taskId, { bandwidthMbps: 10 }), netnsPath(task));
+  t.same(await addressesIn(task), [`${a.ipv4}/24`], 'attached anyway');
+  t.same((await inventory(hostNs)).links.sort(), [names.hostVeth, names.ifb].sort(), 'the leftovers were replaced, stale0 went with its veth');
+  await driver.detach(a);
+  await assertNothingLeft(t, hostNs, 'after detach');
 });
 
 t.test('concurrent attaches and detaches', async (t) => {
