@@ -244,7 +244,7 @@ export class NetworkTaskPart implements TaskPart {
       ...(starting > 0 ? [`${starting} starting`] : []),
       ...(this.recovered ? [] : ['recovering after restart']),
     ];
-    return { status: parts.join(', ') };
+    return { status: [parts.join(', '), ...(this.driver.statusLines?.() ?? [])] };
   }
 }
 

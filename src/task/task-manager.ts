@@ -169,7 +169,7 @@ export class TaskManager {
       runningTasks,
       engineVersion,
       hostname: os.hostname(),
-      partStatus: capacities.map((c) => c.status).filter((s): s is string => s !== undefined),
+      partStatus: capacities.flatMap((c) => (c.status === undefined ? [] : typeof c.status === 'string' ? [c.status] : [...c.status])),
       gpuDevices: capacities.flatMap((c) => c.gpuDevices ?? []),
     };
   }

@@ -3,8 +3,8 @@ import type { LaunchSpec, NetworkDetails } from './types.js';
 
 export interface PartCapacity {
   readonly gpus?: number;
-  /** A line for operators: what the part found on this host. */
-  readonly status?: string;
+  /** Lines for operators: what the part found on this host. */
+  readonly status?: string | readonly string[];
   readonly gpuDevices?: readonly { index: number; uuid: string; name: string; memoryMiB: number; pciBusId: string; taskId?: string }[];
 }
 

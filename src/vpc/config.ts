@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { familyOf, isValidAddress, isValidCidr } from './addresses.js';
+import { packetFilterConfigSchema } from './bpf/config.js';
 
 /**
  * The `network` section of the executor config. Everything has a default
@@ -46,6 +47,8 @@ export const securityGroupSchema = z.object({
 export const securityGroupCatalogSchema = z.record(z.string().min(1), securityGroupSchema);
 
 export const localNetworkConfigSchema = z.object({
+  /** The eBPF filter on each task's host-side veth: anti-spoofing and metadata isolation (docs/ebpf.md). */
+  packetFilter: packetFilterConfigSchema.prefault({}),
   /** Task IPv4 pool; its first usable address is the gateway every host-side veth carries. */
   ipv4Cidr: cidrOfFamily(4, 8, 30).default('198.18.0.0/16'),
   /** Task IPv6 pool; tasks that want IPv6 fail with FAILED_PRECONDITION when absent. */

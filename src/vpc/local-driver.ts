@@ -23,6 +23,8 @@ import { writeSysctls } from './sysctl.js';
 import { applyBandwidthLimit, bandwidthLimitFor, type BandwidthLimit } from './tc.js';
 import { assertNetnsExists, validateSpec } from './spec-checks.js';
 import { StepTimer } from './step-timer.js';
+import { createPacketFilter } from './bpf/packet-filter.js';
+import type { PacketFilter } from './bpf/types.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
 
 export const LOCAL_DRIVER_NAME = 'local';
@@ -58,6 +60,8 @@ export class LocalNetworkDriver implements NetworkDriver {
     private readonly log: Logger,
     /** This kernel forwards IPv6 per interface (`force_forwarding`, Linux 6.17+); the same in every namespace. */
     private readonly forceForwarding: boolean,
+    /** Drops what a task sends from addresses not its own, and un-proxied metadata traffic. */
+    private readonly filter: PacketFilter,
   ) {
     this.host = hostToolContext(config);
   }
@@ -74,11 +78,27 @@ export class LocalNetworkDriver implements NetworkDriver {
       store,
     });
     for (const problem of ipam.loadProblems) log.warn({ problem }, 'lease from the lease store not restored');
-    return new LocalNetworkDriver(config, ipam, log, existsSync('/proc/sys/net/ipv6/conf/all/force_forwarding'));
+    const filter = await createPacketFilter({
+      ...config.packetFilter,
+      log,
+      ...(config.hostNetns === undefined ? {} : { netnsPath: `/run/netns/${config.hostNetns}` }),
+      commandTimeoutMs: config.commandTimeoutMs,
+      metadataIpv4: METADATA_IPV4,
+      metadataIpv6: METADATA_IPV6,
+    });
+    return new LocalNetworkDriver(config, ipam, log, existsSync('/proc/sys/net/ipv6/conf/all/force_forwarding'), filter);
   }
 
   validate(spec: NetworkSpec): void {
+    if (this.filter.mode === 'unavailable') {
+      // Refused before a sandbox is built: a task must not run unprotected unless config says so.
+      throw new ExecutorError('FAILED_PRECONDITION', this.filter.status);
+    }
     this.checkedRules(spec);
+  }
+
+  statusLines(): string[] {
+    return [this.filter.status];
   }
 
   async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
@@ -201,11 +221,18 @@ export class LocalNetworkDriver implements NetworkDriver {
         addresses.ipv6 !== undefined && !this.forceForwarding ? checkGlobalIpv6Forwarding(host) : Promise.resolve(),
       ]);
       timer.mark('sysctlsAndLimits');
+      // 2b. The packet filter, after the shaping: its clsact must join the ingress qdisc tc.ts made.
+      await this.filter.attach(names.hostVeth, {
+        ipv4s: [addresses.ipv4],
+        ipv6s: addresses.ipv6 === undefined ? [] : [addresses.ipv6],
+        ...(limit === undefined ? {} : { classId: '1:10' }),
+      });
+      timer.mark('packetFilter');
       // 3. Last: the task side. The task can only send once its eth0 is up.
       await ipBatch(task, taskSideBatch(addresses, { ipv4: METADATA_IPV4, ipv6: METADATA_IPV6 }));
       timer.mark('taskSide');
       this.bandwidth.set(spec.taskId, spec.bandwidthMbps);
-      const attachment = buildAttachment(spec, netnsPath, names, addresses, limit, rules, mac);
+      const attachment = buildAttachment(spec, netnsPath, names, addresses, limit, rules, mac, this.filter.mode);
       this.log.debug({ taskId: spec.taskId, ms: timer.summary() }, 'network attach timings');
       this.log.info({ taskId: spec.taskId, ipv4: attachment.ipv4, ipv6: attachment.ipv6, hostInterface: names.hostVeth }, 'network attached');
       return attachment;
@@ -326,8 +353,10 @@ const buildAttachment = (
   limit: BandwidthLimit | undefined,
   rules: EffectiveRules,
   mac: string | undefined,
+  packetFilter: string,
 ): NetworkAttachment => {
   const details: Record<string, string> = {
+    packetFilter,
     netnsPath,
     hostname: spec.hostname,
     securityGroups: rules.groups.join(','),

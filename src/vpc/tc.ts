@@ -64,7 +64,7 @@ const htbTree = (device: string, limit: BandwidthLimit, mtu: number): string[] =
 /** Everything on the veth's ingress goes to the IFB (and continues as if received on the veth after it). */
 const redirectIngressToIfb = (device: string, ifb: string): string[] => [
   `qdisc add dev ${device} handle ffff: ingress`,
-  `filter add dev ${device} parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev ${ifb}`,
+  `filter add dev ${device} parent ffff: protocol all prio 2 u32 match u32 0 0 action mirred egress redirect dev ${ifb}`,
 ];
 
 /** The tc commands that shape both directions, in order (tc -batch stops at the first failure). */

@@ -55,4 +55,6 @@ export interface NetworkDriver {
   /** Remove host-side leftovers no live task owns; returns a description of each thing removed. */
   garbageCollect(liveTaskIds: ReadonlySet<string>): Promise<string[]>;
   available(): NetworkAvailability;
+  /** Lines for GetHostResources' status list (e.g. which packet filter protects tasks). */
+  statusLines?(): string[];
 }

@@ -69,7 +69,7 @@ t.test('admission reserves addresses and bandwidth, counting tasks still startin
   p.admit(launch('b'));
   t.throws(() => p.admit(launch('c')), { code: 'RESOURCE_EXHAUSTED', message: /no task address free on this host: 0 of 2 addresses leased, 2 reserved by starting tasks/ });
   await p.acquire(launch('a'), new AbortController().signal);
-  t.match(p.capacity().status, 'network: local, 1/2 IPv4 free, 100/250 Mbps allocated, 1 starting');
+  t.match(p.capacity().status?.[0], 'network: local, 1/2 IPv4 free, 100/250 Mbps allocated, 1 starting');
   await p.release('b');
   t.throws(() => p.admit(launch('c', { resources: { cpu: 1, memoryMb: 1, diskMb: 1, networkMbps: 200, gpus: 0 } })), {
     code: 'RESOURCE_EXHAUSTED',
@@ -80,7 +80,7 @@ t.test('admission reserves addresses and bandwidth, counting tasks still startin
   await p.release('a');
   await p.release('c');
   t.same(driver.detached, ['a'], 'detached once, only what was attached');
-  t.match(p.capacity().status, 'network: local, 2/2 IPv4 free, 0/250 Mbps allocated');
+  t.match(p.capacity().status?.[0], 'network: local, 2/2 IPv4 free, 0/250 Mbps allocated');
 });
 
 t.test('an unknown security group fails acquire before a sandbox exists; a host limit fails admission', async (t) => {
@@ -144,7 +144,7 @@ t.test('config: networking is off unless a driver is named', async (t) => {
   const on = parseConfig({ network: { driver: 'local', local: { ipv4Cidr: '198.18.40.0/24' } } });
   t.equal(on.network.sandbox.busyboxPath, '/bin/busybox');
   const p = await createNetworkPart(on, runtime, silentLogger());
-  t.match(p?.capacity().status, 'network: local, 253/253 IPv4 free, 0/10000 Mbps allocated');
+  t.match(p?.capacity().status?.[0], 'network: local, 253/253 IPv4 free, 0/10000 Mbps allocated');
   t.match(p?.sandboxes.imageRef, /^titus-executor\/pause:\d+\.\d+\.\d+/);
   t.throws(() => parseConfig({ network: { driver: 'aws-eni' } }), /network.awsEni: driver aws-eni needs the awsEni section/);
   t.throws(() => parseConfig({ network: { driver: 'bridge' } }), /network.driver/);
@@ -162,7 +162,7 @@ t.test('launches are refused until the tasks that outlived a restart are known',
   const p = part(new FakeDriver(4, 1000));
   await startNetworkRecovery(runtime, p, 'exec-1', silentLogger(), 20);
   t.throws(() => p.admit(launch('early')), { code: 'UNAVAILABLE' }, 'refused while recovering');
-  t.match(p.capacity().status, /recovering after restart/);
+  t.match(p.capacity().status?.[0], /recovering after restart/);
   for (let i = 0; i < 100 && calls < 3; i++) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 10));
   t.equal(calls, 3, 'retried until the engine answered');

@@ -251,3 +251,38 @@ test('a pool of 4 addresses: the 5th concurrent task is refused; after one ends 
   t.same(await leftovers(h, pool, poolNs), NOTHING_LEFT, 'nothing left of the pool executor');
   t.match(await hostStatus(pool), /^network: local, 4\/4 IPv4 free/);
 });
+
+test('the packet filter: a task with NET_ADMIN cannot send from an address that is not its own', async (t) => {
+  const status = (await call(ex.client.GetHostResources.bind(ex.client), {})).status.find((s) => s.startsWith('packet filter:')) ?? '';
+  t.match(status, /^packet filter: eBPF via /, `a filter protects tasks: ${status}`);
+  const receiver = uniqueTaskId('net-rx');
+  // Accepts one TCP connection on 9100 and prints what it carried; then says whether a SYN from
+  // the spoofed address ever arrived (a half-open entry for 198.18.20.250, FA1412C6 in /proc/net/tcp).
+  const seen = 'grep -qi " FA1412C6:" /proc/net/tcp && echo "saw a SYN from the spoofed address" || echo "no SYN from the spoofed address"';
+  await ex.launch({ taskId: receiver, containerInfo: busybox(`${NETWORK_READY}\n${ncReceive(9100, '/dev/stdout')}\n${seen}`) });
+  const receiverAddress = await runningAddress(ex, receiver);
+  const sender = uniqueTaskId('net-tx');
+  const spoofed = '198.18.20.250';
+  await ex.launch({
+    taskId: sender,
+    containerInfo: busybox(
+      [
+        NETWORK_READY,
+        // Root in its own namespace: a second address, and a route that sends from it.
+        `ip addr add ${spoofed}/32 dev eth0 || exit 20`,
+        `ip route add ${receiverAddress}/32 via 198.18.20.1 dev eth0 src ${spoofed} || exit 21`,
+        `echo spoofed | timeout 3 nc ${receiverAddress} 9100 && { echo "spoofed connection went through"; exit 22; }`,
+        `ip route del ${receiverAddress}/32`,
+        `for i in $(seq 50); do echo genuine | nc ${receiverAddress} 9100 && exit 0; sleep 0.1; done; exit 23`,
+      ].join('\n'),
+      { capabilities: { add: ['NET_ADMIN'] } },
+    ),
+  });
+  const endSender = (await ex.waitForState(sender, 'terminal')).at(-1);
+  t.equal(endSender?.state, 'TASK_STATE_FINISHED', `the sender added an address and sent: ${endSender?.message}`);
+  await ex.waitForState(receiver, 'terminal');
+  const got = (await ex.get(receiver)).outputTail ?? '';
+  t.match(got, /genuine/, 'packets from the task\'s own address arrive');
+  t.notMatch(got, /^spoofed$/m, 'no data from an address that is not the task\'s');
+  t.match(got, /no SYN from the spoofed address/, 'not even its first packet reached the peer');
+});
