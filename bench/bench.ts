@@ -21,7 +21,8 @@ import { measureNetworkedLaunches } from './measure-networked.js';
 import { rawTemplateFrom, type RawTemplate } from './raw-container.js';
 import { renderMarkdown, resultsTable, verdicts } from './report.js';
 import type { BenchReport } from './report-model.js';
-import { buildPhaseRows, buildRows, NETWORKED_PHASE_LABELS, type Samples } from './rows.js';
+import { buildPhaseRows, buildRows, metadataThroughputShare, NETWORKED_PHASE_LABELS, type Samples } from './rows.js';
+import { measureMetadataProxy } from './measure-metadata.js';
 import { StatusWatch } from './status-watch.js';
 import { renderSvg } from './svg.js';
 
@@ -76,7 +77,10 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, 
   const exits = await measureExits(ex, docker, template, deaths, exitCount);
   progress('memory: idle again, after the run');
   const idleAfterRunMiB = await rssReadings(proc);
-  return { launches, networked, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB };
+  const metadataRounds = opts.quick ? 2 : 4;
+  progress(`metadata proxy vs plain node:http: ${metadataRounds} rounds`);
+  const metadata = await measureMetadataProxy({ rounds: metadataRounds, durationMs: opts.quick ? 1500 : 4000, tasks: 50, concurrency: 32 });
+  return { launches, networked, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB, metadata };
 };
 
 /** Everything the bench started is still in the engine? Then the numbers came with a leak. */
@@ -120,6 +124,7 @@ const writeReport = (opts: BenchOptions, samples: Samples, machine: MachineInfo)
     phases: buildPhaseRows(samples.launches),
     networkedPhases: buildPhaseRows(samples.networked, NETWORKED_PHASE_LABELS),
     launchRatioTarget: LAUNCH_RATIO_TARGET,
+    metadataThroughputShare: metadataThroughputShare(samples.metadata),
     networkedLaunchRatioTarget: NETWORKED_LAUNCH_RATIO_TARGET,
   };
   mkdirSync(opts.outDir, { recursive: true });

@@ -26,6 +26,8 @@ export interface BenchReport {
   readonly phases: readonly PhaseRow[];
   readonly networkedPhases: readonly PhaseRow[];
   readonly launchRatioTarget: number;
+  /** Proxy requests per second over the plain server's. */
+  readonly metadataThroughputShare: number;
   readonly networkedLaunchRatioTarget: number;
 }
 

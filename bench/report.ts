@@ -1,6 +1,6 @@
 /** The results as a Markdown report (also printed to stdout). */
 import { ratioOf, type BenchReport, type ResultRow } from './report-model.js';
-import { LAUNCH_ROW, NETWORKED_LAUNCH_ROW } from './rows.js';
+import { LAUNCH_ROW, METADATA_THROUGHPUT_TARGET, NETWORKED_LAUNCH_ROW } from './rows.js';
 import type { Summary } from './stats.js';
 
 const fmt = (v: number, unit: ResultRow['unit']): string => (unit === 'MiB' ? v.toFixed(1) : v < 10 ? v.toFixed(2) : v.toFixed(1));
@@ -44,6 +44,7 @@ const verdict = (report: BenchReport, metric: string, label: string, target: num
 export const verdicts = (report: BenchReport): string[] => [
   verdict(report, LAUNCH_ROW, 'Launch overhead', report.launchRatioTarget),
   verdict(report, NETWORKED_LAUNCH_ROW, 'Networked launch overhead', report.networkedLaunchRatioTarget),
+  `Metadata proxy throughput ${(100 * report.metadataThroughputShare).toFixed(0)}% of the plain server's (target ≥ ${100 * METADATA_THROUGHPUT_TARGET}%): **${report.metadataThroughputShare >= METADATA_THROUGHPUT_TARGET ? 'met' : 'NOT met'}**.`,
 ];
 
 export const renderMarkdown = (report: BenchReport): string => {

@@ -53,9 +53,9 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const network = await createNetworkPart(config, runtime, log);
   // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.
   if (network !== undefined) await startNetworkRecovery(runtime, network, config.executorId, log);
-  // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
-  const metadata = await startMetadataService(config, runtime, log);
   const metrics = new Metrics();
+  // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
+  const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status));
   const tasks = new TaskManager({
     // The network part keeps the plain runtime: it needs the sandbox calls the metrics wrapper does not forward.
     runtime: new InstrumentedRuntime(runtime, metrics),
@@ -68,6 +68,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   metrics.observeBus(tasks.bus);
   metadata?.connect(tasks);
   metrics.trackGpusInUse(() => gpu.capacity().gpuDevices?.filter((d) => d.taskId !== undefined).length ?? 0);
+  if (network !== undefined) metrics.trackAddressesInUse(() => network.addressesInUse());
   const server = new ExecutorServer(tasks, config, log, metrics);
   await server.start().catch(async (err: unknown) => {
     await metadata?.stop(); // no redirect left behind pointing at a proxy that is gone

@@ -28,6 +28,8 @@ export interface MetadataProxyOptions {
   readonly roleAssumer?: RoleAssumer;
   /** Replaces `config.identity.signingKeyFile`. */
   readonly identitySigner?: IdentitySigner;
+  /** Told of every answered request, by route class and status only (metrics); never the path or headers. */
+  readonly onRequest?: (route: string, status: number) => void;
   /**
    * Listen inside this network namespace (`/run/netns/<name>`) instead of the
    * process's own: the namespace holding the host side of the task veths when
@@ -163,6 +165,7 @@ export class MetadataProxy {
       })
       .then((answer) => {
         this.write(req, res, answer);
+        this.o.onRequest?.(answer.route, answer.status);
         // Only the route label, never the raw path or headers: a path or
         // header may carry anything a client made up, tokens included.
         const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;

@@ -4,5 +4,5 @@
 export const LIVE_STATES = ['ACCEPTED', 'STARTING', 'RUNNING', 'KILL_INITIATED'] as const;
 
 /** Launch phases, in order. `pull` runs from "pulling image" to "creating container": image check, pull, and part acquisition (GPUs). */
-export const LAUNCH_PHASES = ['admission', 'pull', 'create', 'start'] as const;
+export const LAUNCH_PHASES = ['admission', 'pull', 'network', 'create', 'start'] as const;
 export type LaunchPhase = (typeof LAUNCH_PHASES)[number];

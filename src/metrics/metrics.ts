@@ -118,6 +118,36 @@ export class Metrics {
     },
   });
 
+  private readAddressesInUse: (() => { ipv4: number; ipv6: number }) | undefined;
+
+  readonly addressesInUse: Gauge = new Gauge({
+    name: 'titus_executor_addresses_in_use',
+    help: 'Task addresses leased from the network pools, by family',
+    labelNames: ['family'],
+    registers: [this.registry],
+    collect: () => {
+      const used = this.readAddressesInUse?.();
+      if (used === undefined) return;
+      this.addressesInUse.set({ family: 'ipv4' }, used.ipv4);
+      this.addressesInUse.set({ family: 'ipv6' }, used.ipv6);
+    },
+  });
+
+  readonly metadataRequests = new Counter({
+    name: 'titus_executor_metadata_requests_total',
+    help: 'Requests answered by the metadata proxy, by route class (never the raw path) and HTTP status',
+    labelNames: ['route', 'code'],
+    registers: [this.registry],
+  });
+
+  recordMetadataRequest(route: string, status: number): void {
+    this.metadataRequests.inc({ route, code: String(status) });
+  }
+
+  trackAddressesInUse(read: () => { ipv4: number; ipv6: number }): void {
+    this.readAddressesInUse = read;
+  }
+
   constructor(options: MetricsOptions = {}) {
     // Series exist from the first scrape, so dashboards and alerts see 0, not absence.
     for (const state of LIVE_STATES) this.tasks.set({ state }, 0);

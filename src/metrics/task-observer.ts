@@ -15,6 +15,7 @@ import type { Metrics } from './metrics.js';
  */
 const PHASE_MARKERS: ReadonlyArray<{ readonly prefix: string; readonly opens: LaunchPhase }> = [
   { prefix: 'pulling image', opens: 'pull' },
+  { prefix: 'setting up network and devices', opens: 'network' },
   { prefix: 'creating container', opens: 'create' },
   { prefix: 'starting container', opens: 'start' },
 ];

@@ -65,7 +65,12 @@ const hostPort = (host: string, port: number): string => `${isIPv6(host) ? `[${h
  * outlived a restart. A proxy that cannot start stops the executor from
  * starting, as a network driver does.
  */
-export const startMetadataService = async (config: ExecutorConfig, runtime: ContainerRuntime, log: Logger): Promise<MetadataService | undefined> => {
+export const startMetadataService = async (
+  config: ExecutorConfig,
+  runtime: ContainerRuntime,
+  log: Logger,
+  onRequest?: (route: string, status: number) => void,
+): Promise<MetadataService | undefined> => {
   const mp = config.metadataProxy;
   if (!mp.enabled) return undefined;
   checkMetadataProxyConfig(config);
@@ -77,7 +82,14 @@ export const startMetadataService = async (config: ExecutorConfig, runtime: Cont
   const where = `${mp.listen.hosts.map((h) => hostPort(h, mp.listen.port)).join(', ')}${local.hostNetns === undefined ? '' : ` in netns ${local.hostNetns}`}`;
   const directory = new InMemoryTaskDirectory();
   const part = new TaskMetadataDirectory(directory, plog, () => where);
-  const proxy = new MetadataProxy({ config: mp, directory, log: plog, events: part.events, ...(netnsPath === undefined ? {} : { netnsPath }) });
+  const proxy = new MetadataProxy({
+    config: mp,
+    directory,
+    log: plog,
+    events: part.events,
+    ...(netnsPath === undefined ? {} : { netnsPath }),
+    ...(onRequest === undefined ? {} : { onRequest }),
+  });
   try {
     await proxy.start();
     await runTool(host, ['nft', '-f', '-'], { input: metadataProxyNftScript({ proxyPort: mp.listen.port, table: METADATA_NFT_TABLE, ipv6 }) });

@@ -233,6 +233,17 @@ export class NetworkTaskPart implements TaskPart {
     });
   }
 
+  /** Addresses held by attached tasks, by family (metrics). */
+  addressesInUse(): { ipv4: number; ipv6: number } {
+    let ipv4 = 0;
+    let ipv6 = 0;
+    for (const t of this.tasks.values()) {
+      if (t.attachment?.ipv4 !== undefined) ipv4 += 1;
+      if (t.attachment?.ipv6 !== undefined) ipv6 += 1;
+    }
+    return { ipv4, ipv6 };
+  }
+
   capacity(): PartCapacity {
     const a = this.driver.available();
     const starting = [...this.tasks.values()].filter((t) => t.attachment === undefined).length;

@@ -113,6 +113,7 @@ export class TaskRunner {
     const imageConfig = await this.ensureImage();
     const killedWhilePulling = this.killedOutcome();
     if (killedWhilePulling !== undefined) return killedWhilePulling;
+    this.progress('setting up network and devices');
     const grants = await this.acquireParts();
     const killedWhileAcquiring = this.killedOutcome();
     if (killedWhileAcquiring !== undefined) return killedWhileAcquiring;

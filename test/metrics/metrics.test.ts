@@ -34,6 +34,8 @@ const DOCUMENTED: ReadonlyArray<[string, string]> = [
   ['titus_executor_engine_call_seconds', 'histogram'],
   ['titus_executor_grpc_calls_total', 'counter'],
   ['titus_executor_gpus_in_use', 'gauge'],
+  ['titus_executor_addresses_in_use', 'gauge'],
+  ['titus_executor_metadata_requests_total', 'counter'],
 ];
 
 interface Endpoint {
@@ -72,7 +74,7 @@ t.test('the endpoint documents every series and 404s elsewhere', async (t) => {
   for (const state of ['ACCEPTED', 'STARTING', 'RUNNING', 'KILL_INITIATED']) {
     t.equal(valueOf(samples, 'titus_executor_tasks', { state }), 0, `tasks{state=${state}} starts at 0`);
   }
-  for (const phase of ['admission', 'pull', 'create', 'start']) {
+  for (const phase of ['admission', 'pull', 'network', 'create', 'start']) {
     t.equal(valueOf(samples, 'titus_executor_launch_phase_seconds_count', { phase }), 0, `phase ${phase} exists at 0`);
   }
   t.equal((await fetch(`http://${ep.address}/`)).status, 404, 'other paths are 404');
@@ -262,7 +264,7 @@ t.test('a real task on a harness engine moves the series', async (t) => {
   let s = await ep.scrape();
   t.equal(valueOf(s, 'titus_executor_launches_total'), 1, 'one launch');
   t.equal(valueOf(s, 'titus_executor_tasks', { state: 'RUNNING' }), 1, 'RUNNING while it runs');
-  for (const phase of ['admission', 'pull', 'create', 'start']) {
+  for (const phase of ['admission', 'pull', 'network', 'create', 'start']) {
     t.equal(valueOf(s, 'titus_executor_launch_phase_seconds_count', { phase }), 1, `one ${phase} phase`);
   }
   t.ok((valueOf(s, 'titus_executor_launch_phase_seconds_sum', { phase: 'pull' }) ?? 0) > 0, 'the pull took time (a real pull)');
@@ -273,4 +275,21 @@ t.test('a real task on a harness engine moves the series', async (t) => {
   t.equal(valueOf(s, 'titus_executor_tasks', { state: 'KILL_INITIATED' }), 0);
   t.equal(valueOf(s, 'titus_executor_tasks_ended_total', { state: 'KILLED', reason: 'killed' }), 1);
   t.equal(valueOf(s, 'titus_executor_kill_seconds_count'), 1, 'one kill timed');
+});
+
+t.test('metadata proxy requests by route and status, and addresses in use', async (t) => {
+  const ep = await startEndpoint(t);
+  let used = { ipv4: 3, ipv6: 1 };
+  ep.metrics.trackAddressesInUse(() => used);
+  ep.metrics.recordMetadataRequest('credentials', 200);
+  ep.metrics.recordMetadataRequest('credentials', 200);
+  ep.metrics.recordMetadataRequest('token', 401);
+  let s = await ep.scrape();
+  t.equal(valueOf(s, 'titus_executor_metadata_requests_total', { route: 'credentials', code: '200' }), 2);
+  t.equal(valueOf(s, 'titus_executor_metadata_requests_total', { route: 'token', code: '401' }), 1);
+  t.equal(valueOf(s, 'titus_executor_addresses_in_use', { family: 'ipv4' }), 3);
+  t.equal(valueOf(s, 'titus_executor_addresses_in_use', { family: 'ipv6' }), 1);
+  used = { ipv4: 0, ipv6: 0 };
+  s = await ep.scrape();
+  t.equal(valueOf(s, 'titus_executor_addresses_in_use', { family: 'ipv4' }), 0, 'read at each scrape');
 });
