@@ -6,37 +6,29 @@
  */
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { useHarness } from '../harness/index.js';
 import { uniqueTaskId } from '../helpers/executor.js';
+import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 import { createFakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
-import { call, createClient } from '../../src/cli/client.js';
+import { call } from '../../src/cli/client.js';
 import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'bin', 'titus-executor.js');
-const built = existsSync(join(root, 'dist', 'src', 'cli', 'main.js'));
 
-t.test('GPUs of a task that outlives an executor crash are re-derived, not double-granted, and come back', { skip: built ? false : 'needs `npm run build` (npm test builds first)' }, async (t) => {
+t.test('GPUs of a task that outlives an executor crash are re-derived, not double-granted, and come back', { skip: needsBuild() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'titus-gpu-restart-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'nvidia0'), '');
   const fake = createFakeOciAddHooks({ dir, hookConfigPath: join(dir, 'hooks.json') });
   const h = await useHarness(t, { runtimes: { 'oci-add-hooks': fake.runtimePath } });
-  const socket = join(dir, 'executor.sock');
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(
-    configPath,
-    stringify({
+  const serve = serveProcesses(
+    t,
+    dir,
+    {
       executorId: `restart-${h.runId}`,
-      logLevel: 'warn',
-      metrics: { listen: null },
-      api: { socketPath: socket },
       docker: { host: h.dockerHost },
       gpu: {
         nvidiaSmiPath: fileURLToPath(new URL('../fixtures/nvidia-smi/nvidia-smi', import.meta.url)),
@@ -45,17 +37,9 @@ t.test('GPUs of a task that outlives an executor crash are re-derived, not doubl
         hookConfigPath: join(dir, 'hooks.json'),
         hookPath: '/bin/true',
       },
-    }),
+    },
+    { FAKE_NVIDIA_SMI_MODE: 'gpus8' },
   );
-  const daemons: ChildProcess[] = [];
-  t.teardown(() => daemons.forEach((d) => d.kill('SIGKILL')));
-  const start = async (): Promise<TitusExecutorClient> => {
-    rmSync(socket, { force: true });
-    const d = spawn(process.execPath, [cli, 'serve', '--config', configPath], { env: { ...process.env, FAKE_NVIDIA_SMI_MODE: 'gpus8' }, stdio: 'inherit' });
-    daemons.push(d);
-    for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
-    return createClient({ socket });
-  };
   const launch = (c: TitusExecutorClient, gpus: number, command: string[]) => {
     const taskId = uniqueTaskId('gr');
     return call(c.LaunchTask.bind(c), { taskId, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command } }, resources: { gpus } }).then(() => taskId);
@@ -71,16 +55,15 @@ t.test('GPUs of a task that outlives an executor crash are re-derived, not doubl
   const holders = async (c: TitusExecutorClient): Promise<Map<string, string>> =>
     new Map((await call(c.GetHostResources.bind(c), {})).gpus.filter((g) => g.taskId).map((g) => [g.uuid ?? '', g.taskId ?? '']));
 
-  const first = await start();
+  const firstDaemon = await serve.start();
+  const first = firstDaemon.client;
   const survivor = await launch(first, 4, ['sleep', '8']);
   const survivorContainer = await waitRunning(first, survivor);
   const survivorGpus = fake.created(survivorContainer)?.env['NVIDIA_VISIBLE_DEVICES']?.split(',') ?? [];
   t.equal(survivorGpus.length, 4);
-  daemons[0]?.kill('SIGKILL');
-  await new Promise((r) => daemons[0]?.once('exit', r));
-  first.close();
+  await firstDaemon.crash();
 
-  const second = await start();
+  const second = (await serve.start()).client;
   const held = await holders(second);
   t.same([...held.keys()].sort(), [...survivorGpus].sort(), 'the restarted executor re-derived the running task\'s GPUs');
   await t.rejects(launch(second, 8, ['true']), { code: grpc.status.RESOURCE_EXHAUSTED }, 'not double-granted');

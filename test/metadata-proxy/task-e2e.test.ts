@@ -27,22 +27,22 @@
  * namespaces' only way out is the test's host namespace. Needs root, ip, nft
  * and nsenter (the harness needs root anyway).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { stringify } from 'yaml';
-import { call, createClient } from '../../src/cli/client.js';
+import { call } from '../../src/cli/client.js';
 import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
 import { runCommand } from '../../src/common/command-runner.js';
 import { createLogger } from '../../src/common/log.js';
 import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
 import { containersWithLabel, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
+import { serveProcesses } from '../helpers/serve-process.js';
 import { FakeImds } from './fixtures/fake-imds.js';
 import { FakeSts } from './fixtures/fake-sts.js';
 
@@ -386,8 +386,6 @@ test('a task that outlives an executor crash keeps its identity and credentials;
   await run(['ip', 'netns', 'add', ns]);
   t.teardown(() => runCommand(['ip', 'netns', 'del', ns], { allowFailure: true }));
   await inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
-  const socket = join(dir, 'executor.sock');
-  const configPath = join(dir, 'config.yaml');
   const executorId = `md-restart-${h.runId}`;
   const proxyConfig = {
     enabled: true,
@@ -397,33 +395,22 @@ test('a task that outlives an executor crash keeps its identity and credentials;
     sts: { region: 'eu-test-1', endpoint: stsUrl, maxAttempts: 1, requestTimeoutMs: 2_000 },
   };
   if (!isLoopbackUrl(proxyConfig.upstream.url) || !isLoopbackUrl(proxyConfig.sts.endpoint)) throw new Error('STS and the upstream IMDS must be loopback fakes');
-  writeFileSync(
-    configPath,
-    stringify({
+  const serve = serveProcesses(
+    t,
+    dir,
+    {
       executorId,
-      logLevel: 'warn',
-      metrics: { listen: null },
-      api: { socketPath: socket },
       docker: { host: h.dockerHost },
       runTaskDir: join(dir, 'run-task'),
       network: { driver: 'local', local: { hostNetns: ns, ipv4Cidr: '198.18.42.0/24', bandwidthMbpsTotal: 1000, leaseFile: join(dir, 'leases.json'), defaultSecurityGroups: ['sg-open'], securityGroups: { 'sg-open': { egress: 'allow-all' } } } },
       metadataProxy: proxyConfig,
-    }),
+    },
+    { AWS_ACCESS_KEY_ID: HOST_KEY.id, AWS_SECRET_ACCESS_KEY: HOST_KEY.secret, AWS_EC2_METADATA_DISABLED: 'true' },
   );
-  const daemons: ChildProcess[] = [];
-  t.teardown(() => daemons.forEach((d) => d.kill('SIGKILL')));
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: HOST_KEY.id, AWS_SECRET_ACCESS_KEY: HOST_KEY.secret, AWS_EC2_METADATA_DISABLED: 'true' };
-  const start = async (): Promise<{ daemon: ChildProcess; client: TitusExecutorClient }> => {
-    rmSync(socket, { force: true });
-    const daemon = spawn(process.execPath, [join(ROOT, 'bin', 'titus-executor.js'), 'serve', '--config', configPath], { env, stdio: 'inherit' });
-    daemons.push(daemon);
-    for (let i = 0; i < 150 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
-    return { daemon, client: createClient({ socket }) };
-  };
   const proxyStatus = async (c: TitusExecutorClient): Promise<string> => (await call(c.GetHostResources.bind(c), {})).status.find((s) => s.startsWith('metadata proxy:')) ?? '';
   const inTask = async (containerId: string, script: string): Promise<string> => (await h.docker(['exec', containerId, 'sh', '-c', `{ ${script}; } 2>&1`], { allowFailure: true })).stdout;
 
-  const first = await start();
+  const first = await serve.start();
   const taskId = uniqueTaskId('md-survivor');
   await call(first.client.LaunchTask.bind(first.client), { taskId, containerInfo: busybox({ iamProfile: ROLE_A }) });
   let containerId = '';
@@ -436,12 +423,10 @@ test('a task that outlives an executor crash keeps its identity and credentials;
   await noWayOut(t, ns);
   t.equal(await inTask(containerId, get('/latest/meta-data/instance-id')), taskId, 'before the crash');
   t.match(await proxyStatus(first.client), new RegExp(`^metadata proxy: 1 task attached, 0\\.0\\.0\\.0:8169 in netns ${ns}$`), 'GetHostResources');
-  first.daemon.kill('SIGKILL');
-  await new Promise((r) => first.daemon.once('exit', r));
-  first.client.close();
+  await first.crash();
   t.not(await inTask(containerId, 'timeout 5 wget -q -O- http://169.254.169.254/latest/meta-data/instance-id; echo "rc=$?"'), taskId, 'nobody answers while the executor is down');
 
-  const second = await start();
+  const second = await serve.start();
   t.equal(await inTask(containerId, get('/latest/meta-data/instance-id')), taskId, 'the restarted executor knows the task by its address again');
   const creds = JSON.parse(await inTask(containerId, get('/latest/meta-data/iam/security-credentials/e2e-alpha'))) as Record<string, string>;
   const issued = sts.latestFor(`titus-${taskId}`);
@@ -456,7 +441,8 @@ test('a task that outlives an executor crash keeps its identity and credentials;
   for (let i = 0; i < 100 && (await containersWithLabel(h, 'titus.executor.id', executorId)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   t.same(await containersWithLabel(h, 'titus.executor.id', executorId), [], 'no container of that executor left (its network sandbox went with the task)');
   second.client.close();
-  second.daemon.kill('SIGTERM');
-  await new Promise((r) => second.daemon.once('exit', r));
+  const stopped = new Promise((r) => second.child.once('exit', r));
+  second.child.kill('SIGTERM');
+  await stopped;
   t.notMatch(await inNs(ns, ['nft', 'list', 'tables']), /titus_metadata/, 'a stopped executor leaves no redirect');
 }, built ? false : 'needs `npm run build` (npm test builds first)');

@@ -8,54 +8,32 @@
  * fixtures/tasks.ts).
  */
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { containersWithLabel, useHarness } from '../harness/index.js';
 import { uniqueTaskId } from '../helpers/executor.js';
-import { call, createClient } from '../../src/cli/client.js';
+import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
+import { call } from '../../src/cli/client.js';
 import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
 import { namesForTask } from '../../src/vpc/naming.js';
 import { createHostNetns, eventually, heldNetns, inNs, inventory, localNetwork, witnessNetns } from './fixtures/tasks.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'bin', 'titus-executor.js');
-const built = existsSync(join(root, 'dist', 'src', 'cli', 'main.js'));
 
 const LIVE = 5;
 
-t.test('networks of tasks that outlive an executor crash are restored exactly, then released', { skip: built ? false : 'needs `npm run build` (npm test builds first)' }, async (t) => {
+t.test('networks of tasks that outlive an executor crash are restored exactly, then released', { skip: needsBuild() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'titus-net-restart-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const h = await useHarness(t);
   const hostNs = await createHostNetns(t);
-  const socket = join(dir, 'executor.sock');
   const leaseFile = join(dir, 'leases.json');
-  const configPath = join(dir, 'config.yaml');
   const executorId = `net-restart-${h.runId}`;
-  writeFileSync(
-    configPath,
-    stringify({
-      executorId,
-      logLevel: 'warn',
-      metrics: { listen: null },
-      api: { socketPath: socket },
-      docker: { host: h.dockerHost },
-      network: localNetwork(hostNs, { ipv4Cidr: '198.18.30.0/24', ipv6Cidr: undefined, leaseFile }),
-    }),
-  );
-  const daemons: ChildProcess[] = [];
-  t.teardown(() => daemons.forEach((d) => d.kill('SIGKILL')));
-  const start = async (): Promise<TitusExecutorClient> => {
-    rmSync(socket, { force: true });
-    const d = spawn(process.execPath, [cli, 'serve', '--config', configPath], { stdio: 'inherit' });
-    daemons.push(d);
-    for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
-    return createClient({ socket });
-  };
+  const serve = serveProcesses(t, dir, {
+    executorId,
+    docker: { host: h.dockerHost },
+    network: localNetwork(hostNs, { ipv4Cidr: '198.18.30.0/24', ipv6Cidr: undefined, leaseFile }),
+  });
   const launch = async (c: TitusExecutorClient, command: string): Promise<string> => {
     const taskId = uniqueTaskId('nr');
     await call(c.LaunchTask.bind(c), { taskId, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['sh', '-c', command] } } });
@@ -98,7 +76,8 @@ t.test('networks of tasks that outlive an executor crash are restored exactly, t
   };
 
   // The first executor: five long tasks, and one that ends while the executor is down.
-  const first = await start();
+  const firstDaemon = await serve.start();
+  const first = firstDaemon.client;
   const live = await Promise.all(Array.from({ length: LIVE }, () => launch(first, 'sleep 300')));
   const shortLived = await launch(first, 'sleep 3');
   const containers = new Map<string, { containerId: string; address: string }>();
@@ -110,15 +89,13 @@ t.test('networks of tasks that outlive an executor crash are restored exactly, t
   t.same(await hostPieces(), expectedPieces([...live, shortLived]), 'six tasks: a veth, an IFB, their HTB classes and an nft table each');
   t.equal(leases().length, LIVE + 1, 'six leases in the lease file');
 
-  daemons[0]?.kill('SIGKILL');
-  await new Promise((r) => daemons[0]?.once('exit', r));
-  first.close();
+  await firstDaemon.crash();
   const shortContainer = containers.get(shortLived)?.containerId ?? '';
   await eventually('the short task exits while the executor is down', async () =>
     (await h.docker(['inspect', '-f', '{{.State.Running}}', shortContainer])).stdout.trim() === 'false',
   );
 
-  const second = await start();
+  const second = (await serve.start()).client;
   t.same(await hostPieces(), expectedPieces(live), 'after the restart: interfaces, tc classes and rules of exactly the five running tasks');
   t.same(
     leases().map((l) => `${l.taskId} ${l.ipv4}`).sort(),

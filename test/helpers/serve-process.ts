@@ -1,0 +1,67 @@
+/**
+ * `titus-executor serve` as a real child process (the built CLI; `npm test`
+ * builds first), for tests that crash and restart the executor. Writes the
+ * config as YAML; every daemon started is SIGKILLed at teardown.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { createClient } from '../../src/cli/client.js';
+import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(root, 'bin', 'titus-executor.js');
+
+/** Why a test needing the built CLI is skipped, or false when it can run. */
+export const needsBuild = (): string | false => (existsSync(join(root, 'dist', 'src', 'cli', 'main.js')) ? false : 'needs `npm run build` (npm test builds first)');
+
+export interface ServeDaemon {
+  readonly child: ChildProcess;
+  readonly client: TitusExecutorClient;
+  /** SIGKILL, as a crash would: containers and host state stay as they are. */
+  crash(): Promise<void>;
+}
+
+export interface ServeProcesses {
+  readonly socket: string;
+  readonly configPath: string;
+  start(): Promise<ServeDaemon>;
+}
+
+export const serveProcesses = (
+  t: { teardown(fn: () => unknown): void },
+  dir: string,
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = {},
+): ServeProcesses => {
+  const socket = join(dir, 'executor.sock');
+  const configPath = join(dir, 'config.yaml');
+  const api = (config['api'] as Record<string, unknown> | undefined) ?? {};
+  writeFileSync(configPath, stringify({ logLevel: 'warn', metrics: { listen: null }, ...config, api: { ...api, socketPath: socket } }));
+  const children: ChildProcess[] = [];
+  t.teardown(() => children.forEach((c) => c.kill('SIGKILL')));
+  return {
+    socket,
+    configPath,
+    start: async () => {
+      rmSync(socket, { force: true });
+      const child = spawn(process.execPath, [cli, 'serve', '--config', configPath], { env: { ...process.env, ...env }, stdio: 'inherit' });
+      children.push(child);
+      for (let i = 0; i < 150 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!existsSync(socket)) throw new Error(`titus-executor serve did not open ${socket} within 15 s`);
+      const client = createClient({ socket });
+      return {
+        child,
+        client,
+        crash: async () => {
+          const exited = new Promise((r) => child.once('exit', r));
+          child.kill('SIGKILL');
+          await exited;
+          client.close();
+        },
+      };
+    },
+  };
+};
