@@ -56,6 +56,9 @@ export class TaskManager {
       if (sameLaunch(existing.launch, spec)) return existing.view();
       throw new ExecutorError('ALREADY_EXISTS', `task ${spec.taskId} already exists with a different request`);
     }
+    if (this.external().some((v) => v.taskId === spec.taskId)) {
+      throw new ExecutorError('ALREADY_EXISTS', `task ${spec.taskId} already runs on this host under titus-executor run-task`);
+    }
     const image = imageRefFor(spec.containerInfo, this.deps.config.docker.registry);
     checkShmFitsMemory(spec);
     this.admit(spec);

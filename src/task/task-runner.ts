@@ -1,5 +1,5 @@
 import type { ExecutorConfig } from '../config/config.js';
-import { errorMessage } from '../common/errors.js';
+import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { buildContainerSpec, checkShmFitsMemory } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -7,6 +7,7 @@ import type { BindMount, ImageConfig } from '../runtime/container-spec.js';
 import { buildEnv } from '../runtime/env.js';
 import type { ImageRef } from '../runtime/image-ref.js';
 import { RuntimeError, isRuntimeError } from '../runtime/runtime-errors.js';
+import { LABEL } from '../runtime/labels.js';
 import { errorOutcome, exitOutcome, killedOutcome, type Outcome } from './outcome.js';
 import type { NewUpdate } from './status-bus.js';
 import type { PartGrant, TaskPart } from './task-part.js';
@@ -223,14 +224,30 @@ export class TaskRunner {
     return this.containerId;
   }
 
-  /** The container name is the task id: a leftover with that name from this task is replaced once. */
+  /**
+   * The container name is the task id. A leftover of this task made by this
+   * executor (a crash between create and record) is replaced once; a container
+   * of that name that someone else owns (run-task, another executor, a person)
+   * is never touched.
+   */
   private async createOrReplace(spec: Parameters<ContainerRuntime['createContainer']>[0]): Promise<string> {
     try {
       return await this.deps.runtime.createContainer(spec);
     } catch (err) {
       if (!isRuntimeError(err, 'conflict')) throw err;
-      this.log.warn({ name: spec.name }, 'a container with this task id exists; replacing it');
-      await this.deps.runtime.removeContainer(spec.name);
+      const ours = await this.deps.runtime.listContainers({
+        [LABEL.executor]: this.deps.config.executorId,
+        [LABEL.taskId]: this.launch.taskId,
+        [LABEL.role]: 'main',
+      });
+      const leftover = ours.find((c) => c.name === spec.name);
+      if (leftover === undefined) {
+        throw new ExecutorError('INVALID_ARGUMENT', `a container named ${spec.name} exists and does not belong to this executor; use another task id`, {
+          field: 'taskId',
+        });
+      }
+      this.log.warn({ name: spec.name }, 'a container this executor made for this task exists; replacing it');
+      await this.deps.runtime.removeContainer(leftover.id);
       return this.deps.runtime.createContainer(spec);
     }
   }

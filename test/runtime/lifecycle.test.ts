@@ -17,8 +17,14 @@ const last = (u: TaskStatusUpdate__Output[]): TaskStatusUpdate__Output => u[u.le
 const states = (u: TaskStatusUpdate__Output[]): string[] => u.map((x) => (x.state ?? '').replace('TASK_STATE_', ''));
 
 /** Runs a task to its end and returns its last update and captured output. */
-const runToEnd = async (info: ContainerInfo, resources = {}): Promise<{ end: TaskStatusUpdate__Output; output: string; all: TaskStatusUpdate__Output[] }> => {
-  const taskId = uniqueTaskId();
+const runToEnd = async (info: ContainerInfo, resources = {}): Promise<{ end: TaskStatusUpdate__Output; output: string; all: TaskStatusUpdate__Output[] }> =>
+  runToEndWithId(uniqueTaskId(), info, resources);
+
+const runToEndWithId = async (
+  taskId: string,
+  info: ContainerInfo,
+  resources = {},
+): Promise<{ end: TaskStatusUpdate__Output; output: string; all: TaskStatusUpdate__Output[] }> => {
   const all = await suite.ex.run({ taskId, containerInfo: info, resources });
   const task = await suite.ex.get(taskId);
   return { end: last(all), output: task.outputTail ?? '', all };
@@ -167,4 +173,17 @@ test('a task that runs out of memory is FAILED with OOMKilled', async (t) => {
   t.equal(end.state, 'TASK_STATE_FAILED');
   t.match(end.message, /OOMKilled/);
   t.equal(end.exit?.oomKilled, true);
+});
+
+test('a container of the same name that this executor does not own is never touched', async (t) => {
+  const taskId = uniqueTaskId('foreign');
+  await suite.h.docker(['pull', suite.h.images.busybox]);
+  await suite.h.docker(['create', '--name', taskId, '--network', 'none', suite.h.images.busybox, 'sleep', '1']);
+  t.teardown(() => suite.h.docker(['rm', '-f', taskId], { allowFailure: true }));
+  const { end } = await runToEndWithId(taskId, busybox({ process: { command: ['true'] } }));
+  t.equal(end.state, 'TASK_STATE_FAILED');
+  t.equal(end.reasonCode, 'invalidRequest');
+  t.match(end.message, /does not belong to this executor/);
+  const still = await suite.h.docker(['inspect', '-f', '{{.Name}}', taskId], { allowFailure: true });
+  t.equal(still.stdout.trim(), `/${taskId}`, 'the foreign container is still there');
 });
