@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -77,6 +77,7 @@ t.test('auto with the addon and a broken object: refused, tc is not tried with t
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'titus-bpf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const objectPath = join(dir, 'filter.o');
   writeFileSync(objectPath, 'not an ELF object');
   const filter = await createPacketFilter({ mode: 'auto', allowUnfiltered: false, objectPath });
@@ -142,6 +143,7 @@ t.test('the addon loader never throws', async (t) => {
   t.equal(missing.available, false);
   t.match(missing.available ? '' : missing.reason, /does not load/);
   const dir = mkdtempSync(join(tmpdir(), 'titus-bpf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const fake = join(dir, 'fake.node');
   writeFileSync(fake, 'garbage');
   const broken = loadTitusBpfAddon(fake);
