@@ -10,6 +10,7 @@ import type { ContainerRuntime, ContainerSummary, SandboxEngine } from '../runti
 import type { BindMount, ContainerSpec } from '../runtime/container-spec.js';
 import { LABEL, LABEL_SCHEMA_VERSION } from '../runtime/labels.js';
 import { isRuntimeError, RuntimeError } from '../runtime/runtime-errors.js';
+import { ownedContainer, removeOwnLeftover } from './owned-container.js';
 import type { SandboxConfig } from '../vpc/config.js';
 import type { StepTimer } from '../vpc/step-timer.js';
 import type { NetworkSpec } from '../vpc/types.js';
@@ -203,8 +204,8 @@ export class SandboxManager {
       id = await this.runtime.createContainer(containerSpec);
     } catch (err) {
       if (isRuntimeError(err, 'conflict')) {
-        this.log.warn({ taskId: spec.taskId, name: containerSpec.name }, 'a sandbox of this task exists; replacing it');
-        await this.runtime.removeContainer(containerSpec.name);
+        await removeOwnLeftover(this.runtime, containerSpec.name, this.ownLabels(spec.taskId));
+        this.log.warn({ taskId: spec.taskId, name: containerSpec.name }, 'replaced a sandbox this executor had made for this task');
       } else if (isRuntimeError(err, 'image-not-found')) {
         // Checked once per executor, so someone removed it since: import it again.
         this.log.warn({ image }, 'the pause image is gone from the engine; importing it again');
@@ -253,9 +254,14 @@ export class SandboxManager {
     ];
   }
 
-  /** Idempotent. */
+  /** Idempotent; a container of that name that is not our sandbox is left alone. */
   async remove(taskId: string): Promise<void> {
-    await this.runtime.removeContainer(sandboxName(taskId));
+    const mine = await ownedContainer(this.runtime, sandboxName(taskId), this.ownLabels(taskId));
+    if (mine !== undefined) await this.runtime.removeContainer(mine.id);
+  }
+
+  private ownLabels(taskId: string): Record<string, string> {
+    return { [LABEL.executor]: this.identity.executorId, [LABEL.taskId]: taskId, [LABEL.role]: SANDBOX_ROLE };
   }
 
   /** This executor's sandboxes, in any state. */

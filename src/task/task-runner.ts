@@ -1,5 +1,5 @@
 import type { ExecutorConfig } from '../config/config.js';
-import { ExecutorError, errorMessage } from '../common/errors.js';
+import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { buildContainerSpec, checkShmFitsMemory } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -9,6 +9,7 @@ import type { ImageRef } from '../runtime/image-ref.js';
 import { RuntimeError, isRuntimeError } from '../runtime/runtime-errors.js';
 import { LABEL } from '../runtime/labels.js';
 import { errorOutcome, exitOutcome, killedOutcome, type Outcome } from './outcome.js';
+import { removeOwnLeftover } from './owned-container.js';
 import type { NewUpdate } from './status-bus.js';
 import type { PartGrant, TaskPart } from './task-part.js';
 import { TaskStateMachine } from './task-state-machine.js';
@@ -235,19 +236,12 @@ export class TaskRunner {
       return await this.deps.runtime.createContainer(spec);
     } catch (err) {
       if (!isRuntimeError(err, 'conflict')) throw err;
-      const ours = await this.deps.runtime.listContainers({
+      await removeOwnLeftover(this.deps.runtime, spec.name, {
         [LABEL.executor]: this.deps.config.executorId,
         [LABEL.taskId]: this.launch.taskId,
         [LABEL.role]: 'main',
       });
-      const leftover = ours.find((c) => c.name === spec.name);
-      if (leftover === undefined) {
-        throw new ExecutorError('INVALID_ARGUMENT', `a container named ${spec.name} exists and does not belong to this executor; use another task id`, {
-          field: 'taskId',
-        });
-      }
-      this.log.warn({ name: spec.name }, 'a container this executor made for this task exists; replacing it');
-      await this.deps.runtime.removeContainer(leftover.id);
+      this.log.warn({ name: spec.name }, 'replaced a container this executor had made for this task');
       return this.deps.runtime.createContainer(spec);
     }
   }

@@ -286,3 +286,18 @@ test('the packet filter: a task with NET_ADMIN cannot send from an address that 
   t.notMatch(got, /^spoofed$/m, 'no data from an address that is not the task\'s');
   t.match(got, /no SYN from the spoofed address/, 'not even its first packet reached the peer');
 });
+
+test('a container holding the sandbox name that this executor did not make is never touched', async (t) => {
+  const taskId = uniqueTaskId('net-foreign');
+  const name = `titus-sandbox-${taskId}`;
+  await h.docker(['pull', h.images.busybox]);
+  await h.docker(['create', '--name', name, '--network', 'none', h.images.busybox, 'sleep', '1']);
+  t.teardown(() => h.docker(['rm', '-f', name], { allowFailure: true }));
+  await ex.launch({ taskId, containerInfo: busybox('exit 0') });
+  const end = (await ex.waitForState(taskId, 'terminal')).at(-1);
+  t.equal(end?.state, 'TASK_STATE_FAILED');
+  t.equal(end?.reasonCode, 'invalidRequest');
+  t.match(end?.message ?? '', /does not belong to this executor/);
+  t.equal((await h.docker(['inspect', '-f', '{{.Name}}', name], { allowFailure: true })).stdout.trim(), `/${name}`, 'the foreign container is still there');
+  await h.docker(['rm', '-f', name]); // before the leak check, which counts only this executor's pieces
+});
