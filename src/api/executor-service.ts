@@ -63,6 +63,11 @@ export const executorHandlers = (deps: ServiceDeps, watches: WatchRegistry): Tit
     })),
     GetHostResources: unary(log, 'GetHostResources', async () => hostResourcesToProto(await tasks.hostResources())),
     WatchTaskStatus: (call) => watchTaskStatus(call, deps, watches),
+    // Placeholders until the log store and draining land (issue 3).
+    GetLogs: (call) => call.destroy(toGrpcError(new ExecutorError('UNIMPLEMENTED', 'GetLogs is not implemented yet'), log, 'GetLogs') as grpc.ServiceError),
+    SetDrain: unary(log, 'SetDrain', () => {
+      throw new ExecutorError('UNIMPLEMENTED', 'SetDrain is not implemented yet');
+    }),
   };
 };
 

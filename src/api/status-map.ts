@@ -12,6 +12,7 @@ const CODES: Readonly<Record<ExecutorErrorCode, grpc.status>> = {
   UNAVAILABLE: grpc.status.UNAVAILABLE,
   DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
   OUT_OF_RANGE: grpc.status.OUT_OF_RANGE,
+  UNIMPLEMENTED: grpc.status.UNIMPLEMENTED,
   INTERNAL: grpc.status.INTERNAL,
 };
 

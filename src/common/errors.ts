@@ -12,6 +12,7 @@ export type ExecutorErrorCode =
   | 'UNAVAILABLE' // the engine or the host is not accepting work right now
   | 'DEADLINE_EXCEEDED'
   | 'OUT_OF_RANGE' // a resume point older than the retained history
+  | 'UNIMPLEMENTED' // a call this build does not serve
   | 'INTERNAL';
 
 export class ExecutorError extends Error {

@@ -13,6 +13,7 @@ import { removeOwnLeftover } from './owned-container.js';
 import type { NewUpdate } from './status-bus.js';
 import type { PartGrant, TaskPart } from './task-part.js';
 import { TaskStateMachine } from './task-state-machine.js';
+import type { TaskOutputSink } from '../logs/types.js';
 import type { LaunchSpec, NetworkDetails, PullProgress, StatusUpdate, TaskView } from './types.js';
 
 export interface TaskRunnerDeps {
@@ -22,6 +23,8 @@ export interface TaskRunnerDeps {
   readonly parts: readonly TaskPart[];
   readonly publish: (u: NewUpdate) => StatusUpdate;
   readonly executorPid: number;
+  /** Keeps the task's stdout and stderr on the host (GetLogs); absent in tests that do not need it. */
+  readonly output?: TaskOutputSink;
 }
 
 const MB = 1_000_000;
@@ -106,6 +109,7 @@ export class TaskRunner {
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
     this.finishedAtMs = Date.now();
     this.sm.transition(outcome.state, message, outcome.reason, outcome.exit !== undefined ? { exit: outcome.exit } : {});
+    this.deps.output?.ended(this.launch.taskId, this.finishedAtMs);
     this.log.info({ state: outcome.state, message }, 'task finished');
   }
 
@@ -129,6 +133,7 @@ export class TaskRunner {
     await this.deps.runtime.startContainer(id);
     this.containerStarted = true;
     this.startedAtMs = Date.now();
+    this.deps.output?.collect(this.launch.taskId, id);
     if (this.kill !== undefined) void this.stopContainer();
     else this.sm.transition('RUNNING', 'main container is now running');
     const exit = await this.deps.runtime.waitContainer(id);
@@ -261,6 +266,7 @@ export class TaskRunner {
     const errors: string[] = [];
     if (this.stopping !== undefined) await this.stopping;
     if (this.containerId !== undefined && this.containerStarted) {
+      await this.deps.output?.finish(this.launch.taskId);
       this.outputTail = await this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
         this.log.warn({ err: errorMessage(err) }, 'could not read the container output');
         return undefined;

@@ -2,6 +2,9 @@
 
 import type { Resources as _titus_executor_v1_Resources, Resources__Output as _titus_executor_v1_Resources__Output } from '../../../titus/executor/v1/Resources.js';
 import type { GpuDevice as _titus_executor_v1_GpuDevice, GpuDevice__Output as _titus_executor_v1_GpuDevice__Output } from '../../../titus/executor/v1/GpuDevice.js';
+import type { DrainState as _titus_executor_v1_DrainState, DrainState__Output as _titus_executor_v1_DrainState__Output } from '../../../titus/executor/v1/DrainState.js';
+import type { DiskUsage as _titus_executor_v1_DiskUsage, DiskUsage__Output as _titus_executor_v1_DiskUsage__Output } from '../../../titus/executor/v1/DiskUsage.js';
+import type { NetworkInterface as _titus_executor_v1_NetworkInterface, NetworkInterface__Output as _titus_executor_v1_NetworkInterface__Output } from '../../../titus/executor/v1/NetworkInterface.js';
 
 export interface HostResources {
   'total'?: (_titus_executor_v1_Resources | null);
@@ -11,6 +14,10 @@ export interface HostResources {
   'hostname'?: (string);
   'status'?: (string)[];
   'gpus'?: (_titus_executor_v1_GpuDevice)[];
+  'drain'?: (_titus_executor_v1_DrainState | null);
+  'available'?: (_titus_executor_v1_Resources | null);
+  'disks'?: (_titus_executor_v1_DiskUsage)[];
+  'nics'?: (_titus_executor_v1_NetworkInterface)[];
 }
 
 export interface HostResources__Output {
@@ -21,4 +28,8 @@ export interface HostResources__Output {
   'hostname'?: (string);
   'status': (string)[];
   'gpus': (_titus_executor_v1_GpuDevice__Output)[];
+  'drain'?: (_titus_executor_v1_DrainState__Output);
+  'available'?: (_titus_executor_v1_Resources__Output);
+  'disks': (_titus_executor_v1_DiskUsage__Output)[];
+  'nics': (_titus_executor_v1_NetworkInterface__Output)[];
 }

@@ -9,6 +9,7 @@ export interface LaunchTaskRequest {
   'containerInfoBytes'?: (Buffer | Uint8Array | string);
   'resources'?: (_titus_executor_v1_Resources | null);
   'labels'?: ({[key: string]: string});
+  'runtimeLimitSeconds'?: (number);
   'container'?: "containerInfo"|"containerInfoBytes";
 }
 
@@ -18,5 +19,6 @@ export interface LaunchTaskRequest__Output {
   'containerInfoBytes'?: (Buffer);
   'resources'?: (_titus_executor_v1_Resources__Output);
   'labels'?: ({[key: string]: string});
+  'runtimeLimitSeconds'?: (number);
   'container'?: "containerInfo"|"containerInfoBytes";
 }

@@ -20,6 +20,7 @@ export interface Task {
   'containerId'?: (string);
   'labels'?: ({[key: string]: string});
   'outputTail'?: (string);
+  'runtimeLimitSeconds'?: (number);
 }
 
 export interface Task__Output {
@@ -36,4 +37,5 @@ export interface Task__Output {
   'containerId'?: (string);
   'labels'?: ({[key: string]: string});
   'outputTail'?: (string);
+  'runtimeLimitSeconds'?: (number);
 }
