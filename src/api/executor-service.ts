@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { ExecutorConfig } from '../config/config.js';
 import { ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import type { TaskLogReader } from '../logs/types.js';
 import type { TaskManager } from '../task/task-manager.js';
 import type { StatusUpdate } from '../task/types.js';
 import { hostResourcesToProto, taskToProto, timestamp, updateToProto } from './convert.js';
@@ -16,6 +17,8 @@ export interface ServiceDeps {
   readonly config: ExecutorConfig;
   readonly log: Logger;
   readonly decodeContainerInfo: (b: Uint8Array) => unknown;
+  /** The per-task log store (src/logs), for GetLogs. */
+  readonly logs?: TaskLogReader;
 }
 
 type Callback<R> = (err: Partial<grpc.StatusObject> | null, value?: R) => void;

@@ -93,6 +93,8 @@ export const configSchema = z
         listen: z.string().nullable().default('127.0.0.1:9273'),
       })
       .prefault({}),
+    /** Durable state: task records (tasks/), task logs (logs/), the drain flag. Must survive reboots. */
+    stateDir: z.string().min(1).default('/var/lib/titus-executor'),
     /** Where `titus-executor run-task` processes publish their tasks, so the daemon lists them. */
     runTaskDir: z.string().default('/run/titus-executor/run-task'),
     watch: z

@@ -6,6 +6,7 @@ import type { Logger } from '../common/log.js';
 import { checkShmFitsMemory } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { imageRefFor } from '../runtime/image-ref.js';
+import type { TaskOutputSink } from '../logs/types.js';
 import { StatusBus, type UpdateListener } from './status-bus.js';
 import type { PartCapacity, TaskPart } from './task-part.js';
 import { TaskRunner } from './task-runner.js';
@@ -19,6 +20,8 @@ export interface TaskManagerDeps {
   readonly executorPid?: number;
   /** Tasks other processes run on this host (run-task), listed but not managed here. */
   readonly externalTasks?: () => readonly TaskView[];
+  /** The per-task log store (src/logs) the runners feed. */
+  readonly output?: TaskOutputSink;
 }
 
 export interface HostResourcesView {
@@ -69,6 +72,7 @@ export class TaskManager {
       parts: this.deps.parts ?? [],
       publish: (u) => this.bus.publish(u),
       executorPid: this.deps.executorPid ?? process.pid,
+      ...(this.deps.output !== undefined ? { output: this.deps.output } : {}),
     });
     this.tasks.set(spec.taskId, runner);
     runner.start();

@@ -50,6 +50,7 @@ export const startTestExecutor = async (
     logLevel: 'silent',
     metrics: { listen: null },
     runTaskDir: join(dir, 'run-task'),
+    stateDir: join(dir, 'state'),
     ...overrides,
     api: { socketPath: socket, ...((overrides['api'] as object | undefined) ?? {}) },
     docker: { host: h.dockerHost, pullAttempts: 2, pullBackoffMs: 100, ...((overrides['docker'] as object | undefined) ?? {}) },
