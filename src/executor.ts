@@ -5,6 +5,9 @@ import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import type { TaskPart } from './task/task-part.js';
 import { TaskManager } from './task/task-manager.js';
+import { TaskStore } from './task/task-store.js';
+import type { RecoveryReport } from './task/task-recovery.js';
+import { EngineMonitor } from './runtime/engine-monitor.js';
 import { createGpuPart, recoverGpuLeases } from './gpu/create-gpu-part.js';
 import { createNetworkPart } from './task/create-network-part.js';
 import { startNetworkRecovery } from './task/network-part.js';
@@ -19,6 +22,10 @@ export interface Executor {
   readonly metrics: Metrics;
   /** The metadata proxy serving the tasks (metadataProxy.enabled), else undefined. */
   readonly metadata: MetadataService | undefined;
+  /** Settles when tasks read back from the store are re-attached (at once on a first start). */
+  readonly recovered: Promise<RecoveryReport>;
+  /** Whether the container engine is reachable now. */
+  readonly engine: EngineMonitor;
   stop(): Promise<void>;
 }
 
@@ -39,8 +46,10 @@ const startMetricsServer = async (metrics: Metrics, listen: string | null, log: 
 export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: readonly TaskPart[] = []): Promise<Executor> => {
   checkMetadataProxyConfig(config); // a proxy that cannot work refuses to start before anything else does
   const runtime = new DockerRuntime(config.docker.host);
+  const engineMonitor = new EngineMonitor(runtime, log);
+  await engineMonitor.start();
   const engine = await runtime.version().catch((err: unknown) => {
-    log.warn({ err: (err as Error).message }, 'container engine not reachable yet; launches will fail until it is');
+    log.warn({ err: (err as Error).message }, 'container engine not reachable yet; launches are refused until it is');
     return 'unreachable';
   });
   log.info({ engine, dockerHost: config.docker.host, executorId: config.executorId }, 'container engine');
@@ -64,8 +73,17 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     // The metadata part right after the network part: released (task detached) before the address is.
     parts: [gpu, ...(network !== undefined ? [network] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
+    store: new TaskStore(config.stateDir),
+    engine: engineMonitor,
   });
   metrics.observeBus(tasks.bus);
+  // Every stored task is known before the API opens; re-attaching to containers waits for the engine.
+  const recovered = tasks.recover();
+  recovered.then(
+    (report) => log.info(report, 'task recovery done'),
+    (err: unknown) => log.error({ err: (err as Error).message }, 'task recovery failed'),
+  );
+  if (engineMonitor.isUp()) await recovered.catch(() => undefined);
   metadata?.connect(tasks);
   metrics.trackGpusInUse(() => gpu.capacity().gpuDevices?.filter((d) => d.taskId !== undefined).length ?? 0);
   if (network !== undefined) metrics.trackAddressesInUse(() => network.addressesInUse());
@@ -81,8 +99,11 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     runtime,
     metrics,
     metadata,
+    recovered,
+    engine: engineMonitor,
     stop: async () => {
       tasks.close();
+      engineMonitor.stop();
       await server.stop();
       await metadata?.stop();
       await metricsServer?.stop();

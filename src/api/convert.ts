@@ -52,6 +52,7 @@ export const taskToProto = (t: TaskView, withHistory = true): Task => ({
   containerId: t.containerId ?? '',
   labels: { ...t.labels },
   outputTail: t.outputTail ?? '',
+  runtimeLimitSeconds: t.runtimeLimitSeconds ?? 0,
 });
 
 export const hostResourcesToProto = (h: HostResourcesView): HostResources => ({

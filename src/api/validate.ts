@@ -72,7 +72,21 @@ export const parseLaunchRequest = (
     containerInfo,
     resources: resolveResources(req.resources, containerInfo, defaults),
     labels: check(labelsSchema, req.labels ?? {}, 'labels'),
+    ...runtimeLimit(req.runtimeLimitSeconds, containerInfo),
   };
+};
+
+/** The passthrough attribute a control plane without the request field can set. */
+export const RUNTIME_LIMIT_ATTRIBUTE = 'titusParameter.agent.runtimeLimitSeconds';
+
+/** The request's runtime_limit_seconds, else the passthrough attribute, else none. */
+const runtimeLimit = (fromRequest: number | undefined, info: ContainerInfo): { runtimeLimitSeconds?: number } => {
+  if (fromRequest !== undefined && fromRequest > 0) return { runtimeLimitSeconds: fromRequest };
+  const attribute = info.passthroughAttributes?.[RUNTIME_LIMIT_ATTRIBUTE];
+  if (attribute === undefined || attribute === '') return {};
+  const field = `containerInfo.passthroughAttributes.${RUNTIME_LIMIT_ATTRIBUTE}`;
+  const seconds = check(z.string().regex(/^\d{1,9}$/, 'must be a whole number of seconds'), attribute, field);
+  return Number(seconds) > 0 ? { runtimeLimitSeconds: Number(seconds) } : {};
 };
 
 const parseContainerInfo = (req: LaunchTaskRequest__Output, decodeBytes: (b: Uint8Array) => unknown): ContainerInfo => {

@@ -3,7 +3,9 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ExecutorError } from '../common/errors.js';
+import { hostConfigSchema } from '../host/host-config.js';
 import { metadataProxyConfigSchema } from '../metadata-proxy/config.js';
+import { interlinkConfigSchema } from '../k8s/config.js';
 import { executorNetworkConfigSchema } from '../vpc/config.js';
 
 const resourcesSchema = z.object({
@@ -66,6 +68,8 @@ export const configSchema = z
       })
       .prefault({}),
     defaultResources: resourcesSchema.prefault({}),
+    /** What this host offers tasks: detected, overridden or reduced here (src/host/host-config.ts). */
+    host: hostConfigSchema.prefault({}),
     gpu: z
       .object({
         /** OCI runtime registered with dockerd for GPU tasks (see README: oci-add-hooks or nvidia). */
@@ -93,10 +97,20 @@ export const configSchema = z
         listen: z.string().nullable().default('127.0.0.1:9273'),
       })
       .prefault({}),
+    /** The interLink plugin API (Kubernetes through interLink); off by default, never off-host. */
+    interlink: interlinkConfigSchema.prefault({}),
     /** Durable state: task records (tasks/), task logs (logs/), the drain flag. Must survive reboots. */
     stateDir: z.string().min(1).default('/var/lib/titus-executor'),
     /** Where `titus-executor run-task` processes publish their tasks, so the daemon lists them. */
     runTaskDir: z.string().default('/run/titus-executor/run-task'),
+    tasks: z
+      .object({
+        /** A task not RUNNING this long after it was accepted fails with stuckInState; 0 turns it off. */
+        maxStartingSeconds: z.number().int().nonnegative().default(1200),
+        /** Ended tasks kept (records on disk included) for Get/List/Watch; the oldest go first. */
+        retainEnded: z.number().int().positive().default(1000),
+      })
+      .prefault({}),
     watch: z
       .object({
         /** Updates kept for WatchTaskStatus resumption. */

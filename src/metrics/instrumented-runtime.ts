@@ -4,19 +4,27 @@
  * wraps the real runtime with it; the task core does not change.
  */
 import { performance } from 'node:perf_hooks';
-import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../runtime/container-runtime.js';
+import type {
+  ContainerExit,
+  ContainerOutputLine,
+  ContainerOutputSource,
+  ContainerRuntime,
+  ContainerSummary,
+  FollowOutputOptions,
+} from '../runtime/container-runtime.js';
 import type { ContainerSpec, ImageConfig } from '../runtime/container-spec.js';
 import type { ImageRef } from '../runtime/image-ref.js';
-import { isRuntimeError } from '../runtime/runtime-errors.js';
+import { RuntimeError, isRuntimeError } from '../runtime/runtime-errors.js';
 import type { PullProgress } from '../task/types.js';
 import type { Metrics } from './metrics.js';
 
 /** The failure kind for the errors counter: the runtime's classification, else "unclassified". */
 const failureKind = (err: unknown): string => (isRuntimeError(err) ? err.kind : 'unclassified');
 
-export class InstrumentedRuntime implements ContainerRuntime {
+export class InstrumentedRuntime implements ContainerRuntime, ContainerOutputSource {
   constructor(
-    private readonly inner: ContainerRuntime,
+    // Partial: the fakes some tests wrap have no output to follow.
+    private readonly inner: ContainerRuntime & Partial<ContainerOutputSource>,
     private readonly metrics: Metrics,
   ) {}
 
@@ -72,6 +80,21 @@ export class InstrumentedRuntime implements ContainerRuntime {
 
   listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
     return this.timed('list_containers', () => this.inner.listContainers(labels));
+  }
+
+  /** Not timed (it lasts as long as the container); a failure to start or to go on reading counts. */
+  async *followOutput(id: string, options: FollowOutputOptions): AsyncGenerator<readonly ContainerOutputLine[]> {
+    const operation = 'follow_output';
+    if (this.inner.followOutput === undefined) {
+      this.metrics.engineErrors.inc({ operation, kind: 'engine' });
+      throw new RuntimeError('engine', 'this container runtime cannot follow container output');
+    }
+    try {
+      yield* this.inner.followOutput(id, options);
+    } catch (err) {
+      if (!isRuntimeError(err, 'aborted')) this.metrics.engineErrors.inc({ operation, kind: failureKind(err) });
+      throw err;
+    }
   }
 
   private async timed<T>(operation: string, call: () => Promise<T>): Promise<T> {

@@ -32,6 +32,8 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
   const process = resolveProcess(requestedProcess(info), imageConfig);
   const runtime = input.runtime ?? config.docker.defaultRuntime;
   const networkMode = input.networkMode ?? 'none';
+  // The launch's own mounts (a pod's volumes) and the parts' (the network sandbox's files) together.
+  const mounts = [...(launch.mounts ?? []), ...(input.mounts ?? [])];
   return {
     name: launch.taskId,
     image: image.ref,
@@ -40,7 +42,7 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     env: input.env,
     labels: buildLabels(input, process.entrypoint, process.cmd),
     // Docker refuses a hostname in `container:` mode: the network sandbox carries it.
-    ...(isJoinedNetworkMode(networkMode) ? {} : { hostname: hostnameFor(launch.taskId) }),
+    ...(isJoinedNetworkMode(networkMode) ? {} : { hostname: launch.hostname ?? hostnameFor(launch.taskId) }),
     ...cpuLimits(launch, config),
     memoryBytes: launch.resources.memoryMb * MiB,
     memorySwapBytes: launch.resources.memoryMb * MiB,
@@ -54,7 +56,7 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     capDrop: info.capabilities?.drop ?? [],
     oomScoreAdj: info.oomScoreAdj ?? config.container.defaultOomScoreAdj,
     networkMode,
-    ...(input.mounts !== undefined && input.mounts.length > 0 ? { mounts: input.mounts } : {}),
+    ...(mounts.length > 0 ? { mounts } : {}),
     ...(runtime !== undefined ? { runtime } : {}),
   };
 };
@@ -94,6 +96,7 @@ const buildLabels = (input: SpecInput, entrypoint: readonly string[], cmd: reado
   const info = launch.containerInfo;
   const r = launch.resources;
   const labels: Record<string, string> = {
+    ...(launch.containerLabels ?? {}),
     ...(input.extraLabels ?? {}),
     [LABEL.executor]: config.executorId,
     [LABEL.schema]: LABEL_SCHEMA_VERSION,

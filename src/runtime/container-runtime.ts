@@ -40,6 +40,37 @@ export interface ContainerRuntime {
   listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]>;
 }
 
+/** One line of a container's output, as the engine stored it. */
+export interface ContainerOutputLine {
+  readonly stream: 'stdout' | 'stderr';
+  /** When the engine received it: RFC 3339, UTC, nine fractional digits (src/runtime/output-timestamp.ts). */
+  readonly timestamp: string;
+  /** Without its newline. */
+  readonly text: string;
+}
+
+export interface FollowOutputOptions {
+  /** Only output from this time on, rounded down to the second (the engine's resolution for `since`). */
+  readonly sinceMs?: number;
+  /** Ends the copy; the iteration then simply ends. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A container's output as it is written, for the per-task log store. Its own
+ * interface, like SandboxEngine, so the fakes of ContainerRuntime the task
+ * core is tested with need not implement it; DockerRuntime and the metrics
+ * decorator do.
+ */
+export interface ContainerOutputSource {
+  /**
+   * Batches of lines, oldest first, as the engine sends them; ends once the
+   * container has stopped and all its output was sent. Fails with a
+   * RuntimeError ('not-found' when there is no such container).
+   */
+  followOutput(id: string, options: FollowOutputOptions): AsyncIterable<readonly ContainerOutputLine[]>;
+}
+
 /** What the engine says about one container, for callers that need its process (network sandboxes). */
 export interface ContainerDetails {
   readonly id: string;

@@ -3,9 +3,20 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { PullProgress } from '../task/types.js';
-import type { ContainerDetails, ContainerExit, ContainerRuntime, ContainerSummary, ImportImageOptions, SandboxEngine } from './container-runtime.js';
+import type {
+  ContainerDetails,
+  ContainerExit,
+  ContainerOutputLine,
+  ContainerOutputSource,
+  ContainerRuntime,
+  ContainerSummary,
+  FollowOutputOptions,
+  ImportImageOptions,
+  SandboxEngine,
+} from './container-runtime.js';
 import type { ContainerSpec, ImageConfig } from './container-spec.js';
 import type { ImageRef } from './image-ref.js';
+import { OutputFrameParser } from './output-frames.js';
 import { PullProgressTracker, type PullStreamEvent } from './pull-progress.js';
 import { RuntimeError } from './runtime-errors.js';
 
@@ -42,7 +53,7 @@ export const dockerOptionsFor = (host: string): Docker.DockerOptions => {
 };
 
 /** The Docker Engine API adapter; the only file that knows dockerode. */
-export class DockerRuntime implements ContainerRuntime, SandboxEngine {
+export class DockerRuntime implements ContainerRuntime, SandboxEngine, ContainerOutputSource {
   private readonly docker: Docker;
 
   constructor(readonly host: string) {
@@ -58,6 +69,38 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine {
         cause: err,
       });
     }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw this.wrap(err, 'ping');
+    }
+  }
+
+  /** The engine's event stream, only as a liveness signal: it breaks when the engine goes away. */
+  async watchEvents(onEnd: (err?: Error) => void): Promise<() => void> {
+    let stream: Readable;
+    try {
+      stream = (await this.docker.getEvents({ filters: JSON.stringify({ type: ['container'] }) })) as unknown as Readable;
+    } catch (err) {
+      throw this.wrap(err, 'subscribe to events');
+    }
+    let closed = false;
+    const end = (err?: Error): void => {
+      if (closed) return;
+      closed = true;
+      onEnd(err);
+    };
+    stream.on('data', () => undefined); // keep it flowing
+    stream.on('error', (err: Error) => end(err));
+    stream.on('end', () => end());
+    stream.on('close', () => end());
+    return () => {
+      closed = true;
+      stream.destroy();
+    };
   }
 
   async findImage(ref: string): Promise<ImageConfig | undefined> {
@@ -171,6 +214,41 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine {
       return text.length > maxBytes ? text.slice(text.length - maxBytes) : text;
     } catch (err) {
       throw this.wrap(err, `read output of container ${id}`);
+    }
+  }
+
+  async *followOutput(id: string, options: FollowOutputOptions): AsyncGenerator<readonly ContainerOutputLine[]> {
+    const { signal } = options;
+    if (signal.aborted) return;
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.getContainer(id).logs({
+        follow: true,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        // Whole seconds, as the API documents `since`; the caller drops what it already has.
+        ...(options.sinceMs !== undefined ? { since: Math.floor(options.sinceMs / 1000) } : {}),
+        abortSignal: signal,
+      });
+    } catch (err) {
+      if (signal.aborted) return;
+      if (asEngineError(err).statusCode === 404) throw new RuntimeError('not-found', `container ${id} does not exist`, { cause: err });
+      throw this.wrap(err, `follow output of container ${id}`);
+    }
+    const parser = new OutputFrameParser();
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+        const lines = parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+        if (lines.length > 0) yield lines;
+      }
+      const rest = parser.end();
+      if (rest.length > 0) yield rest;
+    } catch (err) {
+      if (signal.aborted) return;
+      throw this.wrap(err, `follow output of container ${id}`);
+    } finally {
+      (stream as Readable).destroy();
     }
   }
 

@@ -1,6 +1,7 @@
 import { isExecutorError, errorMessage } from '../common/errors.js';
 import type { ContainerExit } from '../runtime/container-runtime.js';
 import { isRuntimeError } from '../runtime/runtime-errors.js';
+import type { KillRequest } from './task-record.js';
 import type { ExitInfo, ReasonCode, TaskState } from './types.js';
 
 /** How a task ended; becomes its one terminal update after cleanup. */
@@ -17,6 +18,21 @@ export const killedOutcome = (reason: string, exit?: ExitInfo): Outcome => ({
   reason: 'killed',
   ...(exit !== undefined ? { exit } : {}),
 });
+
+/**
+ * How a killed task ends: a control-plane kill is KILLED/killed; the
+ * executor's own kills say why (runtime limit: KILLED/runtimeLimitExceeded;
+ * stuck while starting: FAILED/stuckInState).
+ */
+export const outcomeForKill = (kill: KillRequest, exit?: ExitInfo): Outcome => {
+  const withExit = exit !== undefined ? { exit } : {};
+  if (kill.cause === 'runtimeLimitExceeded') return { state: 'KILLED', message: kill.reason, reason: 'runtimeLimitExceeded', ...withExit };
+  if (kill.cause === 'stuckInState') return { state: 'FAILED', message: kill.reason, reason: 'stuckInState', ...withExit };
+  return killedOutcome(kill.reason, exit);
+};
+
+/** A task the executor cannot account for after a restart; the message says why. */
+export const lostOutcome = (message: string): Outcome => ({ state: 'LOST', message, reason: 'lost' });
 
 /**
  * The terminal state for a container that exited, in the wording of Netflix's

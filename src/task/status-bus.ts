@@ -28,14 +28,34 @@ export class StatusBus {
     return this.sequence;
   }
 
-  publish(u: NewUpdate): StatusUpdate {
-    this.sequence += 1;
-    const update: StatusUpdate = { ...u, sequence: this.sequence, timestampMs: u.timestampMs ?? Date.now() };
+  /**
+   * Numbers the update, hands it to `beforeDeliver` (the durable store: an
+   * update is written before anyone sees it; if that throws, nobody does),
+   * then keeps and delivers it.
+   */
+  publish(u: NewUpdate, beforeDeliver?: (u: StatusUpdate) => void): StatusUpdate {
+    const update: StatusUpdate = { ...u, sequence: this.sequence + 1, timestampMs: u.timestampMs ?? Date.now() };
+    beforeDeliver?.(update);
+    this.sequence = update.sequence;
+    this.retain(update);
+    for (const l of this.listeners) l(update);
+    return update;
+  }
+
+  /**
+   * After a restart: the stored updates, so watchers can resume across it, and
+   * numbering continues above `floor` (the highest sequence ever handed out).
+   */
+  restore(updates: readonly StatusUpdate[], floor: number): void {
+    const sorted = [...updates].sort((a, b) => a.sequence - b.sequence);
+    for (const u of sorted.slice(-this.capacity)) this.retain(u);
+    this.sequence = Math.max(floor, this.sequence, sorted.at(-1)?.sequence ?? 0);
+  }
+
+  private retain(update: StatusUpdate): void {
     this.ring[this.next] = update;
     this.next = (this.next + 1) % this.capacity;
     this.size = Math.min(this.size + 1, this.capacity);
-    for (const l of this.listeners) l(update);
-    return update;
   }
 
   /**

@@ -9,7 +9,9 @@ import { imageRefFor } from '../runtime/image-ref.js';
 import type { TaskOutputSink } from '../logs/types.js';
 import { StatusBus, type UpdateListener } from './status-bus.js';
 import type { PartCapacity, TaskPart } from './task-part.js';
-import { TaskRunner } from './task-runner.js';
+import { TaskRunner, type EngineAvailability } from './task-runner.js';
+import type { TaskStore } from './task-store.js';
+import { recoverTasks, type RecoveryReport } from './task-recovery.js';
 import { isTerminal, type LaunchSpec, type StatusUpdate, type TaskResources, type TaskState, type TaskView } from './types.js';
 
 export interface TaskManagerDeps {
@@ -22,6 +24,10 @@ export interface TaskManagerDeps {
   readonly externalTasks?: () => readonly TaskView[];
   /** The per-task log store (src/logs) the runners feed. */
   readonly output?: TaskOutputSink;
+  /** The durable task store; without it tasks live in memory only (tests of the core). */
+  readonly store?: TaskStore;
+  /** Whether the engine is reachable: launches are refused while it is not. */
+  readonly engine?: EngineAvailability & { describeOutage(): string };
 }
 
 export interface HostResourcesView {
@@ -33,9 +39,6 @@ export interface HostResourcesView {
   readonly partStatus: readonly string[];
   readonly gpuDevices: NonNullable<PartCapacity['gpuDevices']>;
 }
-
-/** Terminal tasks kept for Get/List after they end. */
-const MAX_TERMINAL_TASKS = 1000;
 
 /**
  * The task core: the only thing the API calls. It validates what the runtime
@@ -59,24 +62,71 @@ export class TaskManager {
       if (sameLaunch(existing.launch, spec)) return existing.view();
       throw new ExecutorError('ALREADY_EXISTS', `task ${spec.taskId} already exists with a different request`);
     }
+    const engine = this.deps.engine;
+    if (engine !== undefined && !engine.isUp()) {
+      throw new ExecutorError('UNAVAILABLE', `the container engine is ${engine.describeOutage()}; retry later or launch the task on another host`);
+    }
     if (this.external().some((v) => v.taskId === spec.taskId)) {
       throw new ExecutorError('ALREADY_EXISTS', `task ${spec.taskId} already runs on this host under titus-executor run-task`);
     }
     const image = imageRefFor(spec.containerInfo, this.deps.config.docker.registry);
     checkShmFitsMemory(spec);
     this.admit(spec);
-    const runner = new TaskRunner(spec, image, {
+    let runner: TaskRunner;
+    try {
+      runner = new TaskRunner(spec, image, this.runnerDeps());
+    } catch (err) {
+      // The ACCEPTED record could not be written: nothing was streamed or started.
+      for (const part of this.deps.parts ?? []) void part.release(spec.taskId).catch(() => undefined);
+      throw new ExecutorError('UNAVAILABLE', `cannot record task ${spec.taskId} in the state directory: ${(err as Error).message}`, { cause: err });
+    }
+    this.tasks.set(spec.taskId, runner);
+    runner.start();
+    return runner.view();
+  }
+
+  /** What every runner, new or recovered, is given. */
+  runnerDeps(): ConstructorParameters<typeof TaskRunner>[2] {
+    const { deps } = this;
+    return {
+      runtime: deps.runtime,
+      config: deps.config,
+      log: deps.log,
+      parts: deps.parts ?? [],
+      publish: (u, beforeDeliver) => this.bus.publish(u, beforeDeliver),
+      executorPid: deps.executorPid ?? process.pid,
+      maxStartingSeconds: deps.config.tasks.maxStartingSeconds,
+      ...(deps.output !== undefined ? { output: deps.output } : {}),
+      ...(deps.store !== undefined ? { store: deps.store } : {}),
+      ...(deps.engine !== undefined ? { engine: deps.engine } : {}),
+    };
+  }
+
+  /**
+   * After a restart: every task in the store is known again at once (Get,
+   * List, Watch resume), then, once the engine answers, each unfinished one is
+   * re-attached to its container and anything the executor labelled but has
+   * no record of is removed. Resolves when that is done.
+   */
+  async recover(): Promise<RecoveryReport> {
+    const store = this.deps.store;
+    if (store === undefined) return { restored: 0, resumed: 0, corrupt: 0, orphansRemoved: 0 };
+    return recoverTasks({
+      store,
       runtime: this.deps.runtime,
       config: this.deps.config,
       log: this.deps.log,
       parts: this.deps.parts ?? [],
-      publish: (u) => this.bus.publish(u),
-      executorPid: this.deps.executorPid ?? process.pid,
-      ...(this.deps.output !== undefined ? { output: this.deps.output } : {}),
+      bus: this.bus,
+      adopt: (runner) => {
+        this.tasks.set(runner.launch.taskId, runner);
+        if (runner.sm.terminal) this.rememberEnded(runner.launch.taskId);
+      },
+      has: (taskId) => this.tasks.has(taskId),
+      newRunner: (record, first) =>
+        new TaskRunner(record.launch, record.image, this.runnerDeps(), record.history === undefined ? undefined : record, first),
+      ...(this.deps.engine !== undefined ? { engine: this.deps.engine } : {}),
     });
-    this.tasks.set(spec.taskId, runner);
-    runner.start();
-    return runner.view();
   }
 
   /** Every part admits the task or none does: a refusal releases what earlier parts reserved. */
@@ -206,11 +256,24 @@ export class TaskManager {
   }
 
   private onUpdate(u: StatusUpdate): void {
-    if (!isTerminal(u.state)) return;
-    this.terminalOrder.push(u.taskId);
-    while (this.terminalOrder.length > MAX_TERMINAL_TASKS) {
-      const old = this.terminalOrder.shift();
-      if (old !== undefined) this.tasks.delete(old);
+    if (isTerminal(u.state)) this.rememberEnded(u.taskId);
+  }
+
+  /** Ended tasks are kept up to tasks.retainEnded; the oldest records go, the sequence high-water stays. */
+  private rememberEnded(taskId: string): void {
+    this.terminalOrder.push(taskId);
+    const limit = this.deps.config.tasks.retainEnded;
+    if (this.terminalOrder.length <= limit) return;
+    try {
+      this.deps.store?.writeSequence(this.bus.latestSequence());
+      while (this.terminalOrder.length > limit) {
+        const old = this.terminalOrder.shift();
+        if (old === undefined) continue;
+        this.tasks.delete(old);
+        this.deps.store?.remove(old);
+      }
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'could not drop old task records; retried when the next task ends');
     }
   }
 }

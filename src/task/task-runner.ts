@@ -8,23 +8,38 @@ import { buildEnv } from '../runtime/env.js';
 import type { ImageRef } from '../runtime/image-ref.js';
 import { RuntimeError, isRuntimeError } from '../runtime/runtime-errors.js';
 import { LABEL } from '../runtime/labels.js';
-import { errorOutcome, exitOutcome, killedOutcome, type Outcome } from './outcome.js';
+import type { ContainerExit, ContainerSummary } from '../runtime/container-runtime.js';
+import { errorOutcome, exitOutcome, lostOutcome, outcomeForKill, type Outcome } from './outcome.js';
 import { removeOwnLeftover } from './owned-container.js';
 import type { NewUpdate } from './status-bus.js';
+import type { KillRequest, TaskRecord } from './task-record.js';
+import type { TaskStore } from './task-store.js';
 import type { PartGrant, TaskPart } from './task-part.js';
-import { TaskStateMachine } from './task-state-machine.js';
+import { TaskStateMachine, type FirstUpdate } from './task-state-machine.js';
 import type { TaskOutputSink } from '../logs/types.js';
-import type { LaunchSpec, NetworkDetails, PullProgress, StatusUpdate, TaskView } from './types.js';
+import type { ExitInfo, LaunchSpec, NetworkDetails, PullProgress, StatusUpdate, TaskView } from './types.js';
 
 export interface TaskRunnerDeps {
   readonly runtime: ContainerRuntime;
   readonly config: ExecutorConfig;
   readonly log: Logger;
   readonly parts: readonly TaskPart[];
-  readonly publish: (u: NewUpdate) => StatusUpdate;
+  readonly publish: (u: NewUpdate, beforeDeliver?: (u: StatusUpdate) => void) => StatusUpdate;
   readonly executorPid: number;
+  /** The durable store: every change is written here before it is streamed. */
+  readonly store?: TaskStore;
+  /** Whether the engine is reachable; a wait cut by an engine outage resumes when it is back. */
+  readonly engine?: EngineAvailability;
+  /** Fails a task still not RUNNING this long after it was accepted (stuckInState); 0: never. */
+  readonly maxStartingSeconds?: number;
   /** Keeps the task's stdout and stderr on the host (GetLogs); absent in tests that do not need it. */
   readonly output?: TaskOutputSink;
+}
+
+export interface EngineAvailability {
+  isUp(): boolean;
+  /** Resolves once the engine answers again (at once when it does now). */
+  whenUp(): Promise<void>;
 }
 
 const MB = 1_000_000;
@@ -37,31 +52,88 @@ const OUTPUT_TAIL_BYTES = 16 * 1024;
  */
 export class TaskRunner {
   readonly sm: TaskStateMachine;
-  readonly acceptedAtMs = Date.now();
+  readonly acceptedAtMs: number;
   private startedAtMs: number | undefined;
   private finishedAtMs: number | undefined;
   private containerId: string | undefined;
   private containerStarted = false;
   private outputTail: string | undefined;
   private command: readonly string[] = [];
-  private kill: { reason: string; graceSeconds: number } | undefined;
+  private exit: ExitInfo | undefined;
+  private kill: KillRequest | undefined;
   private stopping: Promise<void> | undefined;
   private readonly abort = new AbortController();
+  private readonly timers: NodeJS.Timeout[] = [];
   private readonly log: Logger;
-  private finished!: Promise<void>;
+  private finished: Promise<void> = Promise.resolve();
 
+  /**
+   * A new task (publishes ACCEPTED, written to the store first), or one read
+   * back from the store after a restart (`restored`; nothing published).
+   */
   constructor(
     readonly launch: LaunchSpec,
     readonly image: ImageRef,
     private readonly deps: TaskRunnerDeps,
+    restored?: TaskRecord,
+    first?: FirstUpdate,
   ) {
     this.log = deps.log.child({ taskId: launch.taskId });
-    this.sm = new TaskStateMachine(launch.taskId, deps.publish);
+    this.acceptedAtMs = restored?.acceptedAtMs ?? Date.now();
+    if (restored !== undefined) {
+      this.startedAtMs = restored.startedAtMs;
+      this.finishedAtMs = restored.finishedAtMs;
+      this.containerId = restored.containerId;
+      this.outputTail = restored.outputTail;
+      this.command = restored.command ?? [];
+      this.exit = restored.exit;
+      this.kill = restored.kill;
+    }
+    // The first update's write failing fails the launch (nothing is streamed);
+    // a later one's is logged and retried with the next change.
+    const beforeDeliver = (stamped: StatusUpdate): void =>
+      (this.sm as TaskStateMachine | undefined) === undefined ? this.persist(stamped) : this.persistQuietly(stamped);
+    this.sm = new TaskStateMachine(launch.taskId, (u) => deps.publish(u, beforeDeliver), restored?.history ?? first);
   }
 
   /** Starts the lifecycle in the background; `done` settles after the terminal update. */
   start(): void {
-    this.finished = this.run();
+    this.armStartingDeadline();
+    this.finished = this.settle(() => this.execute());
+  }
+
+  /**
+   * After an executor restart: picks the task up where the engine has it.
+   * `container` is what the engine lists under the task's labels now
+   * (undefined: there is none).
+   */
+  resume(container: ContainerSummary | undefined): void {
+    if (this.sm.terminal) return;
+    this.finished = this.settle(() => this.reattach(container));
+  }
+
+  /** Writes the task's record (with `update`, which is about to be streamed, as its latest). */
+  persist(update?: StatusUpdate): void {
+    const store = this.deps.store;
+    if (store === undefined) return;
+    const history = (this.sm as TaskStateMachine | undefined)?.history ?? [];
+    store.save(this.record(update === undefined ? history : [...history, update]));
+  }
+
+  private record(history: readonly StatusUpdate[]): TaskRecord {
+    return {
+      launch: this.launch,
+      image: this.image,
+      acceptedAtMs: this.acceptedAtMs,
+      ...(this.startedAtMs !== undefined ? { startedAtMs: this.startedAtMs } : {}),
+      ...(this.finishedAtMs !== undefined ? { finishedAtMs: this.finishedAtMs } : {}),
+      ...(this.containerId !== undefined ? { containerId: this.containerId } : {}),
+      ...(this.command.length > 0 ? { command: this.command } : {}),
+      ...(this.exit !== undefined ? { exit: this.exit } : {}),
+      ...(this.outputTail !== undefined ? { outputTail: this.outputTail } : {}),
+      ...(this.kill !== undefined ? { kill: this.kill } : {}),
+      history,
+    };
   }
 
   get done(): Promise<void> {
@@ -69,11 +141,12 @@ export class TaskRunner {
   }
 
   /** Idempotent: the first call decides the grace period. */
-  requestKill(reason: string, graceSeconds: number): void {
+  requestKill(reason: string, graceSeconds: number, cause?: KillRequest['cause']): void {
     if (this.sm.terminal || this.kill !== undefined) return;
-    this.kill = { reason, graceSeconds };
-    this.log.info({ graceSeconds, reason }, 'kill requested');
-    this.sm.transition('KILL_INITIATED', `kill requested${reason === '' ? '' : `: ${reason}`}`, 'killed');
+    this.kill = { reason, graceSeconds, ...(cause !== undefined ? { cause } : {}) };
+    this.log.info({ graceSeconds, reason, cause }, 'kill requested');
+    const message = cause === undefined ? `kill requested${reason === '' ? '' : `: ${reason}`}` : reason;
+    this.sm.transition('KILL_INITIATED', message, cause ?? 'killed');
     this.abort.abort();
     if (this.containerStarted) void this.stopContainer();
   }
@@ -94,17 +167,20 @@ export class TaskRunner {
       ...(this.startedAtMs !== undefined ? { startedAtMs: this.startedAtMs } : {}),
       ...(this.finishedAtMs !== undefined ? { finishedAtMs: this.finishedAtMs } : {}),
       ...(this.outputTail !== undefined ? { outputTail: this.outputTail } : {}),
+      ...(this.launch.runtimeLimitSeconds !== undefined ? { runtimeLimitSeconds: this.launch.runtimeLimitSeconds } : {}),
     };
   }
 
-  private async run(): Promise<void> {
+  /** Runs `body` to an outcome, cleans up, then sends the one terminal update. */
+  private async settle(body: () => Promise<Outcome>): Promise<void> {
     let outcome: Outcome;
     try {
-      outcome = await this.execute();
+      outcome = await body();
     } catch (err) {
-      outcome = this.kill !== undefined ? killedOutcome(this.kill.reason) : errorOutcome(err, this.containerStarted);
+      outcome = this.kill !== undefined ? outcomeForKill(this.kill, this.exit) : errorOutcome(err, this.containerStarted);
       this.log.warn({ err: errorMessage(err), state: outcome.state }, 'task ended with an error');
     }
+    for (const t of this.timers) clearTimeout(t);
     const cleanupErrors = await this.cleanup();
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
     this.finishedAtMs = Date.now();
@@ -135,15 +211,104 @@ export class TaskRunner {
     this.startedAtMs = Date.now();
     this.deps.output?.collect(this.launch.taskId, id);
     if (this.kill !== undefined) void this.stopContainer();
-    else this.sm.transition('RUNNING', 'main container is now running');
-    const exit = await this.deps.runtime.waitContainer(id);
+    else this.markRunning('main container is now running');
+    return this.untilExit(id);
+  }
+
+  /** Re-attaches to what the engine has of the task after a restart. */
+  private async reattach(container: ContainerSummary | undefined): Promise<Outcome> {
+    if (this.exit !== undefined && (container === undefined || container.state !== 'running')) {
+      // It exited (and was seen to) before the executor went down.
+      return this.kill !== undefined ? outcomeForKill(this.kill, this.exit) : exitOutcome(this.exit, this.command);
+    }
+    if (container === undefined) {
+      if (this.containerId === undefined) return lostOutcome('the executor restarted before the task\'s container was created; launch it again');
+      return lostOutcome(`container ${this.containerId} is gone: it was removed while the executor was not running`);
+    }
+    this.containerId = container.id;
+    if (container.state === 'created') {
+      return lostOutcome('the executor restarted before the task\'s container was started; launch it again');
+    }
+    this.containerStarted = true;
+    this.deps.output?.collect(this.launch.taskId, container.id);
+    this.log.info({ containerId: container.id, engineState: container.state }, 're-attached to the task container after a restart');
+    if (this.kill !== undefined) void this.stopContainer();
+    else if (this.sm.state !== 'RUNNING') this.markRunning('main container is running (re-attached after an executor restart)');
+    else this.armRuntimeLimit();
+    return this.untilExit(container.id);
+  }
+
+  /** Waits for the container's exit, through engine outages, and records it before cleanup. */
+  private async untilExit(id: string): Promise<Outcome> {
+    const exit = await this.waitThroughOutages(id);
     this.log.info({ exitCode: exit.exitCode, oomKilled: exit.oomKilled }, 'container exited');
-    if (this.kill !== undefined) return killedOutcome(this.kill.reason, { exitCode: exit.exitCode, oomKilled: exit.oomKilled });
+    this.exit = { exitCode: exit.exitCode, oomKilled: exit.oomKilled };
+    this.persistQuietly();
+    if (this.kill !== undefined) return outcomeForKill(this.kill, this.exit);
     return exitOutcome(exit, this.command);
   }
 
+  private async waitThroughOutages(id: string): Promise<ContainerExit> {
+    const engine = this.deps.engine;
+    for (;;) {
+      try {
+        return await this.deps.runtime.waitContainer(id);
+      } catch (err) {
+        if (engine === undefined || !isRuntimeError(err, 'engine-unavailable')) throw err;
+        this.log.warn({ err: errorMessage(err) }, 'container engine unreachable while the task runs; waiting for it to come back');
+        await engine.whenUp();
+        this.log.info('container engine is back; re-attaching to the task container');
+        // The engine's log stream was cut too.
+        this.deps.output?.collect(this.launch.taskId, id);
+        if (this.kill !== undefined) {
+          this.stopping = undefined;
+          void this.stopContainer();
+        }
+      }
+    }
+  }
+
+  private markRunning(message: string): void {
+    this.sm.transition('RUNNING', message);
+    this.armRuntimeLimit();
+  }
+
+  /** The runtime limit counts from the container's start, across restarts. */
+  private armRuntimeLimit(): void {
+    const limit = this.launch.runtimeLimitSeconds;
+    if (limit === undefined || limit <= 0) return;
+    const elapsed = Date.now() - (this.startedAtMs ?? Date.now());
+    const timer = setTimeout(() => {
+      this.requestKill(`task exceeded its runtime limit of ${limit} s`, this.deps.config.container.defaultKillWaitSeconds, 'runtimeLimitExceeded');
+    }, Math.max(0, limit * 1000 - elapsed));
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** A task that is not RUNNING in time (a pull or a part that hangs) fails instead of hanging forever. */
+  private armStartingDeadline(): void {
+    const seconds = this.deps.maxStartingSeconds ?? 0;
+    if (seconds <= 0) return;
+    const timer = setTimeout(() => {
+      if (this.sm.state !== 'ACCEPTED' && this.sm.state !== 'STARTING') return;
+      const last = this.sm.last.message;
+      this.requestKill(`task stuck in STARTING for more than ${seconds} s (last: ${last})`, 0, 'stuckInState');
+    }, seconds * 1000);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** A record write outside a status update; its failure is logged, the task goes on. */
+  private persistQuietly(update?: StatusUpdate): void {
+    try {
+      this.persist(update);
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'could not write the task record');
+    }
+  }
+
   private killedOutcome(): Outcome | undefined {
-    return this.kill === undefined ? undefined : killedOutcome(this.kill.reason);
+    return this.kill === undefined ? undefined : outcomeForKill(this.kill);
   }
 
   /** A STARTING update, unless a kill has moved the task on. */
@@ -227,6 +392,7 @@ export class TaskRunner {
     });
     this.command = [...spec.entrypoint, ...spec.cmd];
     this.containerId = await this.createOrReplace(spec);
+    this.persistQuietly(); // a restart must find this container even if the next update never comes
     return this.containerId;
   }
 
@@ -267,10 +433,11 @@ export class TaskRunner {
     if (this.stopping !== undefined) await this.stopping;
     if (this.containerId !== undefined && this.containerStarted) {
       await this.deps.output?.finish(this.launch.taskId);
-      this.outputTail = await this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
-        this.log.warn({ err: errorMessage(err) }, 'could not read the container output');
-        return undefined;
-      });
+      this.outputTail =
+        (await this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
+          this.log.warn({ err: errorMessage(err) }, 'could not read the container output');
+          return undefined;
+        })) ?? this.outputTail;
     }
     if (this.containerId !== undefined) {
       await this.deps.runtime.removeContainer(this.containerId).catch((err: unknown) => {

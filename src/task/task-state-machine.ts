@@ -13,6 +13,15 @@ const ALLOWED: Readonly<Record<TaskState, readonly TaskState[]>> = {
   LOST: [],
 };
 
+/** The first update of a task that is not a plain launch (a record found corrupt after a restart). */
+export interface FirstUpdate {
+  readonly state: TaskState;
+  readonly message: string;
+  readonly reasonCode: ReasonCode;
+}
+
+const isHistory = (s: readonly StatusUpdate[] | FirstUpdate): s is readonly StatusUpdate[] => Array.isArray(s);
+
 export type Extras = Partial<Pick<StatusUpdate, 'containerId' | 'exit' | 'pull' | 'network'>>;
 
 /**
@@ -24,12 +33,23 @@ export class TaskStateMachine {
   private current: StatusUpdate;
   private readonly updates: StatusUpdate[] = [];
 
+  /**
+   * A new task starts ACCEPTED (published); a task read back from the store
+   * after a restart continues from its stored history (nothing published).
+   */
   constructor(
     readonly taskId: string,
     private readonly publish: (u: NewUpdate) => StatusUpdate,
+    start: readonly StatusUpdate[] | FirstUpdate = { state: 'ACCEPTED', message: 'accepted', reasonCode: 'normal' },
     private readonly maxHistory = 500,
   ) {
-    this.current = this.record(this.publish(this.build('ACCEPTED', 'accepted', 'normal', {})));
+    if (isHistory(start) && start.length > 0) {
+      this.updates.push(...start);
+      this.current = start[start.length - 1] as StatusUpdate;
+    } else {
+      const first = isHistory(start) ? { state: 'ACCEPTED' as const, message: 'accepted', reasonCode: 'normal' as const } : start;
+      this.current = this.record(this.publish(this.build(first.state, first.message, first.reasonCode, {})));
+    }
   }
 
   get state(): TaskState {

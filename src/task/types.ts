@@ -1,4 +1,5 @@
 import type { ContainerInfo } from './container-info.js';
+import type { BindMount } from '../runtime/container-spec.js';
 
 export const TASK_STATES = [
   'ACCEPTED',
@@ -91,6 +92,17 @@ export interface LaunchSpec {
   readonly containerInfo: ContainerInfo;
   readonly resources: TaskResources;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Optional extras for control planes whose requests ContainerInfo cannot
+   * express (Kubernetes pods through interLink): host paths bind-mounted into
+   * the container, labels on the container itself (the executor's own win),
+   * and a hostname instead of the one derived from the task id.
+   */
+  readonly mounts?: readonly BindMount[];
+  readonly containerLabels?: Readonly<Record<string, string>>;
+  readonly hostname?: string;
+  /** Killed with reason runtimeLimitExceeded this long after it started; absent: no limit. */
+  readonly runtimeLimitSeconds?: number;
 }
 
 export interface TaskView {
@@ -107,4 +119,5 @@ export interface TaskView {
   readonly startedAtMs?: number;
   readonly finishedAtMs?: number;
   readonly outputTail?: string;
+  readonly runtimeLimitSeconds?: number;
 }

@@ -1,0 +1,45 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** `host:port` with a numeric loopback host, e.g. `127.0.0.1:4000` or `[::1]:4000`; port 0 picks a free one (tests). */
+const LISTEN_RE = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/;
+
+export interface LoopbackAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The host and port of a loopback listen address, or undefined when it is not one. */
+export const parseLoopbackListen = (address: string): LoopbackAddress | undefined => {
+  const m = LISTEN_RE.exec(address);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (host === undefined || !Number.isInteger(port) || port > 65_535) return undefined;
+  const family = isIP(host);
+  if (family === 4 && host.startsWith('127.')) return { host, port };
+  if (family === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1')) return { host, port };
+  return undefined;
+};
+
+/**
+ * `interlink` in the executor config: the interLink plugin API that makes this
+ * host a Kubernetes node. No authentication reaches a plugin, so it is served
+ * on a unix socket and, optionally, on loopback only; never off-host.
+ */
+export const interlinkConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** The unix socket interLink's API server calls (its SidecarURL `unix://…`); null: none. */
+    socketPath: z.string().min(1).nullable().default('/run/titus-executor/interlink.sock'),
+    /** Optional loopback TCP listener (SidecarURL `http://127.0.0.1`, SidecarPort). */
+    listen: z
+      .string()
+      .refine((s) => parseLoopbackListen(s) !== undefined, 'must be a loopback host:port such as 127.0.0.1:4000 or [::1]:4000')
+      .nullable()
+      .default(null),
+    /** The node's pod capacity reported to Kubernetes. */
+    maxPods: z.number().int().positive().default(110),
+  })
+  .refine((c) => !c.enabled || c.socketPath !== null || c.listen !== null, 'set socketPath or listen when enabled');
+
+export type InterlinkConfig = z.infer<typeof interlinkConfigSchema>;

@@ -1,0 +1,178 @@
+import type { DefaultResources } from '../config/config.js';
+import { invalidArgument } from '../common/errors.js';
+import { hostnameFor } from '../runtime/build-container-spec.js';
+import type { ContainerInfo } from '../task/container-info.js';
+import type { LaunchSpec, TaskResources } from '../task/types.js';
+import { buildPodEnv, expandVars } from './pod-env.js';
+import { podContainerLabels, podTaskId, type PodIdentity } from './pod-names.js';
+import type { CreateRequest, K8sConfigMap, K8sContainer, K8sPod, K8sSecret } from './pod-schema.js';
+import { containerMounts, materializeVolumes, type VolumeData } from './pod-volumes.js';
+import { parseQuantity } from './quantity.js';
+
+const MiB = 1024 * 1024;
+/** Kubernetes' default grace period when the pod does not set one. */
+export const DEFAULT_GRACE_SECONDS = 30;
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+
+/** One container of a pod as one executor task. */
+export interface PlannedContainer {
+  readonly name: string;
+  readonly init: boolean;
+  readonly taskId: string;
+  /** The image as the pod names it, reported back in the container status. */
+  readonly image: string;
+  readonly launch: LaunchSpec;
+}
+
+/** Everything needed to run the pod, kept so that a restarted executor can carry on. */
+export interface PodPlan {
+  readonly pod: PodIdentity;
+  readonly graceSeconds: number;
+  /** Init containers in order, then the containers. */
+  readonly containers: readonly PlannedContainer[];
+}
+
+export const podIdentity = (pod: K8sPod): PodIdentity => ({
+  uid: pod.metadata.uid,
+  name: pod.metadata.name,
+  namespace: pod.metadata.namespace ?? 'default',
+});
+
+/** deletionGracePeriodSeconds (set by the API server on delete) wins over the spec's. */
+export const graceSecondsOf = (pod: {
+  metadata: { deletionGracePeriodSeconds?: number | null | undefined };
+  spec?: { terminationGracePeriodSeconds?: number | null | undefined } | null | undefined;
+}): number | undefined => pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? undefined;
+
+/**
+ * Turns an interLink create request into one launch per container: writes the
+ * pod's volumes under `volumesDir`, resolves env, resources and the image.
+ * Throws INVALID_ARGUMENT naming the field for anything it cannot honour.
+ */
+export const planPod = async (req: CreateRequest, volumesDir: string, defaults: DefaultResources): Promise<PodPlan> => {
+  const { pod } = req;
+  const identity = podIdentity(pod);
+  const data = collectData(req);
+  const inits = pod.spec.initContainers ?? [];
+  const all = [
+    ...inits.map((c, i) => ({ c, init: true, field: `pod.spec.initContainers.${i}` })),
+    ...pod.spec.containers.map((c, i) => ({ c, init: false, field: `pod.spec.containers.${i}` })),
+  ];
+  const names = new Set<string>();
+  for (const { c, field } of all) {
+    if (names.has(c.name)) throw invalidArgument(`${field}.name`, `container name ${c.name} is used twice in the pod`);
+    names.add(c.name);
+    refuseUnsupported(c, field);
+  }
+  await materializeVolumes(volumesDir, pod, data);
+  const graceSeconds = graceSecondsOf(pod) ?? DEFAULT_GRACE_SECONDS;
+  const containers: PlannedContainer[] = [];
+  for (const { c, init, field } of all) {
+    const resources = resourcesFor(c, defaults, field);
+    const env = buildPodEnv({ pod, container: c, data, cpu: resources.cpu, memoryBytes: resources.memoryMb * MiB, field });
+    const mounts = await containerMounts(volumesDir, pod, c, field);
+    const labels = podContainerLabels(identity, c.name, init);
+    const taskId = podTaskId(identity.uid, c.name);
+    const containerInfo: ContainerInfo = {
+      ...imageFields(c.image),
+      process: {
+        ...(c.command ? { entrypoint: c.command.map((a) => expandVars(a, env)) } : {}),
+        ...(c.args ? { command: c.args.map((a) => expandVars(a, env)) } : {}),
+      },
+      userProvidedEnv: env,
+      killWaitSeconds: graceSeconds,
+      ...capabilities(c),
+    };
+    const launch: LaunchSpec = {
+      taskId,
+      containerInfo,
+      resources,
+      labels,
+      containerLabels: labels,
+      hostname: hostnameFor(pod.spec.hostname ?? identity.name),
+      ...(mounts.length > 0 ? { mounts } : {}),
+    };
+    containers.push({ name: c.name, init, taskId, image: c.image, launch });
+  }
+  return { pod: identity, graceSeconds, containers };
+};
+
+/** The ConfigMaps, Secrets and resolved projected volumes sent with any of the pod's containers. */
+const collectData = (req: CreateRequest): VolumeData => {
+  const configMaps = new Map<string, K8sConfigMap>();
+  const secrets = new Map<string, K8sSecret>();
+  const projected = new Map<string, K8sConfigMap>();
+  for (const c of req.container ?? []) {
+    for (const cm of c.configMaps ?? []) configMaps.set(cm.metadata.name, cm);
+    for (const s of c.secrets ?? []) secrets.set(s.metadata.name, s);
+    for (const p of c.projectedvolumemaps ?? []) projected.set(p.metadata.name, p);
+  }
+  return { configMaps, secrets, projected };
+};
+
+/**
+ * Fields that would change what the program does and that this host cannot
+ * honour yet are refused rather than silently ignored.
+ */
+const refuseUnsupported = (c: K8sContainer, field: string): void => {
+  if (c.workingDir !== undefined && c.workingDir !== null && c.workingDir !== '') {
+    throw invalidArgument(`${field}.workingDir`, 'is not supported on this host; set the working directory in the image or the command');
+  }
+  const sc = c.securityContext as Record<string, unknown> | null | undefined;
+  if (sc?.['privileged'] === true) throw invalidArgument(`${field}.securityContext.privileged`, 'privileged containers are not supported');
+  for (const key of ['runAsUser', 'runAsGroup'] as const) {
+    const v = sc?.[key];
+    if (v !== undefined && v !== null && v !== 0) throw invalidArgument(`${field}.securityContext.${key}`, 'is not supported on this host; containers run as the image user');
+  }
+};
+
+/**
+ * Limits, else requests, else the executor's defaults: the executor enforces
+ * one value per resource, and Kubernetes schedules on requests that may be
+ * lower. GPUs come from `nvidia.com/gpu` and must be whole.
+ */
+const resourcesFor = (c: K8sContainer, defaults: DefaultResources, field: string): TaskResources => {
+  const limits = c.resources?.limits ?? {};
+  const requests = c.resources?.requests ?? {};
+  const pick = (name: string): { value: string | number; field: string } | undefined => {
+    const l = limits[name];
+    if (l !== undefined) return { value: l, field: `${field}.resources.limits.${name}` };
+    const r = requests[name];
+    return r === undefined ? undefined : { value: r, field: `${field}.resources.requests.${name}` };
+  };
+  const cpuQ = pick('cpu');
+  const memQ = pick('memory');
+  const gpuQ = pick(GPU_RESOURCE);
+  const cpu = cpuQ === undefined ? 0 : parseQuantity(cpuQ.value, cpuQ.field);
+  const memoryBytes = memQ === undefined ? 0 : parseQuantity(memQ.value, memQ.field);
+  const gpus = gpuQ === undefined ? 0 : parseQuantity(gpuQ.value, gpuQ.field);
+  if (gpuQ !== undefined && !Number.isInteger(gpus)) throw invalidArgument(gpuQ.field, `${String(gpuQ.value)} is not a whole number of GPUs`);
+  return {
+    cpu: cpu > 0 ? cpu : defaults.cpu,
+    memoryMb: memoryBytes > 0 ? Math.ceil(memoryBytes / MiB) : defaults.memoryMb,
+    diskMb: defaults.diskMb,
+    networkMbps: defaults.networkMbps,
+    // Never the executor's default: the scheduler only counts GPUs the pod asks for.
+    gpus,
+  };
+};
+
+/** `repo[:tag][@digest]` to ContainerInfo's fields; the digest wins, as in Docker. */
+export const imageFields = (image: string): Pick<ContainerInfo, 'fullyQualifiedImage' | 'version' | 'imageDigest'> => {
+  const at = image.indexOf('@');
+  let name = at >= 0 ? image.slice(0, at) : image;
+  const digest = at >= 0 ? image.slice(at + 1) : undefined;
+  const colon = name.lastIndexOf(':');
+  let tag: string | undefined;
+  if (colon > name.lastIndexOf('/')) {
+    tag = name.slice(colon + 1);
+    name = name.slice(0, colon);
+  }
+  return { fullyQualifiedImage: name, ...(tag !== undefined ? { version: tag } : {}), ...(digest !== undefined ? { imageDigest: digest } : {}) };
+};
+
+const capabilities = (c: K8sContainer): Pick<ContainerInfo, 'capabilities'> => {
+  const caps = c.securityContext?.capabilities;
+  if (!caps) return {};
+  return { capabilities: { ...(caps.add ? { add: caps.add } : {}), ...(caps.drop ? { drop: caps.drop } : {}) } };
+};
