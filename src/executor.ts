@@ -14,6 +14,7 @@ import { startNetworkRecovery } from './task/network-part.js';
 import { readPublishedTaskViews } from './task/published-tasks.js';
 import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
 import { checkMetadataProxyConfig, startMetadataService, type MetadataService } from './task/metadata-service.js';
+import { startTaskLogStore, type TaskLogStore } from './logs/index.js';
 
 export interface Executor {
   readonly tasks: TaskManager;
@@ -26,6 +27,8 @@ export interface Executor {
   readonly recovered: Promise<RecoveryReport>;
   /** Whether the container engine is reachable now. */
   readonly engine: EngineMonitor;
+  /** Each task's stdout and stderr (GetLogs). */
+  readonly logs: TaskLogStore;
   stop(): Promise<void>;
 }
 
@@ -65,9 +68,12 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const metrics = new Metrics();
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
   const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status));
+  const instrumented = new InstrumentedRuntime(runtime, metrics);
+  const logs = await startTaskLogStore(config, instrumented, log);
   const tasks = new TaskManager({
     // The network part keeps the plain runtime: it needs the sandbox calls the metrics wrapper does not forward.
-    runtime: new InstrumentedRuntime(runtime, metrics),
+    runtime: instrumented,
+    output: logs,
     config,
     log,
     // The metadata part right after the network part: released (task detached) before the address is.
@@ -87,8 +93,9 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   metadata?.connect(tasks);
   metrics.trackGpusInUse(() => gpu.capacity().gpuDevices?.filter((d) => d.taskId !== undefined).length ?? 0);
   if (network !== undefined) metrics.trackAddressesInUse(() => network.addressesInUse());
-  const server = new ExecutorServer(tasks, config, log, metrics);
+  const server = new ExecutorServer(tasks, config, log, metrics, logs);
   await server.start().catch(async (err: unknown) => {
+    await logs.stop();
     await metadata?.stop(); // no redirect left behind pointing at a proxy that is gone
     throw err;
   });
@@ -101,10 +108,12 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     metadata,
     recovered,
     engine: engineMonitor,
+    logs,
     stop: async () => {
       tasks.close();
       engineMonitor.stop();
       await server.stop();
+      await logs.stop();
       await metadata?.stop();
       await metricsServer?.stop();
     },

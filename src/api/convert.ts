@@ -1,4 +1,6 @@
+import type { DrainStatus } from '../host/drain-switch.js';
 import type { HostResourcesView } from '../task/task-manager.js';
+import type { DrainState } from './generated/titus/executor/v1/DrainState.js';
 import type { StatusUpdate, TaskResources, TaskView } from '../task/types.js';
 import type { HostResources } from './generated/titus/executor/v1/HostResources.js';
 import type { Resources } from './generated/titus/executor/v1/Resources.js';
@@ -63,4 +65,15 @@ export const hostResourcesToProto = (h: HostResourcesView): HostResources => ({
   hostname: h.hostname,
   status: [...h.partStatus],
   gpus: h.gpuDevices.map((g) => ({ index: g.index, uuid: g.uuid, name: g.name, memoryMib: g.memoryMiB, pciBusId: g.pciBusId, taskId: g.taskId ?? '' })),
+  drain: drainToProto(h.drain),
+  available: resourcesToProto(h.available),
+  disks: h.disks.map((d) => ({ path: d.path, totalMb: String(d.totalMb), availableMb: String(d.availableMb) })),
+  nics: h.nics.map((n) => ({ name: n.name, speedMbps: n.speedMbps, addresses: [...n.addresses] })),
+});
+
+/** `since` is left unset for a host that was never drained. */
+export const drainToProto = (d: DrainStatus): DrainState => ({
+  draining: d.draining,
+  reason: d.reason,
+  ...(d.sinceMs > 0 ? { since: timestamp(d.sinceMs) } : {}),
 });

@@ -5,12 +5,13 @@ import type { Logger } from '../common/log.js';
 import type { TaskLogReader } from '../logs/types.js';
 import type { TaskManager } from '../task/task-manager.js';
 import type { StatusUpdate } from '../task/types.js';
-import { hostResourcesToProto, taskToProto, timestamp, updateToProto } from './convert.js';
+import { drainToProto, hostResourcesToProto, taskToProto, timestamp, updateToProto } from './convert.js';
 import type { TitusExecutorHandlers } from './generated/titus/executor/v1/TitusExecutor.js';
 import type { TaskStatusEvent } from './generated/titus/executor/v1/TaskStatusEvent.js';
 import type { WatchTaskStatusRequest__Output } from './generated/titus/executor/v1/WatchTaskStatusRequest.js';
+import { getLogs } from './logs-service.js';
 import { toGrpcError } from './status-map.js';
-import { parseKillRequest, parseLaunchRequest, parseListRequest, parseTaskId, parseWatchRequest } from './validate.js';
+import { parseKillRequest, parseLaunchRequest, parseListRequest, parseSetDrainRequest, parseTaskId, parseWatchRequest } from './validate.js';
 
 export interface ServiceDeps {
   readonly tasks: TaskManager;
@@ -66,10 +67,10 @@ export const executorHandlers = (deps: ServiceDeps, watches: WatchRegistry): Tit
     })),
     GetHostResources: unary(log, 'GetHostResources', async () => hostResourcesToProto(await tasks.hostResources())),
     WatchTaskStatus: (call) => watchTaskStatus(call, deps, watches),
-    // Placeholders until the log store and draining land (issue 3).
-    GetLogs: (call) => call.destroy(toGrpcError(new ExecutorError('UNIMPLEMENTED', 'GetLogs is not implemented yet'), log, 'GetLogs') as grpc.ServiceError),
-    SetDrain: unary(log, 'SetDrain', () => {
-      throw new ExecutorError('UNIMPLEMENTED', 'SetDrain is not implemented yet');
+    GetLogs: (call) => getLogs(call, deps, watches),
+    SetDrain: unary(log, 'SetDrain', (req) => {
+      const d = parseSetDrainRequest(req);
+      return drainToProto(tasks.setDrain(d.draining, d.reason));
     }),
   };
 };

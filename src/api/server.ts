@@ -7,9 +7,11 @@ import { execFileSync } from 'node:child_process';
 import type { ExecutorConfig } from '../config/config.js';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import type { TaskLogReader } from '../logs/types.js';
 import type { TaskManager } from '../task/task-manager.js';
 import { WatchRegistry, executorHandlers } from './executor-service.js';
 import { loadExecutorProto } from './proto.js';
+import { withRequestChecks } from './request-decoding.js';
 import { grpcMetricsInterceptor, type Metrics } from '../metrics/index.js';
 
 export const SERVICE_NAME = 'titus.executor.v1.TitusExecutor';
@@ -27,6 +29,7 @@ export class ExecutorServer {
     private readonly config: ExecutorConfig,
     private readonly log: Logger,
     metrics?: Metrics,
+    logs?: TaskLogReader,
   ) {
     // Counting every call here covers the executor service, health and reflection alike.
     this.server = new grpc.Server({
@@ -34,10 +37,11 @@ export class ExecutorServer {
       interceptors: metrics !== undefined ? [grpcMetricsInterceptor(metrics)] : [],
     });
     const proto = loadExecutorProto();
-    const service = proto.grpcType.titus.executor.v1.TitusExecutor.service;
+    // Undecodable requests become INVALID_ARGUMENT in the handlers, not grpc-js' INTERNAL.
+    const service = withRequestChecks(proto.grpcType.titus.executor.v1.TitusExecutor.service, SERVICE_NAME);
     this.server.addService(
       service,
-      executorHandlers({ tasks, config, log, decodeContainerInfo: proto.decodeContainerInfo }, this.watches),
+      executorHandlers({ tasks, config, log, decodeContainerInfo: proto.decodeContainerInfo, ...(logs !== undefined ? { logs } : {}) }, this.watches),
     );
     this.health.addToServer(this.server);
     new ReflectionService(proto.packageDefinition).addToServer(this.server);

@@ -7,6 +7,9 @@ import type { LaunchTaskRequest__Output } from './generated/titus/executor/v1/La
 import type { KillTaskRequest__Output } from './generated/titus/executor/v1/KillTaskRequest.js';
 import type { ListTasksRequest__Output } from './generated/titus/executor/v1/ListTasksRequest.js';
 import type { WatchTaskStatusRequest__Output } from './generated/titus/executor/v1/WatchTaskStatusRequest.js';
+import type { SetDrainRequest__Output } from './generated/titus/executor/v1/SetDrainRequest.js';
+import { MAX_DRAIN_REASON_LENGTH } from '../host/drain-switch.js';
+import { checkContainerInfoWireTypes, undecodableReason } from './request-decoding.js';
 
 /** Task ids name containers too, so they follow Docker's container-name rules. */
 export const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -29,13 +32,40 @@ const check = <T>(schema: z.ZodType<T>, value: unknown, prefix: string): T => {
 
 export const parseTaskId = (value: unknown): string => check(taskIdSchema, value, 'taskId');
 
+/** A request the service could not decode at all (src/api/request-decoding.ts) is the caller's fault. */
+const rejectUndecodable = (request: unknown): void => {
+  const why = undecodableReason(request);
+  if (why !== undefined) throw new ExecutorError('INVALID_ARGUMENT', `request: ${why}`, { field: 'request' });
+};
+
+/**
+ * Values of 2^31 and up in the proto's uint32 resources are negative numbers
+ * a client wrapped (-1 arrives as 4294967295); saying so beats "more than
+ * this host has". Whether a value fits the host is TaskManager's check.
+ */
+const MAX_RESOURCE_VALUE = 2 ** 31 - 1;
+const count = (): z.ZodNumber =>
+  z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .nonnegative('must not be negative')
+    .max(MAX_RESOURCE_VALUE, 'must be below 2^31 (a negative number sent as uint32 arrives as 4294967295 or so)');
+/** Docker refuses a memory limit under 6 MiB. */
+const MIN_MEMORY_MB = 6;
+
 const resourcesSchema = z
   .object({
-    cpu: z.number().refine((n) => Number.isFinite(n) && n >= 0, 'must be a finite number >= 0').optional(),
-    memoryMb: z.number().int().nonnegative().optional(),
-    diskMb: z.number().int().nonnegative().optional(),
-    networkMbps: z.number().int().nonnegative().optional(),
-    gpus: z.number().int().nonnegative().optional(),
+    cpu: z
+      .number({ error: 'must be a number' })
+      .refine((n) => Number.isFinite(n), 'must be a finite number')
+      .refine((n) => n >= 0, 'must not be negative')
+      .optional(),
+    memoryMb: count()
+      .refine((n) => n === 0 || n >= MIN_MEMORY_MB, `must be at least ${MIN_MEMORY_MB} MiB (Docker's minimum), or 0 for the default`)
+      .optional(),
+    diskMb: count().optional(),
+    networkMbps: count().optional(),
+    gpus: count().optional(),
   })
   .strip();
 
@@ -65,6 +95,7 @@ export const parseLaunchRequest = (
   defaults: DefaultResources,
   decodeBytes: (b: Uint8Array) => unknown,
 ): LaunchSpec => {
+  rejectUndecodable(req);
   const taskId = parseTaskId(req.taskId);
   const containerInfo = parseContainerInfo(req, decodeBytes);
   return {
@@ -100,6 +131,7 @@ const parseContainerInfo = (req: LaunchTaskRequest__Output, decodeBytes: (b: Uin
     }
     let decoded: unknown;
     try {
+      checkContainerInfoWireTypes(bytes);
       decoded = decodeBytes(bytes);
     } catch (err) {
       throw new ExecutorError('INVALID_ARGUMENT', `containerInfoBytes: not a serialized messages.ContainerInfo (${errorMessage(err)})`, {
@@ -117,6 +149,7 @@ const parseContainerInfo = (req: LaunchTaskRequest__Output, decodeBytes: (b: Uin
 };
 
 export const parseKillRequest = (req: KillTaskRequest__Output): { taskId: string; reason: string; killWaitSeconds?: number } => {
+  rejectUndecodable(req);
   const taskId = parseTaskId(req.taskId);
   const reason = check(z.string().max(1024), req.reason ?? '', 'reason');
   const wait = req.killWaitSeconds;
@@ -130,6 +163,7 @@ export const stateFromProto = (name: string): TaskState | undefined => {
 };
 
 export const parseListRequest = (req: ListTasksRequest__Output): { includeTerminal: boolean; states: TaskState[] } => {
+  rejectUndecodable(req);
   const states: TaskState[] = [];
   for (const name of req.states ?? []) {
     const s = stateFromProto(String(name));
@@ -147,6 +181,7 @@ export interface WatchRequest {
 }
 
 export const parseWatchRequest = (req: WatchTaskStatusRequest__Output): WatchRequest => {
+  rejectUndecodable(req);
   const ids = (req.taskIds ?? []).map((id, i) => check(taskIdSchema, id, `taskIds.${i}`));
   const after = check(z.string().regex(/^\d{1,15}$/, 'must be a sequence number'), req.afterSequence ?? '0', 'afterSequence');
   const keepAlive = req.keepaliveSeconds;
@@ -156,4 +191,15 @@ export const parseWatchRequest = (req: WatchTaskStatusRequest__Output): WatchReq
     afterSequence: Number(after),
     keepAliveSeconds: keepAlive !== undefined && keepAlive > 0 ? keepAlive : undefined,
   };
+};
+
+/** Printable text only: the reason is echoed in refusals, GetHostResources and logs. */
+const drainReasonSchema = z
+  .string()
+  .max(MAX_DRAIN_REASON_LENGTH, `must be at most ${MAX_DRAIN_REASON_LENGTH} characters`)
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+
+export const parseSetDrainRequest = (req: SetDrainRequest__Output): { draining: boolean; reason: string } => {
+  rejectUndecodable(req);
+  return { draining: req.draining === true, reason: check(drainReasonSchema, req.reason ?? '', 'reason').trim() };
 };

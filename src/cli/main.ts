@@ -11,6 +11,8 @@ import { registerLaunch } from './launch.js';
 import type { GlobalOptions } from './options.js';
 import { registerServe } from './serve.js';
 import { registerRunTask } from './run-task.js';
+import { registerDrain } from './drain.js';
+import { registerHost } from './host.js';
 
 const version = (): string => {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string; gitCommit?: string };
@@ -35,6 +37,8 @@ const printTask = (t: Task__Output): void => {
 registerServe(program, globals);
 registerLaunch(program, globals);
 registerRunTask(program);
+registerDrain(program, globals);
+registerHost(program, globals);
 
 program
   .command('kill')

@@ -101,6 +101,21 @@ export const configSchema = z
     interlink: interlinkConfigSchema.prefault({}),
     /** Durable state: task records (tasks/), task logs (logs/), the drain flag. Must survive reboots. */
     stateDir: z.string().min(1).default('/var/lib/titus-executor'),
+    /** Each task's stdout and stderr, kept under <stateDir>/logs/<taskId>/ for GetLogs and `titus-executor logs`. */
+    logs: z
+      .object({
+        /** Bytes per log file before it is rotated; a single line longer than that is cut. */
+        maxFileBytes: z.number().int().min(4096).default(10 * 1024 * 1024),
+        /** Files kept per task, the one being written included: at most maxFiles x maxFileBytes per task. */
+        maxFiles: z.number().int().min(1).max(100).default(5),
+        /** How long a task's logs are kept after it ended. */
+        retentionSeconds: z.number().int().nonnegative().default(86_400),
+        /** How often logs past retention are looked for (also at start and at stop). */
+        sweepIntervalSeconds: z.number().int().positive().default(300),
+        /** How long the end of a task waits for the rest of its output to be stored before its container is removed. */
+        finishTimeoutMs: z.number().int().positive().default(10_000),
+      })
+      .prefault({}),
     /** Where `titus-executor run-task` processes publish their tasks, so the daemon lists them. */
     runTaskDir: z.string().default('/run/titus-executor/run-task'),
     tasks: z

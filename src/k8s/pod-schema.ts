@@ -135,9 +135,6 @@ export const createRequestSchema = z.looseObject({
 });
 export type CreateRequest = z.infer<typeof createRequestSchema>;
 
-/** interLink >= 0.5 sends one object; 0.4 and earlier a one-element array of them. */
-export const createBodySchema = z.union([createRequestSchema, z.array(createRequestSchema).min(1, 'is an empty list of pods')]);
-
 /** A pod as /delete and /status receive it: only its identity is needed. */
 export const podRefSchema = z.looseObject({
   metadata: z.looseObject({
@@ -146,7 +143,13 @@ export const podRefSchema = z.looseObject({
     uid: z.string().min(1, 'is required'),
     deletionGracePeriodSeconds: opt(z.number().int().nonnegative()),
   }),
-  spec: opt(z.looseObject({ terminationGracePeriodSeconds: opt(z.number().int().nonnegative()) })),
+  spec: opt(
+    z.looseObject({
+      terminationGracePeriodSeconds: opt(z.number().int().nonnegative()),
+      containers: opt(z.array(z.looseObject({ name: z.string(), image: opt(z.string()) }))),
+      initContainers: opt(z.array(z.looseObject({ name: z.string(), image: opt(z.string()) }))),
+    }),
+  ),
 });
 export type K8sPodRef = z.infer<typeof podRefSchema>;
 

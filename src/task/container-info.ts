@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { LINUX_CAPABILITIES, isLinuxCapability } from './capabilities.js';
+import { MAX_ENV_TOTAL_BYTES, envEntryBytes, envNameForPath, envProblem } from './env-limits.js';
 
 /**
  * The ContainerInfo fields the executor reads, validated. The object shape is
@@ -8,13 +10,60 @@ import { z } from 'zod';
  */
 const stringMap = z.record(z.string(), z.string());
 
-const capabilityName = z.string().regex(/^[A-Z_]+$/, 'must be a Linux capability name such as NET_ADMIN');
+/** Known names arrive as strings; a number is a capability agent.proto does not name. */
+// Typed as string, not the union: ContainerInfo built elsewhere (pod specs) carries plain strings.
+const capabilityName = z.custom<string>((v) => isLinuxCapability(v), {
+  error: (issue) => `${JSON.stringify(issue.input)} is not a Linux capability (one of ${LINUX_CAPABILITIES.slice(0, 3).join(', ')}, …, ${LINUX_CAPABILITIES.at(-1) ?? ''})`,
+});
+
+/** An env map (name to value); each variable must be passable to execve (src/task/env-limits.ts). */
+const envMap = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  for (const [name, value] of Object.entries(env)) {
+    const problem = envProblem(name, value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [envNameForPath(name)], message: problem });
+  }
+});
+
+const legacyEnvVariable = z
+  .object({ name: z.string().optional(), value: z.string().optional() })
+  .superRefine((v, ctx) => {
+    const problem = envProblem(v.name ?? '', v.value ?? '');
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: problem });
+  });
+
+/**
+ * All variables together stay under the total (counted over the three
+ * sources, so a name in two maps counts twice: a bound, not an exact size).
+ */
+const checkEnvTotal = (info: { userProvidedEnv?: Record<string, string> | undefined; titusProvidedEnv?: Record<string, string> | undefined; environmentVariable?: Array<{ name?: string | undefined; value?: string | undefined }> | undefined }, ctx: z.RefinementCtx): void => {
+  let total = 0;
+  const sources: Array<[string, Array<[string, string]>]> = [
+    ['environmentVariable', (info.environmentVariable ?? []).map((e) => [e.name ?? '', e.value ?? ''])],
+    ['userProvidedEnv', Object.entries(info.userProvidedEnv ?? {})],
+    ['titusProvidedEnv', Object.entries(info.titusProvidedEnv ?? {})],
+  ];
+  for (const [field, entries] of sources) {
+    for (const [name, value] of entries) total += envEntryBytes(name, value);
+    if (total > MAX_ENV_TOTAL_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `the environment adds up to more than ${MAX_ENV_TOTAL_BYTES} bytes (environmentVariable, userProvidedEnv and titusProvidedEnv together)`,
+      });
+      return;
+    }
+  }
+};
+
+/** Values beyond 2^31 in a uint32 field are almost always a negative number a client wrapped. */
+const MAX_UINT_FIELD = 2 ** 31 - 1;
+const uint = (): z.ZodNumber => z.number().int().nonnegative().max(MAX_UINT_FIELD, `must be below 2^31 (a negative number sent as uint32 arrives as 4294967295 or so)`);
 
 export const containerInfoSchema = z
   .object({
     imageName: z.string().optional(),
     version: z.string().optional(),
-    environmentVariable: z.array(z.object({ name: z.string().optional(), value: z.string().optional() })).optional(),
+    environmentVariable: z.array(legacyEnvVariable).optional(),
     jobId: z.string().optional(),
     logUploadRegexp: z.string().optional(),
     entrypointStr: z.string().optional(),
@@ -26,22 +75,22 @@ export const containerInfoSchema = z
       .object({
         eniLablel: z.string().optional(),
         securityGroups: z.array(z.string()).optional(),
-        bandwidthLimitMbps: z.number().int().nonnegative().optional(),
+        bandwidthLimitMbps: uint().optional(),
         eniLabel: z.string().optional(),
       })
       .optional(),
     jobGroupSequence: z.string().optional(),
-    numGpus: z.number().int().nonnegative().optional(),
+    numGpus: uint().optional(),
     efsConfigInfo: z.array(z.record(z.string(), z.unknown())).optional(),
     capabilities: z
       .object({ add: z.array(capabilityName).optional(), drop: z.array(capabilityName).optional() })
       .optional(),
     metatronCreds: z.object({ appMetadata: z.string().optional(), metadataSig: z.string().optional() }).optional(),
-    userProvidedEnv: stringMap.optional(),
-    titusProvidedEnv: stringMap.optional(),
+    userProvidedEnv: envMap.optional(),
+    titusProvidedEnv: envMap.optional(),
     imageDigest: z.string().optional(),
     allowNetworkBursting: z.boolean().optional(),
-    killWaitSeconds: z.number().int().nonnegative().optional(),
+    killWaitSeconds: uint().optional(),
     ignoreLaunchGuard: z.boolean().optional(),
     allowNestedContainers: z.boolean().optional(),
     fullyQualifiedImage: z.string().optional(),
@@ -52,11 +101,12 @@ export const containerInfoSchema = z
     process: z
       .object({ entrypoint: z.array(z.string()).optional(), command: z.array(z.string()).optional() })
       .optional(),
-    shmSizeMB: z.number().int().nonnegative().optional(),
+    shmSizeMB: uint().optional(),
     signedAddressAllocation: z.instanceof(Uint8Array).optional(),
     jobAcceptedTimestampMs: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).optional(),
   })
   // Unknown keys are dropped, as a proto decoder skips unknown fields.
-  .strip();
+  .strip()
+  .superRefine(checkEnvTotal);
 
 export type ContainerInfo = z.infer<typeof containerInfoSchema>;

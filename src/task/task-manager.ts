@@ -6,6 +6,12 @@ import type { Logger } from '../common/log.js';
 import { checkShmFitsMemory } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { imageRefFor } from '../runtime/image-ref.js';
+import { availableResources, sumResources } from '../host/admission.js';
+import type { DiskUsage } from '../host/disks.js';
+import type { DrainStatus } from '../host/drain-switch.js';
+import { HostAdmission } from '../host/host-admission.js';
+import type { Nic } from '../host/nics.js';
+import { LABEL } from '../runtime/labels.js';
 import type { TaskOutputSink } from '../logs/types.js';
 import { StatusBus, type UpdateListener } from './status-bus.js';
 import type { PartCapacity, TaskPart } from './task-part.js';
@@ -27,7 +33,7 @@ export interface TaskManagerDeps {
   /** The durable task store; without it tasks live in memory only (tests of the core). */
   readonly store?: TaskStore;
   /** Whether the engine is reachable: launches are refused while it is not. */
-  readonly engine?: EngineAvailability & { describeOutage(): string };
+  readonly engine?: EngineAvailability & { describeOutage(): string; onReconnect?(listener: () => void): () => void };
 }
 
 export interface HostResourcesView {
@@ -38,6 +44,11 @@ export interface HostResourcesView {
   readonly hostname: string;
   readonly partStatus: readonly string[];
   readonly gpuDevices: NonNullable<PartCapacity['gpuDevices']>;
+  /** Total less allocated: what a launch can still get. */
+  readonly available: TaskResources;
+  readonly drain: DrainStatus;
+  readonly disks: readonly DiskUsage[];
+  readonly nics: readonly Nic[];
 }
 
 /**
@@ -53,6 +64,30 @@ export class TaskManager {
   constructor(private readonly deps: TaskManagerDeps) {
     this.bus = new StatusBus(deps.config.watch.retainedUpdates);
     this.bus.subscribe((u) => this.onUpdate(u));
+    deps.engine?.onReconnect?.(() => {
+      void this.removeStrayContainers().catch((err: unknown) =>
+        deps.log.error({ err: (err as Error).message }, 'reconciling containers after the engine came back failed'),
+      );
+    });
+  }
+
+  /**
+   * After an engine outage: a container of this executor whose task has ended
+   * (its removal failed while the engine was away) or that no task owns is
+   * removed. Running tasks re-attach on their own.
+   */
+  async removeStrayContainers(): Promise<number> {
+    const { runtime, config, log } = this.deps;
+    const containers = await runtime.listContainers({ [LABEL.executor]: config.executorId, [LABEL.role]: 'main' });
+    const stray = containers.filter((c) => {
+      const runner = this.tasks.get(c.labels[LABEL.taskId] ?? '');
+      return runner === undefined || (runner.sm.terminal && runner.view().containerId === c.id);
+    });
+    for (const c of stray) {
+      log.warn({ containerId: c.id, taskId: c.labels[LABEL.taskId] }, 'removing a task container left behind by an engine outage');
+      await runtime.removeContainer(c.id).catch((err: unknown) => log.error({ containerId: c.id, err: (err as Error).message }, 'remove failed'));
+    }
+    return stray.length;
   }
 
   launch(spec: LaunchSpec): TaskView {
@@ -62,6 +97,8 @@ export class TaskManager {
       if (sameLaunch(existing.launch, spec)) return existing.view();
       throw new ExecutorError('ALREADY_EXISTS', `task ${spec.taskId} already exists with a different request`);
     }
+    // After the same-id check: a control plane retrying a launch that succeeded still gets its task.
+    this.host().refuseIfDraining();
     const engine = this.deps.engine;
     if (engine !== undefined && !engine.isUp()) {
       throw new ExecutorError('UNAVAILABLE', `the container engine is ${engine.describeOutage()}; retry later or launch the task on another host`);
@@ -71,6 +108,7 @@ export class TaskManager {
     }
     const image = imageRefFor(spec.containerInfo, this.deps.config.docker.registry);
     checkShmFitsMemory(spec);
+    this.host().checkFits(spec.resources, this.allocated());
     this.admit(spec);
     let runner: TaskRunner;
     try {
@@ -199,35 +237,55 @@ export class TaskManager {
     return true;
   }
 
+  private hostAdmission: HostAdmission | undefined;
+
+  /** The drain flag and the capacity check (src/host); made on first use, from this manager's config. */
+  private host(): HostAdmission {
+    this.hostAdmission ??= new HostAdmission(this.deps.config, this.deps.log);
+    return this.hostAdmission;
+  }
+
+  /** Tasks that have not ended, this executor's and run-task's (those count against the host too). */
+  private liveTasks(): TaskView[] {
+    const own = [...this.tasks.values()].map((r) => r.view());
+    const ownIds = new Set(own.map((v) => v.taskId));
+    return [...own, ...this.external().filter((v) => !ownIds.has(v.taskId))].filter((v) => !isTerminal(v.state));
+  }
+
+  private allocated(): TaskResources {
+    return sumResources(this.liveTasks().map((v) => v.resources));
+  }
+
+  drainState(): DrainStatus {
+    return this.host().drainStatus();
+  }
+
+  /** Persisted before it takes effect; running tasks are not touched either way. */
+  setDrain(draining: boolean, reason: string): DrainStatus {
+    const state = this.host().drain.set(draining, reason);
+    this.deps.log.warn({ draining, reason: state.reason }, draining ? 'host drained: new launches are refused' : 'host undrained: launches accepted');
+    return state;
+  }
+
   async hostResources(): Promise<HostResourcesView> {
     const engineVersion = await this.deps.runtime.version().catch((err: unknown) => `unreachable: ${(err as Error).message}`);
-    const allocated = { cpu: 0, memoryMb: 0, diskMb: 0, networkMbps: 0, gpus: 0 };
-    let runningTasks = 0;
-    const live = [...[...this.tasks.values()].map((r) => r.view()), ...this.external()].filter((v) => !isTerminal(v.state));
-    for (const v of live) {
-      runningTasks += 1;
-      const res = v.resources;
-      allocated.cpu += res.cpu;
-      allocated.memoryMb += res.memoryMb;
-      allocated.diskMb += res.diskMb;
-      allocated.networkMbps += res.networkMbps;
-      allocated.gpus += res.gpus;
-    }
+    const live = this.liveTasks();
+    const allocated = sumResources(live.map((v) => v.resources));
     const capacities = (this.deps.parts ?? []).map((p) => p.capacity?.() ?? {});
+    const host = this.host().capacity();
+    const total = { ...host.totals, gpus: capacities.reduce((n, c) => n + (c.gpus ?? 0), 0) };
     return {
-      total: {
-        cpu: os.cpus().length,
-        memoryMb: Math.floor(os.totalmem() / 1024 / 1024),
-        diskMb: 0,
-        networkMbps: 0,
-        gpus: capacities.reduce((n, c) => n + (c.gpus ?? 0), 0),
-      },
+      total,
       allocated,
-      runningTasks,
+      available: availableResources(total, allocated),
+      runningTasks: live.length,
       engineVersion,
       hostname: os.hostname(),
       partStatus: capacities.flatMap((c) => (c.status === undefined ? [] : typeof c.status === 'string' ? [c.status] : [...c.status])),
       gpuDevices: capacities.flatMap((c) => c.gpuDevices ?? []),
+      drain: this.drainState(),
+      disks: host.disks,
+      nics: host.nics,
     };
   }
 

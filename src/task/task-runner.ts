@@ -268,6 +268,18 @@ export class TaskRunner {
     }
   }
 
+  /** Runs `fn`; if the engine was unreachable, waits for it to come back and runs it once more. */
+  private async throughOneOutage<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (this.deps.engine === undefined || !isRuntimeError(err, 'engine-unavailable')) throw err;
+      this.log.warn({ err: errorMessage(err) }, 'container engine unreachable during cleanup; waiting for it to come back');
+      await this.deps.engine.whenUp();
+      return fn();
+    }
+  }
+
   private markRunning(message: string): void {
     this.sm.transition('RUNNING', message);
     this.armRuntimeLimit();
@@ -440,7 +452,8 @@ export class TaskRunner {
         })) ?? this.outputTail;
     }
     if (this.containerId !== undefined) {
-      await this.deps.runtime.removeContainer(this.containerId).catch((err: unknown) => {
+      const id = this.containerId;
+      await this.throughOneOutage(() => this.deps.runtime.removeContainer(id)).catch((err: unknown) => {
         errors.push(`remove container: ${errorMessage(err)}`);
       });
     }

@@ -25,6 +25,12 @@ export interface Dockerd {
   docker(args: readonly string[], opts?: DockerOptions): Promise<CommandResult>;
   /** Removes every container, then stops dockerd (SIGKILL after the grace period). */
   stop(): Promise<void>;
+  /**
+   * Stops dockerd as an operator's restart would (SIGTERM: it stops the
+   * containers it runs), keeps it down for `downMs`, and starts it again on the
+   * same data root and socket. Resolves once it answers /_ping.
+   */
+  restart(downMs?: number): Promise<void>;
 }
 
 const PING_TIMEOUT_MS = 30_000;
@@ -145,20 +151,33 @@ export const startDockerd = async (dir: string, runId: string, runtimes: Record<
   const configDir = join(dir, 'cli');
   await mkdir(configDir);
   await writeFile(join(dir, 'daemon.json'), daemonJson(dir));
-  const child = spawnDaemon(dockerdArgs(dir, runId, runtimes), logPath, harnessEnv());
+  let child = spawnDaemon(dockerdArgs(dir, runId, runtimes), logPath, harnessEnv());
   const docker = makeDockerCli(host, configDir);
   let stopping: Promise<void> | undefined;
+  let restarting: Promise<void> | undefined;
   const engine: Dockerd = {
     socket,
     host,
     logPath,
-    child,
+    get child() {
+      return child;
+    },
     docker,
     stop: () =>
       (stopping ??= (async () => {
+        await restarting?.catch(() => undefined);
         if (!hasExited(child)) await removeAllContainers(docker);
         await terminate(child, STOP_GRACE_MS);
       })()),
+    restart: async (downMs = 0) => {
+      restarting = (async () => {
+        await terminate(child, STOP_GRACE_MS);
+        await sleep(downMs);
+        child = spawnDaemon(dockerdArgs(dir, runId, runtimes), logPath, harnessEnv());
+        await waitForPing(child, socket, logPath);
+      })();
+      await restarting;
+    },
   };
   try {
     await waitForPing(child, socket, logPath);

@@ -27,6 +27,8 @@ export interface Harness {
   readonly registry: string;
   readonly images: TestImages;
   docker(args: string[], opts?: { input?: string; allowFailure?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Restarts the engine (SIGTERM, down for `downMs`, start again on the same data root and socket). */
+  restartEngine(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         return images;
       },
       docker: (args, dockerOpts) => dockerd.docker(args, dockerOpts),
+      restartEngine: (downMs) => dockerd.restart(downMs),
       stop,
     };
   } catch (err) {

@@ -33,6 +33,9 @@ export interface TestExecutor {
 
 const TERMINAL = new Set(['TASK_STATE_FINISHED', 'TASK_STATE_FAILED', 'TASK_STATE_KILLED', 'TASK_STATE_LOST']);
 
+/** A host capacity no test exhausts by accident (tests launch 1-CPU, 512 MiB, 10 GiB tasks on 2-CPU machines). */
+export const GENEROUS_HOST = { cpu: 1024, memoryMb: 16 * 1024 * 1024, diskMb: 1024 * 1024 * 1024, networkMbps: 1_000_000 } as const;
+
 let counter = 0;
 export const uniqueTaskId = (prefix = 't'): string => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++counter}`;
 
@@ -54,6 +57,8 @@ export const startTestExecutor = async (
     ...overrides,
     api: { socketPath: socket, ...((overrides['api'] as object | undefined) ?? {}) },
     docker: { host: h.dockerHost, pullAttempts: 2, pullBackoffMs: 100, ...((overrides['docker'] as object | undefined) ?? {}) },
+    // Room for the many default-sized tasks tests run side by side on a small machine; admission tests set their own.
+    host: { ...GENEROUS_HOST, ...((overrides['host'] as object | undefined) ?? {}) },
   });
   const executor = await startExecutor(config, log, parts);
   const client = createClient({ socket });

@@ -39,7 +39,8 @@ export const serveProcesses = (
   const socket = join(dir, 'executor.sock');
   const configPath = join(dir, 'config.yaml');
   const api = (config['api'] as Record<string, unknown> | undefined) ?? {};
-  writeFileSync(configPath, stringify({ logLevel: 'warn', metrics: { listen: null }, ...config, api: { ...api, socketPath: socket } }));
+  const base = { logLevel: 'warn', metrics: { listen: null }, stateDir: join(dir, 'state'), runTaskDir: join(dir, 'run-task') };
+  writeFileSync(configPath, stringify({ ...base, ...config, api: { ...api, socketPath: socket } }));
   const children: ChildProcess[] = [];
   t.teardown(() => children.forEach((c) => c.kill('SIGKILL')));
   return {

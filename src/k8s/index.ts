@@ -1,0 +1,39 @@
+import { InterlinkServer } from './interlink-server.js';
+import { InterlinkService, type InterlinkServiceDeps } from './interlink-service.js';
+
+export { InterlinkServer } from './interlink-server.js';
+export { InterlinkService, type InterlinkServiceDeps, type InterlinkTasks } from './interlink-service.js';
+export { interlinkConfigSchema, type InterlinkConfig } from './config.js';
+
+export interface Interlink {
+  readonly service: InterlinkService;
+  readonly server: InterlinkServer;
+  /** Stops serving; pods' containers keep running and are taken back at the next start. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Takes back the pods stored under `<stateDir>/k8s/` (after the task core has
+ * restored its tasks, so it knows theirs), then serves the interLink plugin
+ * API on `interlink.socketPath` and `interlink.listen`.
+ */
+export const startInterlink = async (deps: InterlinkServiceDeps): Promise<Interlink> => {
+  const service = new InterlinkService(deps);
+  service.start();
+  const server = new InterlinkServer(service, deps.config.interlink, deps.log);
+  try {
+    await server.start();
+  } catch (err) {
+    service.stop();
+    await server.stop();
+    throw err;
+  }
+  return {
+    service,
+    server,
+    stop: async () => {
+      await server.stop();
+      service.stop();
+    },
+  };
+};

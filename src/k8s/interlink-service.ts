@@ -1,0 +1,208 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { ExecutorConfig } from '../config/config.js';
+import { ExecutorError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { LogLine, TaskLogReader } from '../logs/types.js';
+import type { HostResourcesView } from '../task/task-manager.js';
+import type { UpdateListener } from '../task/status-bus.js';
+import type { TaskState, TaskView } from '../task/types.js';
+import { toContainerStatus } from './container-status.js';
+import { planLogs, type LogPlan } from './log-request.js';
+import { pingAnswer, type PingAnswer } from './node-status.js';
+import { parseBody } from './parse-body.js';
+import { graceSecondsOf, planPod } from './pod-plan.js';
+import { createRequestSchema, logsRequestSchema, podRefSchema, statusBodySchema, type CreateRequest, type K8sPodRef } from './pod-schema.js';
+import { PodStore, type StoredPod } from './pod-store.js';
+import { PodSupervisor, type PodStatusAnswer, type PodTasks } from './pod-supervisor.js';
+
+/** The task core as the plugin uses it; TaskManager is one. */
+export interface InterlinkTasks extends PodTasks {
+  subscribe(listener: UpdateListener): () => void;
+  hostResources(): Promise<HostResourcesView>;
+  list(filter: { includeTerminal: boolean; states: readonly TaskState[] }): TaskView[];
+}
+
+export interface InterlinkServiceDeps {
+  readonly tasks: InterlinkTasks;
+  readonly config: ExecutorConfig;
+  readonly log: Logger;
+  /** The per-task log store; without it /getLogs answers 501. */
+  readonly logs?: TaskLogReader;
+  /** Whether the host drains: the ping adds a NoSchedule taint and /create is refused. */
+  readonly isDraining?: () => boolean;
+  /** Between launch attempts while the engine is unavailable (tests shorten it). */
+  readonly retryMs?: number;
+}
+
+/** interLink's CreateStruct. */
+export interface CreateAnswer {
+  readonly PodUID: string;
+  readonly PodJID: string;
+}
+
+/** A container's logs as /getLogs streams them. */
+export interface LogsAnswer {
+  readonly plan: LogPlan;
+  readonly batches: AsyncIterable<readonly LogLine[]>;
+}
+
+/**
+ * The interLink plugin's operations on pods, over the same task core as gRPC
+ * launches. Pods are persisted under `<stateDir>/k8s/` and their container
+ * statuses kept in memory from the task core's updates.
+ */
+export class InterlinkService {
+  private readonly store: PodStore;
+  private readonly pods = new Map<string, PodSupervisor>();
+  private readonly byTask = new Map<string, PodSupervisor>();
+  /** Creates in flight, so a retried create of the same UID waits for the first. */
+  private readonly creating = new Map<string, Promise<CreateAnswer>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly deps: InterlinkServiceDeps) {
+    this.store = new PodStore(join(deps.config.stateDir, 'k8s'), deps.log);
+  }
+
+  /** Subscribes to the task core, then takes back every stored pod and resumes its sequence. */
+  start(): void {
+    this.unsubscribe = this.deps.tasks.subscribe((u) => this.byTask.get(u.taskId)?.onUpdate(u));
+    for (const stored of this.store.loadAll()) this.adopt(stored);
+    if (this.pods.size > 0) this.deps.log.info({ pods: this.pods.size }, 'interLink pods restored');
+  }
+
+  /** Launches nothing more; running containers keep running. */
+  stop(): void {
+    this.unsubscribe?.();
+    for (const pod of this.pods.values()) pod.halt();
+  }
+
+  /** POST /create: one object (interLink >= 0.5) or a list of them (0.4 and earlier). */
+  async create(body: unknown): Promise<CreateAnswer | CreateAnswer[]> {
+    const requests = Array.isArray(body)
+      ? parseBody(z.array(createRequestSchema).min(1, 'is an empty list of pods'), body, '')
+      : [parseBody(createRequestSchema, body, '')];
+    const answers: CreateAnswer[] = [];
+    for (const req of requests) answers.push(await this.createOne(req));
+    return Array.isArray(body) && answers.length > 1 ? answers : (answers[0] as CreateAnswer);
+  }
+
+  private createOne(req: CreateRequest): Promise<CreateAnswer> {
+    const uid = req.pod.metadata.uid;
+    const answer = { PodUID: uid, PodJID: uid };
+    if (this.pods.has(uid)) return Promise.resolve(answer); // a retry of a create that succeeded
+    const inFlight = this.creating.get(uid);
+    if (inFlight !== undefined) return inFlight;
+    if (this.deps.isDraining?.() === true) {
+      throw new ExecutorError('UNAVAILABLE', 'this host is draining and accepts no new pods');
+    }
+    const created = this.createNew(req)
+      .then(() => answer)
+      .finally(() => this.creating.delete(uid));
+    this.creating.set(uid, created);
+    return created;
+  }
+
+  private async createNew(req: CreateRequest): Promise<void> {
+    const uid = req.pod.metadata.uid;
+    let stored: StoredPod;
+    try {
+      const plan = await planPod(req, this.store.volumesDir(uid), this.deps.config.defaultResources);
+      stored = { version: 1, pod: req.pod, plan, createdAtMs: Date.now(), launched: [], ended: {} };
+      await this.store.save(stored);
+    } catch (err) {
+      await this.store.remove(uid).catch(() => undefined);
+      throw err;
+    }
+    this.deps.log.info({ podUid: uid, pod: `${stored.plan.pod.namespace}/${stored.plan.pod.name}`, containers: stored.plan.containers.length }, 'pod created');
+    this.adopt(stored);
+  }
+
+  private adopt(stored: StoredPod): void {
+    const pod = new PodSupervisor(stored, {
+      tasks: this.deps.tasks,
+      store: this.store,
+      log: this.deps.log,
+      ...(this.deps.retryMs !== undefined ? { retryMs: this.deps.retryMs } : {}),
+    });
+    this.pods.set(pod.uid, pod);
+    for (const id of pod.taskIds) this.byTask.set(id, pod);
+    pod.start();
+  }
+
+  /** POST /delete: kills the pod's containers with its grace period and removes its files; an unknown pod is fine. */
+  async delete(body: unknown): Promise<void> {
+    const ref = parseBody(podRefSchema, body, 'pod');
+    const uid = ref.metadata.uid;
+    await this.creating.get(uid)?.catch(() => undefined);
+    const pod = this.pods.get(uid);
+    if (pod === undefined) return;
+    await pod.delete(graceSecondsOf(ref) ?? pod.graceSeconds);
+    await this.store.remove(uid);
+    // Another delete of the same pod may have finished first.
+    if (this.pods.get(uid) === pod) {
+      this.pods.delete(uid);
+      for (const id of pod.taskIds) this.byTask.delete(id);
+      this.deps.log.info({ podUid: uid }, 'pod deleted');
+    }
+  }
+
+  /** GET /status: the ping for `[]`, else one answer per pod asked about. */
+  async status(body: unknown): Promise<PingAnswer | PodStatusAnswer[]> {
+    const refs = parseBody(statusBodySchema, body, 'pods') ?? [];
+    if (refs.length === 0) return this.ping();
+    return refs.map((ref) => this.pods.get(ref.metadata.uid)?.status() ?? unknownPodStatus(ref));
+  }
+
+  private async ping(): Promise<PingAnswer> {
+    const host = await this.deps.tasks.hostResources();
+    const live = this.deps.tasks.list({ includeTerminal: false, states: [] });
+    return pingAnswer(host, live, this.deps.config.interlink.maxPods, this.deps.isDraining?.() === true);
+  }
+
+  /** GET /getLogs: the container's lines from the log store, following if asked. */
+  logs(body: unknown, signal: AbortSignal): LogsAnswer {
+    const req = parseBody(logsRequestSchema, body, '');
+    const reader = this.deps.logs;
+    if (reader === undefined) throw new ExecutorError('UNIMPLEMENTED', 'this executor keeps no task logs (the log store is not configured)');
+    const pod = this.pods.get(req.PodUID);
+    if (pod === undefined) throw new ExecutorError('NOT_FOUND', `pod ${req.PodUID} is not on this host`);
+    const found = pod.container(req.ContainerName);
+    if (found === undefined) throw new ExecutorError('NOT_FOUND', `container ${req.ContainerName} is not in pod ${req.PodName ?? req.PodUID}`);
+    if (req.Opts?.Previous === true) {
+      throw new ExecutorError('INVALID_ARGUMENT', `previous terminated container "${req.ContainerName}" not found: containers are not restarted on this host`);
+    }
+    if (found.record.state === undefined) {
+      const waiting = toContainerStatus(found.planned.name, found.planned.image, found.planned.init, found.record).state.waiting;
+      throw new ExecutorError('INVALID_ARGUMENT', `container "${req.ContainerName}" in pod "${req.PodName ?? req.PodUID}" is waiting to start: ${waiting?.reason ?? 'not started'}`);
+    }
+    const plan = planLogs(req, Date.now());
+    const batches = reader.read(found.planned.taskId, {
+      ...(plan.tailLines !== undefined ? { tailLines: plan.tailLines } : {}),
+      ...(plan.sinceMs !== undefined ? { sinceMs: plan.sinceMs } : {}),
+      follow: plan.follow,
+      signal,
+    });
+    return { plan, batches };
+  }
+}
+
+/**
+ * A pod this host has no record of (its state was lost, or it was never
+ * created here): every container reads as ended with an unknown status, as
+ * kubelet reports containers it cannot find, so the pod fails and its
+ * controller replaces it.
+ */
+const unknownPodStatus = (ref: K8sPodRef): PodStatusAnswer => {
+  const lost = { lost: true as const, finishedAtMs: Date.now() };
+  const spec = ref.spec;
+  const of = (init: boolean) => (c: { name: string; image?: string | null | undefined }) => toContainerStatus(c.name, c.image ?? '', init, lost);
+  return {
+    name: ref.metadata.name ?? '',
+    UID: ref.metadata.uid,
+    namespace: ref.metadata.namespace ?? 'default',
+    JID: '',
+    containers: (spec?.containers ?? []).map(of(false)),
+    initContainers: (spec?.initContainers ?? []).map(of(true)),
+  };
+};

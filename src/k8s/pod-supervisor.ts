@@ -1,0 +1,272 @@
+import { errorMessage, isExecutorError, type ExecutorError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { LaunchSpec, StatusUpdate, TaskView } from '../task/types.js';
+import { applyUpdate, isEnded, isSucceeded, recordFromView, toContainerStatus, type ContainerRecord, type K8sContainerStatus } from './container-status.js';
+import type { PlannedContainer } from './pod-plan.js';
+import type { PodStore, StoredPod } from './pod-store.js';
+
+/** The task core as a pod needs it; TaskManager is one. */
+export interface PodTasks {
+  launch(spec: LaunchSpec): TaskView;
+  kill(taskId: string, reason: string, killWaitSeconds?: number): TaskView;
+  get(taskId: string): TaskView;
+}
+
+export interface PodSupervisorDeps {
+  readonly tasks: PodTasks;
+  readonly store: PodStore;
+  readonly log: Logger;
+  /** Between launch attempts while the engine or the host is unavailable. */
+  readonly retryMs?: number;
+}
+
+/** interLink's PodStatus. */
+export interface PodStatusAnswer {
+  readonly name: string;
+  readonly UID: string;
+  readonly namespace: string;
+  readonly JID: string;
+  readonly containers: K8sContainerStatus[];
+  readonly initContainers: K8sContainerStatus[];
+}
+
+const DEFAULT_RETRY_MS = 2000;
+
+/**
+ * Runs one pod: its init containers one at a time, each to exit 0, then all
+ * its containers; keeps each container's record current from the task core's
+ * updates; deletes it with its grace period. No container is restarted: a
+ * failed init container ends the pod, whatever its restartPolicy.
+ */
+export class PodSupervisor {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly byTask = new Map<string, PlannedContainer>();
+  private readonly launched: string[];
+  private readonly ended: Record<string, ContainerRecord>;
+  private readonly changed = new Set<() => void>();
+  private readonly log: Logger;
+  /** Set by delete: launch nothing more. */
+  private cancelled = false;
+  /** Set by halt (the executor stops): launch nothing more, kill nothing. */
+  private halted = false;
+  private sequence: Promise<void> = Promise.resolve();
+  private deleting: Promise<void> | undefined;
+
+  constructor(
+    private readonly stored: StoredPod,
+    private readonly deps: PodSupervisorDeps,
+  ) {
+    this.log = deps.log.child({ podUid: stored.plan.pod.uid, pod: `${stored.plan.pod.namespace}/${stored.plan.pod.name}` });
+    this.launched = [...stored.launched];
+    this.ended = { ...stored.ended };
+    for (const c of stored.plan.containers) {
+      this.byTask.set(c.taskId, c);
+      this.records.set(c.name, this.initialRecord(c));
+    }
+  }
+
+  get uid(): string {
+    return this.stored.plan.pod.uid;
+  }
+
+  get taskIds(): string[] {
+    return [...this.byTask.keys()];
+  }
+
+  get graceSeconds(): number {
+    return this.stored.plan.graceSeconds;
+  }
+
+  /** What a new supervisor knows of a container: its end, the task core's view, or that it is lost or not launched. */
+  private initialRecord(c: PlannedContainer): ContainerRecord {
+    const ended = this.ended[c.name];
+    if (ended !== undefined) return ended;
+    if (!this.launched.includes(c.name)) return {};
+    try {
+      const record = recordFromView(this.deps.tasks.get(c.taskId));
+      if (isEnded(record)) this.ended[c.name] = record;
+      return record;
+    } catch (err) {
+      if (!isExecutorError(err, 'NOT_FOUND')) throw err;
+      // Launched (or about to be) when the executor stopped, and the task core has no record of it.
+      const lost: ContainerRecord = { lost: true, finishedAtMs: Date.now() };
+      this.ended[c.name] = lost;
+      this.log.warn({ container: c.name }, 'a launched container is unknown after a restart; reported as ContainerStatusUnknown');
+      return lost;
+    }
+  }
+
+  /** Starts (or, after a restart, resumes) the pod's sequence in the background. */
+  start(): void {
+    if (Object.keys(this.ended).length > Object.keys(this.stored.ended).length) void this.persist();
+    this.sequence = this.runSequence().catch((err: unknown) => {
+      this.log.error({ err: errorMessage(err) }, 'pod sequence stopped on an unexpected error');
+    });
+  }
+
+  /** A status update from the task core; ignored unless it is about one of this pod's containers. */
+  onUpdate(u: StatusUpdate): void {
+    const c = this.byTask.get(u.taskId);
+    if (c === undefined) return;
+    const before = this.records.get(c.name) ?? {};
+    if (isEnded(before)) return;
+    const record = applyUpdate(before, u);
+    this.records.set(c.name, record);
+    if (isEnded(record)) {
+      this.ended[c.name] = record;
+      void this.persist();
+    }
+    this.notify();
+  }
+
+  status(): PodStatusAnswer {
+    const { pod, containers } = this.stored.plan;
+    const of = (c: PlannedContainer): K8sContainerStatus => toContainerStatus(c.name, c.image, c.init, this.records.get(c.name) ?? {});
+    return {
+      name: pod.name,
+      UID: pod.uid,
+      namespace: pod.namespace,
+      JID: pod.uid,
+      containers: containers.filter((c) => !c.init).map(of),
+      initContainers: containers.filter((c) => c.init).map(of),
+    };
+  }
+
+  /** The planned container by name, with its record; undefined when the pod has no such container. */
+  container(name: string): { planned: PlannedContainer; record: ContainerRecord } | undefined {
+    const planned = this.stored.plan.containers.find((c) => c.name === name);
+    return planned === undefined ? undefined : { planned, record: this.records.get(name) ?? {} };
+  }
+
+  /**
+   * Stops the sequence, kills every running container with `graceSeconds`
+   * (the task core escalates to SIGKILL after it) and resolves once each has
+   * ended and been removed. Idempotent: a second call waits for the first.
+   */
+  delete(graceSeconds: number): Promise<void> {
+    this.deleting ??= this.runDelete(graceSeconds);
+    return this.deleting;
+  }
+
+  /** The executor is stopping: launch nothing more; running containers keep running. */
+  halt(): void {
+    this.halted = true;
+    this.notify();
+  }
+
+  private async runDelete(graceSeconds: number): Promise<void> {
+    this.cancelled = true;
+    this.notify();
+    await this.sequence;
+    const live = this.stored.plan.containers.filter((c) => this.launched.includes(c.name) && !isEnded(this.records.get(c.name) ?? {}));
+    this.log.info({ graceSeconds, containers: live.map((c) => c.name) }, 'deleting pod');
+    for (const c of live) {
+      try {
+        this.deps.tasks.kill(c.taskId, 'pod deleted through interLink', graceSeconds);
+      } catch (err) {
+        if (!isExecutorError(err, 'NOT_FOUND')) throw err;
+        this.records.set(c.name, { lost: true, finishedAtMs: Date.now() });
+      }
+    }
+    await Promise.all(live.map((c) => this.untilEnded(c, false)));
+  }
+
+  private async runSequence(): Promise<void> {
+    const { containers } = this.stored.plan;
+    for (const c of containers.filter((x) => x.init)) {
+      await this.launchOnce(c);
+      await this.untilEnded(c, true);
+      if (this.stopped()) return;
+      if (!isSucceeded(this.records.get(c.name) ?? {})) {
+        this.log.info({ container: c.name }, 'init container did not succeed; the pod fails and its containers are not started');
+        return;
+      }
+    }
+    for (const c of containers.filter((x) => !x.init)) await this.launchOnce(c);
+  }
+
+  private stopped(): boolean {
+    return this.cancelled || this.halted;
+  }
+
+  /**
+   * Launches the container's task unless it was launched before. It is marked
+   * launched on disk first, so a restart never launches it twice (at worst it
+   * is reported lost). While the engine or host is unavailable it retries.
+   */
+  private async launchOnce(c: PlannedContainer): Promise<void> {
+    if (this.launched.includes(c.name)) return;
+    this.launched.push(c.name);
+    await this.persist();
+    for (;;) {
+      if (this.stopped()) {
+        if (this.cancelled) this.records.set(c.name, { ...this.records.get(c.name), refused: { code: 'UNAVAILABLE', message: 'the pod was deleted before the container started' } });
+        return;
+      }
+      try {
+        const view = this.deps.tasks.launch(c.launch);
+        // Updates published during launch arrived through onUpdate; the view covers a task that already existed.
+        const current = this.records.get(c.name) ?? {};
+        if (current.state === undefined) this.records.set(c.name, recordFromView(view));
+        return;
+      } catch (err) {
+        if (isExecutorError(err, 'UNAVAILABLE')) {
+          this.records.set(c.name, { message: `waiting to launch: ${err.message}` });
+          await this.waitForChange(this.deps.retryMs ?? DEFAULT_RETRY_MS);
+          continue;
+        }
+        const refused: ContainerRecord = {
+          refused: { code: isExecutorError(err) ? (err as ExecutorError).code : 'INTERNAL', message: errorMessage(err) },
+          finishedAtMs: Date.now(),
+        };
+        this.log.warn({ container: c.name, err: errorMessage(err) }, 'container launch refused');
+        this.records.set(c.name, refused);
+        this.ended[c.name] = refused;
+        await this.persist();
+        this.notify();
+        return;
+      }
+    }
+  }
+
+  /**
+   * Resolves once the container has ended, or the executor halts (its
+   * containers keep running), or, with `orCancelled`, the pod is being deleted.
+   */
+  private untilEnded(c: PlannedContainer, orCancelled: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (isEnded(this.records.get(c.name) ?? {}) || this.halted || (orCancelled && this.cancelled)) {
+          this.changed.delete(check);
+          resolve();
+        }
+      };
+      this.changed.add(check);
+      check();
+    });
+  }
+
+  /** Resolves on the next change of any record or flag, or after `ms`. */
+  private waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.changed.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.changed.add(done);
+    });
+  }
+
+  private notify(): void {
+    for (const fn of [...this.changed]) fn();
+  }
+
+  private persist(): Promise<void> {
+    const stored: StoredPod = { ...this.stored, launched: [...this.launched], ended: { ...this.ended } };
+    return this.deps.store.save(stored).catch((err: unknown) => {
+      this.log.error({ err: errorMessage(err) }, 'could not write the pod record; a restart may report its containers as unknown');
+    });
+  }
+}
