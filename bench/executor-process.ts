@@ -99,7 +99,18 @@ export const startExecutorProcess = async (
   const configPath = join(workDir, 'config.yaml');
   const logPath = join(workDir, 'executor.log');
   // The production default log level, so logging cost is part of what is measured.
-  const config = { executorId, logLevel: 'info', api: { socketPath: socket }, docker: { host: dockerHost }, ...metricsConfig(), ...extraConfig };
+  const config = {
+    executorId,
+    logLevel: 'info',
+    api: { socketPath: socket },
+    docker: { host: dockerHost },
+    // Its own state (task records, drain flag), not the host's /var/lib/titus-executor.
+    stateDir: join(workDir, 'state'),
+    // The bench measures launch overhead, not admission: room for 100 one-CPU tasks on a 2-CPU machine.
+    host: { cpu: 1024, memoryMb: 1024 * 1024, diskMb: 1024 * 1024 * 1024, networkMbps: 1_000_000 },
+    ...metricsConfig(),
+    ...extraConfig,
+  };
   writeFileSync(configPath, toYaml(config));
   const logFd = openSync(logPath, 'a');
   const child = spawn(process.execPath, [cliMain(), 'serve', '--config', configPath], { stdio: ['ignore', logFd, logFd] });

@@ -15,6 +15,7 @@ import { readPublishedTaskViews } from './task/published-tasks.js';
 import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
 import { checkMetadataProxyConfig, startMetadataService, type MetadataService } from './task/metadata-service.js';
 import { startTaskLogStore, type TaskLogStore } from './logs/index.js';
+import { startInterlinkIfEnabled, type Interlink } from './k8s/index.js';
 
 export interface Executor {
   readonly tasks: TaskManager;
@@ -29,6 +30,8 @@ export interface Executor {
   readonly engine: EngineMonitor;
   /** Each task's stdout and stderr (GetLogs). */
   readonly logs: TaskLogStore;
+  /** The interLink plugin API (interlink.enabled), else undefined. */
+  readonly interlink: Interlink | undefined;
   stop(): Promise<void>;
 }
 
@@ -100,6 +103,8 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     throw err;
   });
   const metricsServer = await startMetricsServer(metrics, config.metrics.listen, log);
+  // After recovery has restored the task records, so the pods' tasks are known again.
+  const interlink = await startInterlinkIfEnabled({ tasks, config, log, logs, isDraining: () => tasks.drainState().draining });
   return {
     tasks,
     server,
@@ -109,8 +114,10 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     recovered,
     engine: engineMonitor,
     logs,
+    interlink,
     stop: async () => {
-      tasks.close();
+      await interlink?.stop();
+      tasks.abandon();
       engineMonitor.stop();
       await server.stop();
       await logs.stop();

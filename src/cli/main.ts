@@ -8,6 +8,7 @@ import { call, createClient, targetFor } from './client.js';
 import { TERMINAL, followTask } from './follow.js';
 import { formatRow, formatTask, formatUpdate, toProtoJson } from './format.js';
 import { registerLaunch } from './launch.js';
+import { registerLogs } from './logs.js';
 import type { GlobalOptions } from './options.js';
 import { registerServe } from './serve.js';
 import { registerRunTask } from './run-task.js';
@@ -36,6 +37,7 @@ const printTask = (t: Task__Output): void => {
 
 registerServe(program, globals);
 registerLaunch(program, globals);
+registerLogs(program, globals);
 registerRunTask(program);
 registerDrain(program, globals);
 registerHost(program, globals);

@@ -37,3 +37,18 @@ export const startInterlink = async (deps: InterlinkServiceDeps): Promise<Interl
     },
   };
 };
+
+/**
+ * For the composition root: undefined when `interlink.enabled` is off, or when
+ * it cannot listen (logged): a busy socket is an operator's problem to fix,
+ * not a reason to stop serving the tasks already running.
+ */
+export const startInterlinkIfEnabled = async (deps: InterlinkServiceDeps): Promise<Interlink | undefined> => {
+  if (!deps.config.interlink.enabled) return undefined;
+  try {
+    return await startInterlink(deps);
+  } catch (err) {
+    deps.log.error({ err: (err as Error).message }, 'interLink plugin API not started; Kubernetes cannot schedule pods here until it is fixed');
+    return undefined;
+  }
+};

@@ -294,6 +294,15 @@ export class TaskManager {
     this.closed = true;
   }
 
+  /**
+   * The executor is going away while tasks run on: they are left exactly as
+   * they are, for the next executor to pick up from the store.
+   */
+  abandon(): void {
+    this.close();
+    for (const r of this.tasks.values()) if (!r.sm.terminal) r.abandon();
+  }
+
   /** Waits for every task's terminal update (tests and per-task mode). */
   async drain(): Promise<void> {
     await Promise.all([...this.tasks.values()].map((r) => r.done));

@@ -64,6 +64,8 @@ export class TaskRunner {
   private stopping: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Set when the executor stops: the task is left to the next executor, as a crash would leave it. */
+  private abandoned = false;
   private readonly log: Logger;
   private finished: Promise<void> = Promise.resolve();
 
@@ -112,10 +114,20 @@ export class TaskRunner {
     this.finished = this.settle(() => this.reattach(container));
   }
 
+  /**
+   * The executor is stopping while the task runs on: nothing more is done or
+   * written for it here (its container keeps running; the next executor
+   * re-attaches from the store).
+   */
+  abandon(): void {
+    this.abandoned = true;
+    for (const t of this.timers) clearTimeout(t);
+  }
+
   /** Writes the task's record (with `update`, which is about to be streamed, as its latest). */
   persist(update?: StatusUpdate): void {
     const store = this.deps.store;
-    if (store === undefined) return;
+    if (store === undefined || this.abandoned) return;
     const history = (this.sm as TaskStateMachine | undefined)?.history ?? [];
     store.save(this.record(update === undefined ? history : [...history, update]));
   }
@@ -181,6 +193,7 @@ export class TaskRunner {
       this.log.warn({ err: errorMessage(err), state: outcome.state }, 'task ended with an error');
     }
     for (const t of this.timers) clearTimeout(t);
+    if (this.abandoned) return;
     const cleanupErrors = await this.cleanup();
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
     this.finishedAtMs = Date.now();

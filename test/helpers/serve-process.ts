@@ -40,7 +40,9 @@ export const serveProcesses = (
   const configPath = join(dir, 'config.yaml');
   const api = (config['api'] as Record<string, unknown> | undefined) ?? {};
   const base = { logLevel: 'warn', metrics: { listen: null }, stateDir: join(dir, 'state'), runTaskDir: join(dir, 'run-task') };
-  writeFileSync(configPath, stringify({ ...base, ...config, api: { ...api, socketPath: socket } }));
+  // Room for the many default-sized tasks tests run side by side on a small machine (as startTestExecutor gives).
+  const host = { cpu: 1024, memoryMb: 16 * 1024 * 1024, diskMb: 1024 * 1024 * 1024, networkMbps: 1_000_000, ...((config['host'] as object | undefined) ?? {}) };
+  writeFileSync(configPath, stringify({ ...base, ...config, host, api: { ...api, socketPath: socket } }));
   const children: ChildProcess[] = [];
   t.teardown(() => children.forEach((c) => c.kill('SIGKILL')));
   return {

@@ -88,7 +88,8 @@ class FakeNetworkPart implements TaskPart {
   }
 }
 
-const config = parseConfig({});
+// Capacity for the four 1-CPU tasks of a test, whatever machine runs it.
+const config = parseConfig({ host: { cpu: 64, memoryMb: 65536 } });
 const launchSpec = (taskId: string, containerInfo: ContainerInfo = {}) => ({
   taskId,
   containerInfo: { imageName: 'org/app', ...containerInfo },
