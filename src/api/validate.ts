@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { DefaultResources } from '../config/config.js';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import { containerInfoSchema, type ContainerInfo } from '../task/container-info.js';
+import { mapKeyForPath } from '../task/env-limits.js';
 import { TASK_STATES, type LaunchSpec, type TaskResources, type TaskState } from '../task/types.js';
 import type { LaunchTaskRequest__Output } from './generated/titus/executor/v1/LaunchTaskRequest.js';
 import type { KillTaskRequest__Output } from './generated/titus/executor/v1/KillTaskRequest.js';
@@ -88,7 +89,12 @@ const resolveResources = (raw: unknown, info: ContainerInfo, defaults: DefaultRe
   };
 };
 
-const labelsSchema = z.record(z.string().min(1).max(256), z.string().max(4096));
+const labelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  for (const [key, value] of Object.entries(labels)) {
+    const problem = key === '' ? 'the key is empty' : key.length > 256 ? 'the key is longer than 256 characters' : value.length > 4096 ? 'the value is longer than 4096 characters' : undefined;
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [mapKeyForPath(key)], message: problem });
+  }
+});
 
 export const parseLaunchRequest = (
   req: LaunchTaskRequest__Output,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LINUX_CAPABILITIES, isLinuxCapability } from './capabilities.js';
-import { MAX_ENV_TOTAL_BYTES, envEntryBytes, envNameForPath, envProblem } from './env-limits.js';
+import { MAX_ENV_TOTAL_BYTES, envEntryBytes, mapKeyForPath, envProblem } from './env-limits.js';
 
 /**
  * The ContainerInfo fields the executor reads, validated. The object shape is
@@ -20,7 +20,7 @@ const capabilityName = z.custom<string>((v) => isLinuxCapability(v), {
 const envMap = z.record(z.string(), z.string()).superRefine((env, ctx) => {
   for (const [name, value] of Object.entries(env)) {
     const problem = envProblem(name, value);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [envNameForPath(name)], message: problem });
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [mapKeyForPath(name)], message: problem });
   }
 });
 

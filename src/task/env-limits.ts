@@ -30,6 +30,6 @@ export const envProblem = (name: string, value: string): string | undefined => {
   return undefined;
 };
 
-/** A variable name as it can appear in an error message's field path. */
-export const envNameForPath = (name: string): string =>
+/** A map key (a variable name, a label key) as it can appear in an error message's field path. */
+export const mapKeyForPath = (name: string): string =>
   /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);

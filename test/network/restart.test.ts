@@ -121,9 +121,11 @@ t.test('networks of tasks that outlive an executor crash are restored exactly, t
   t.same(leases(), [], 'no lease left');
   t.same(await heldNetns(netns), [], 'no task network namespace left (no process or mount holds one)');
   t.match(await status(second), /^network: local, 253\/253 IPv4 free, 0\/1000 Mbps allocated$/);
+  // The restarted executor re-attached the tasks from their records and removed their containers when they exited.
+  await eventually('the re-attached tasks ended', async () => {
+    for (const id of [...live, shortLived]) if (!/FINISHED|FAILED|KILLED|LOST/.test((await call(second.GetTask.bind(second), { taskId: id })).state ?? '')) return false;
+    return true;
+  });
   second.close();
-  // The task containers have no task record in the restarted executor (task
-  // recovery is its own issue), so the test removes them.
-  await h.docker(['rm', '-f', ...[...live, shortLived].map((id) => containers.get(id)?.containerId ?? '')]);
   t.same(await containersWithLabel(h, 'titus.executor.id', executorId), [], 'no container left');
 });
