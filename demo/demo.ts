@@ -70,7 +70,7 @@ const main = async (): Promise<void> => {
   let daemon: ChildProcess | undefined;
   try {
     say('starting the executor (titus-executor serve)');
-    daemon = spawn(process.execPath, [cli, 'serve', '--socket', socket, '--docker-host', engine.host, '--log-level', 'warn'], {
+    daemon = spawn(process.execPath, [cli, 'serve', '--socket', socket, '--docker-host', engine.host, '--log-level', 'warn', '--state-dir', join(dir, 'state')], {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     await waitForSocket(socket, daemon);

@@ -86,13 +86,15 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     engine: engineMonitor,
   });
   metrics.observeBus(tasks.bus);
-  // Every stored task is known before the API opens; re-attaching to containers waits for the engine.
+  const drain = tasks.drainState();
+  if (drain.draining) log.warn({ reason: drain.reason, sinceMs: drain.sinceMs }, 'this host is drained: launches are refused until `titus-executor drain off`');
+  // Every stored task is known before the API opens (synchronously, here); re-attaching
+  // to containers and removing strays goes on in the background, once the engine answers.
   const recovered = tasks.recover();
   recovered.then(
     (report) => log.info(report, 'task recovery done'),
     (err: unknown) => log.error({ err: (err as Error).message }, 'task recovery failed'),
   );
-  if (engineMonitor.isUp()) await recovered.catch(() => undefined);
   metadata?.connect(tasks);
   metrics.trackGpusInUse(() => gpu.capacity().gpuDevices?.filter((d) => d.taskId !== undefined).length ?? 0);
   if (network !== undefined) metrics.trackAddressesInUse(() => network.addressesInUse());

@@ -65,8 +65,10 @@ const toProtoLine = (l: LogLine): ProtoLogLine => ({
 });
 
 export const getLogs = (call: grpc.ServerWritableStream<GetLogsRequest__Output, GetLogsResponse>, deps: LogsServiceDeps, streams: WatchRegistry): void => {
+  // Emitted, not passed to destroy(): grpc-js sends the status from its 'error' handler by
+  // ending the stream, which a destroyed stream never does (the client would wait forever).
   const fail = (err: unknown): void => {
-    call.destroy(toGrpcError(err, deps.log, 'GetLogs') as grpc.ServiceError);
+    if (!call.cancelled) call.emit('error', toGrpcError(err, deps.log, 'GetLogs'));
   };
   let req: LogsRequest;
   try {

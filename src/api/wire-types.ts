@@ -59,9 +59,8 @@ class Reader {
     throw new WireTypeError(`varint longer than 10 bytes at offset ${this.pos}`);
   }
 
-  /** Skips one value of wire type `wire`; returns the [start, end) of a length-delimited one. */
-  skip(wire: number, what: string): [number, number] | undefined {
-    const at = this.pos;
+  /** Skips one value of wire type `wire` (its tag was at `at`); returns the [start, end) of a length-delimited one. */
+  skip(wire: number, what: string, at: number): [number, number] | undefined {
     if (wire === 0) this.varint();
     else if (wire === 1) this.pos += 8;
     else if (wire === 5) this.pos += 4;
@@ -81,13 +80,14 @@ const checkMessage = (type: protobuf.Type, buf: Uint8Array, start: number, end: 
   if (depth > MAX_DEPTH) throw new WireTypeError(`${path}: messages nested more than ${MAX_DEPTH} deep`);
   const r = new Reader(buf, start, end);
   while (r.pos < end) {
+    const at = r.pos;
     const tag = r.varint();
     const number = Math.floor(tag / 8);
     const wire = tag % 8;
-    if (number === 0) throw new WireTypeError(`${path === '' ? '' : `${path}: `}field number 0 at offset ${r.pos}`);
+    if (number === 0) throw new WireTypeError(`${path === '' ? '' : `${path}: `}field number 0 at offset ${at}`);
     const field = type.fieldsById[number];
     if (field === undefined) {
-      r.skip(wire, `${path === '' ? '' : `${path}: `}unknown field ${number}`);
+      r.skip(wire, `${path === '' ? '' : `${path}: `}unknown field ${number}`, at);
       continue;
     }
     const name = path === '' ? field.name : `${path}.${field.name}`;
@@ -95,7 +95,7 @@ const checkMessage = (type: protobuf.Type, buf: Uint8Array, start: number, end: 
     if (!allowed.includes(wire)) {
       throw new WireTypeError(`${name} (field ${number}, ${field.type}) arrived as ${wireName(wire)}, expected ${allowed.map(wireName).join(' or ')}`);
     }
-    const span = r.skip(wire, name);
+    const span = r.skip(wire, name, at);
     if (span === undefined) continue;
     if (field instanceof protobuf.MapField) checkMapEntry(field, buf, span, name, depth);
     else if (field.resolvedType instanceof protobuf.Type) checkMessage(field.resolvedType, buf, span[0], span[1], name, depth + 1);
@@ -106,6 +106,7 @@ const checkMessage = (type: protobuf.Type, buf: Uint8Array, start: number, end: 
 const checkMapEntry = (field: protobuf.MapField, buf: Uint8Array, [start, end]: [number, number], path: string, depth: number): void => {
   const r = new Reader(buf, start, end);
   while (r.pos < end) {
+    const at = r.pos;
     const tag = r.varint();
     const number = Math.floor(tag / 8);
     const wire = tag % 8;
@@ -113,7 +114,7 @@ const checkMapEntry = (field: protobuf.MapField, buf: Uint8Array, [start, end]: 
     if (expected !== undefined && wire !== expected) {
       throw new WireTypeError(`${path}: a map ${number === 1 ? 'key' : 'value'} arrived as ${wireName(wire)}, expected ${wireName(expected)}`);
     }
-    const span = r.skip(wire, path);
+    const span = r.skip(wire, path, at);
     if (number === 2 && span !== undefined && field.resolvedType instanceof protobuf.Type) {
       checkMessage(field.resolvedType, buf, span[0], span[1], path, depth + 1);
     }

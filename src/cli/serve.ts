@@ -9,6 +9,7 @@ interface ServeOptions {
   dockerHost?: string;
   tcp?: string;
   logLevel?: string;
+  stateDir?: string;
 }
 
 export const DEFAULT_CONFIG = '/etc/titus-executor/config.yaml';
@@ -22,11 +23,13 @@ export const registerServe = (program: Command, globals: () => { socket?: string
     .option('--docker-host <url>', 'Docker engine, e.g. unix:///var/run/docker.sock')
     .option('--tcp <address>', 'also listen on TCP, e.g. 127.0.0.1:7104')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace')
+    .option('--state-dir <dir>', 'task records, logs and the drain flag (default /var/lib/titus-executor)')
     .action(async (opts: ServeOptions) => {
       const { existsSync } = await import('node:fs');
       const file = opts.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
       const config = loadConfig(file, {
         ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
+        ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
         api: { socketPath: globals().socket?.replace(/^unix:\/\//, ''), tcpAddress: opts.tcp },
         docker: { host: opts.dockerHost },
       });

@@ -27,17 +27,21 @@ const existingAncestor = (path: string): string | undefined => {
 /**
  * Size and free space of the filesystem holding `path`; `availableMb` is what
  * an unprivileged writer gets (f_bavail), as df shows it. Undefined when
- * nothing of the path exists.
+ * nothing of the path exists or its filesystem does not answer.
  */
 export const diskUsage = (path: string): DiskUsage | undefined => {
   const at = existingAncestor(path);
   if (at === undefined) return undefined;
-  const fs = statfsSync(at, { bigint: true });
-  const block = fs.bsize;
-  return {
-    path,
-    totalMb: Number((fs.blocks * block) / BigInt(MiB)),
-    availableMb: Number((fs.bavail * block) / BigInt(MiB)),
-    device: Number(statSync(at).dev),
-  };
+  try {
+    const fs = statfsSync(at, { bigint: true });
+    const block = fs.bsize;
+    return {
+      path,
+      totalMb: Number((fs.blocks * block) / BigInt(MiB)),
+      availableMb: Number((fs.bavail * block) / BigInt(MiB)),
+      device: Number(statSync(at).dev),
+    };
+  } catch {
+    return undefined; // a filesystem that cannot be asked (EACCES, a stale mount) is reported as unknown
+  }
 };

@@ -55,7 +55,11 @@ export class DrainSwitch {
       draining === before.draining
         ? { draining, reason: reason !== '' ? reason : before.reason, sinceMs: before.sinceMs === 0 ? now : before.sinceMs }
         : { draining, reason, sinceMs: now };
-    writeFileAtomicSync(this.file, `${JSON.stringify(next)}\n`);
+    try {
+      writeFileAtomicSync(this.file, `${JSON.stringify(next)}\n`);
+    } catch (err) {
+      throw new ExecutorError('FAILED_PRECONDITION', `cannot write the drain state to ${this.file} (${errorMessage(err)}); it is unchanged`, { cause: err });
+    }
     this.state = next;
     return next;
   }

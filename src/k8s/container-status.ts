@@ -119,7 +119,8 @@ const stateOf = (r: ContainerRecord): State => {
   if (isEnded(r)) return endedState(r);
   switch (r.state) {
     case undefined:
-      return { waiting: { reason: 'PodInitializing' } };
+      // A message here is why its launch is being retried (engine down, host draining).
+      return r.message === undefined ? { waiting: { reason: 'PodInitializing' } } : { waiting: { reason: 'ContainerCreating', message: r.message } };
     case 'ACCEPTED':
     case 'STARTING':
       return { waiting: { reason: 'ContainerCreating', ...(r.message !== undefined ? { message: r.message } : {}) } };

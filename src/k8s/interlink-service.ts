@@ -172,9 +172,12 @@ export class InterlinkService {
     if (req.Opts?.Previous === true) {
       throw new ExecutorError('INVALID_ARGUMENT', `previous terminated container "${req.ContainerName}" not found: containers are not restarted on this host`);
     }
-    if (found.record.state === undefined) {
-      const waiting = toContainerStatus(found.planned.name, found.planned.image, found.planned.init, found.record).state.waiting;
-      throw new ExecutorError('INVALID_ARGUMENT', `container "${req.ContainerName}" in pod "${req.PodName ?? req.PodUID}" is waiting to start: ${waiting?.reason ?? 'not started'}`);
+    const { record } = found;
+    const where = `container "${req.ContainerName}" in pod "${req.PodName ?? req.PodUID}"`;
+    if (record.refused !== undefined) throw new ExecutorError('INVALID_ARGUMENT', `${where} never started: ${record.refused.message}`);
+    if (record.state === undefined && record.lost !== true) {
+      const waiting = toContainerStatus(found.planned.name, found.planned.image, found.planned.init, record).state.waiting;
+      throw new ExecutorError('INVALID_ARGUMENT', `${where} is waiting to start: ${waiting?.reason ?? 'PodInitializing'}`);
     }
     const plan = planLogs(req, Date.now());
     const batches = reader.read(found.planned.taskId, {

@@ -17,7 +17,7 @@ export const POD_LABEL = {
 
 /**
  * `k8s-<uid>.<container>`: a valid task id and Docker container name (at most
- * 4 + 64 + 1 + 63 characters), unambiguous because container names have no dot.
+ * 4 + 59 + 1 + 63 characters), unambiguous because container names have no dot.
  */
 export const podTaskId = (podUid: string, containerName: string): string => `k8s-${podUid}.${containerName}`;
 

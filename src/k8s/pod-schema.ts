@@ -10,8 +10,11 @@ const opt = <T extends z.ZodType>(schema: T) => schema.nullish();
 
 /** RFC 1123 labels: container, volume and namespace names; safe in paths and task ids. */
 export const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-/** Pod UIDs are UUIDs; anything of letters, digits and dashes is accepted, as it names files. */
-export const POD_UID_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+/**
+ * Pod UIDs are UUIDs; up to 59 letters, digits and dashes are accepted, so that
+ * they name files safely and `k8s-<uid>.<container>` stays a valid task id.
+ */
+export const POD_UID_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,58}$/;
 
 const dnsLabel = z.string().regex(DNS_LABEL_RE, 'must be a DNS label (lower-case letters, digits and -, at most 63)');
 const stringMap = z.record(z.string(), z.string());

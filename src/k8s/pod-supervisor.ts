@@ -195,12 +195,18 @@ export class PodSupervisor {
    * is reported lost). While the engine or host is unavailable it retries.
    */
   private async launchOnce(c: PlannedContainer): Promise<void> {
-    if (this.launched.includes(c.name)) return;
+    if (this.launched.includes(c.name) || this.stopped()) return;
     this.launched.push(c.name);
     await this.persist();
     for (;;) {
-      if (this.stopped()) {
-        if (this.cancelled) this.records.set(c.name, { ...this.records.get(c.name), refused: { code: 'UNAVAILABLE', message: 'the pod was deleted before the container started' } });
+      if (this.cancelled) {
+        this.records.set(c.name, { ...this.records.get(c.name), refused: { code: 'UNAVAILABLE', message: 'the pod was deleted before the container started' } });
+        return;
+      }
+      if (this.halted) {
+        // Never launched after all: the next start of the executor launches it.
+        this.launched.splice(this.launched.indexOf(c.name), 1);
+        await this.persist();
         return;
       }
       try {

@@ -57,7 +57,12 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
 
   /** Creates the logs directory and removes what is past retention, now and then every sweep interval. */
   async start(): Promise<void> {
-    mkdirSync(this.root, { recursive: true, mode: 0o750 });
+    try {
+      mkdirSync(this.root, { recursive: true, mode: 0o750 });
+    } catch (err) {
+      // Tasks still run; each collect() reports that its output cannot be kept.
+      this.options.log.error({ dir: this.root, err: errorMessage(err) }, 'task logs cannot be kept: the logs directory cannot be created');
+    }
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs).unref();
   }

@@ -22,6 +22,8 @@ export interface LoadedStore {
 const MAGIC = 'titus-task-record';
 const FORMAT = 1;
 const SUFFIX = '.json';
+/** writeFileAtomic's temporaries: `.<name>.<pid>.<random>.tmp`. */
+const TEMPORARY_RE = /^\..+\.\d+\.[0-9a-f]+\.tmp$/;
 const HEADER_RE = new RegExp(`^${MAGIC} (\\d+) sha256=([0-9a-f]{64}) bytes=(\\d+)$`);
 
 const digest = (body: string): string => createHash('sha256').update(body).digest('hex');
@@ -57,7 +59,12 @@ export class TaskStore {
     const records: TaskRecord[] = [];
     const corrupt: CorruptRecord[] = [];
     for (const name of readdirSync(this.dir)) {
-      if (!name.endsWith(SUFFIX) || name.startsWith('.')) continue; // temporaries of an interrupted write, quarantined files
+      if (TEMPORARY_RE.test(name)) {
+        // A write cut short by a crash: the record it was replacing is intact (or never existed).
+        rmSync(join(this.dir, name), { force: true });
+        continue;
+      }
+      if (!name.endsWith(SUFFIX) || name.startsWith('.')) continue; // quarantined files
       const taskId = name.slice(0, -SUFFIX.length);
       const file = join(this.dir, name);
       try {

@@ -62,3 +62,14 @@ t.test('an unreadable or tampered drain file leaves the host drained, saying how
     t.equal(new DrainSwitch(dir, silentLogger()).status().draining, false);
   }
 });
+
+t.test('a drain state that cannot be written is FAILED_PRECONDITION and changes nothing', async (t) => {
+  const dir = stateDir(t);
+  new DrainSwitch(dir, silentLogger()).set(false, '', 1);
+  writeFileSync(join(dir, 'not-a-dir'), '');
+  const d = new DrainSwitch(join(dir, 'not-a-dir', 'state'), silentLogger()); // ENOTDIR, even for root
+  const before = d.status();
+  t.equal(before.draining, true, 'a state directory that cannot be read leaves the host drained');
+  t.throws(() => d.set(false, 'x'), { code: 'FAILED_PRECONDITION', message: /cannot write the drain state to .*not-a-dir\/state\/drain\.json .*it is unchanged/ });
+  t.same(d.status(), before, 'unchanged');
+});

@@ -7,6 +7,9 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'node:http';
+import { silentLogger } from '../../src/common/log.js';
+import { InterlinkServer } from '../../src/k8s/index.js';
 import type { PingAnswer } from '../../src/k8s/node-status.js';
 import type { PodStatusAnswer } from '../../src/k8s/pod-supervisor.js';
 import { call, fixture, follow } from './interlink-client.js';
@@ -161,7 +164,7 @@ test('status of a pod in every phase: Pending (init), Running, Succeeded, and Fa
 });
 
 test('logs with and without follow: streamed while running, ended with the container', async (t) => {
-  const pod = shellPod('logs', image(), { main: 'echo one; echo two >&2; until [ -e /shared/go ]; do sleep 0.1; done; echo three' });
+  const pod = shellPod('logs', image(), { main: 'echo one; sleep 0.3; echo two >&2; until [ -e /shared/go ]; do sleep 0.1; done; echo three' });
   t.equal((await suite.create(createBody(pod))).status, 200);
   const uid = pod.metadata.uid;
   await suite.waitFor(pod, (s) => byName(s.containers, 'main').state.running !== undefined, 'running');
@@ -208,6 +211,30 @@ test('a follower that goes away is let go, and the logs of a waiting container a
   const end = await suite.waitFor(pod, allTerminated, 'terminated');
   t.equal(byName(end.containers, 'main').state.terminated?.exitCode, 0);
   t.equal((await suite.del(pod)).status, 200);
+});
+
+test('the same API on a loopback TCP listener (SidecarURL http://127.0.0.1)', async (t) => {
+  const interlink = suite.ex.executor.interlink;
+  if (interlink === undefined) throw new Error('the executor should serve interLink');
+  const server = new InterlinkServer(interlink.service, { enabled: true, socketPath: null, listen: '127.0.0.1:0', maxPods: 110 }, silentLogger());
+  await server.start();
+  t.teardown(() => server.stop());
+  const [address] = server.addresses;
+  t.match(address, /^127\.0\.0\.1:\d+$/);
+  const [host, port] = (address ?? '').split(':');
+  const ping = await new Promise<string>((resolve, reject) => {
+    const req = request({ host, port: Number(port), method: 'GET', path: '/status', headers: { 'content-type': 'application/json', 'content-length': 2 } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end('[]');
+  });
+  t.match(JSON.parse(ping), { status: 'ok', resources: { pods: '110' } }, 'a GET with a JSON body, over TCP');
+  const refused = new InterlinkServer(interlink.service, { enabled: true, socketPath: null, listen: '0.0.0.0:0', maxPods: 110 }, silentLogger());
+  await t.rejects(refused.start(), /not a loopback/, 'never off-host, whatever the caller passes');
 });
 
 test('errors interLink may meet: bad bodies, methods and routes; delete of an unknown pod is 200', async (t) => {

@@ -7,6 +7,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { call } from './interlink-client.js';
 import { allTerminated, byName, createBody, podSuite, shellPod } from './pod-suite.js';
 
 const suite = podSuite(t);
@@ -83,6 +84,9 @@ test('a container the host cannot admit (a GPU on a host without one) is termina
   t.equal(end?.exitCode, 128);
   t.match(end?.reason, /^(UnexpectedAdmissionError|CreateContainerConfigError)$/);
   t.match(end?.message, /GPU/i);
+  const logs = await call(suite.socket, 'GET', '/getLogs', { Namespace: 'default', PodUID: pod.metadata.uid, PodName: 'no-gpu', ContainerName: 'gpu', Opts: {} });
+  t.equal(logs.status, 400);
+  t.match(logs.text, /never started: .*GPU/i, 'its logs say why there are none');
   t.equal((await suite.del(pod)).status, 200);
 });
 
@@ -121,4 +125,20 @@ test('a delete while init containers run stops the pod before its containers sta
   t.equal((await suite.del(pod, 0)).status, 200);
   const tasks = suite.ex.executor.tasks.list({ includeTerminal: true, states: [] }).filter((v) => v.labels['io.kubernetes.pod.uid'] === pod.metadata.uid);
   t.same(tasks.map((v) => [v.labels['io.kubernetes.container.name'], v.state]), [['wait', 'KILLED']], 'the main container was never launched');
+});
+
+test('a container due to start while the host drains waits, saying why, and starts once it is undrained', async (t) => {
+  const tasks = suite.ex.executor.tasks;
+  t.teardown(() => void tasks.setDrain(false, ''));
+  const pod = shellPod('drain-wait', image(), { main: 'echo ran' }, { init: 'until [ -e /shared/go-init ]; do sleep 0.1; done' });
+  t.equal((await suite.create(createBody(pod))).status, 200);
+  await suite.waitFor(pod, (s) => byName(s.initContainers, 'init').state.running !== undefined, 'init running');
+  tasks.setDrain(true, 'maintenance');
+  suite.gate(pod.metadata.uid, 'shared', 'go-init');
+  const waiting = await suite.waitFor(pod, (s) => byName(s.containers, 'main').state.waiting?.reason === 'ContainerCreating', 'main waiting');
+  t.match(byName(waiting.containers, 'main').state.waiting?.message, /draining.*maintenance/);
+  tasks.setDrain(false, '');
+  const done = await suite.waitFor(pod, allTerminated, 'terminated after the drain');
+  t.match(byName(done.containers, 'main').state.terminated, { exitCode: 0, reason: 'Completed' });
+  t.equal((await suite.del(pod)).status, 200);
 });

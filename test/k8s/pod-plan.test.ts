@@ -16,7 +16,9 @@ import { planLogs } from '../../src/k8s/log-request.js';
 import { pingAnswer } from '../../src/k8s/node-status.js';
 import { expandVars } from '../../src/k8s/pod-env.js';
 import { imageFields, planPod } from '../../src/k8s/pod-plan.js';
-import { createRequestSchema, logsRequestSchema, type CreateRequest } from '../../src/k8s/pod-schema.js';
+import { POD_UID_RE, createRequestSchema, logsRequestSchema, type CreateRequest } from '../../src/k8s/pod-schema.js';
+import { podTaskId } from '../../src/k8s/pod-names.js';
+import { TASK_ID_RE } from '../../src/api/validate.js';
 import { parseQuantity } from '../../src/k8s/quantity.js';
 import type { HostResourcesView } from '../../src/task/task-manager.js';
 import type { TaskView } from '../../src/task/types.js';
@@ -66,6 +68,13 @@ t.test('image references split into ContainerInfo fields', async (t) => {
   t.same(imageFields('localhost:5000/x'), { fullyQualifiedImage: 'localhost:5000/x' });
   const digest = `sha256:${'a'.repeat(64)}`;
   t.same(imageFields(`r/x:t@${digest}`), { fullyQualifiedImage: 'r/x', version: 't', imageDigest: digest });
+});
+
+t.test('task ids from the longest pod UID and container name are valid task ids', async (t) => {
+  t.match(podTaskId(`a${'-'.repeat(58)}`, `b${'0'.repeat(62)}`), TASK_ID_RE);
+  t.match(`a${'-'.repeat(58)}`, POD_UID_RE);
+  t.notMatch(`a${'-'.repeat(59)}`, POD_UID_RE, 'a longer UID is refused at the edge');
+  t.notMatch('../etc', POD_UID_RE, 'and so is one that is not a file name');
 });
 
 t.test('$(VAR) expansion follows Kubernetes', async (t) => {

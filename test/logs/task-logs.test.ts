@@ -10,7 +10,7 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,8 @@ const getLogs = (ex: TestExecutor, req: GetLogsRequest, onLine?: (l: Received) =
   new Promise((resolve, reject) => {
     const lines: Received[] = [];
     let messages = 0;
-    const stream = ex.client.GetLogs(req);
+    // A deadline so that a stream that never ends fails the test instead of hanging it.
+    const stream = ex.client.GetLogs(req, { deadline: Date.now() + 60_000 });
     stream.on('data', (res: GetLogsResponse__Output) => {
       messages++;
       for (const l of res.lines) {
@@ -81,7 +82,8 @@ const runCli = (args: string[]): Promise<{ code: number; stdout: string; stderr:
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr, endedAtMs: Date.now() }));
   });
 
-t.test('task logs', async (t) => {
+t.test('task logs', async (top) => {
+  const t = top;
   const h: Harness = await useHarness(t);
   const stateDir = mkdtempSync(join(tmpdir(), 'titus-tasklogs-'));
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
@@ -138,6 +140,29 @@ t.test('task logs', async (t) => {
     await t.rejects(getLogs(ex, { taskId: finishedTask, since: { seconds: '-5' } }), { code: grpc.status.INVALID_ARGUMENT, details: /since/ });
   });
 
+  await t.test('a log problem does not fail the task', async (t) => {
+    const taskId = uniqueTaskId('logs-broken');
+    // A file where the task's log directory should go: nothing can be stored for it.
+    writeFileSync(join(stateDir, 'logs', taskId), 'in the way');
+    const updates = await ex.run({ taskId, containerInfo: { fullyQualifiedImage: image, process: { command: ['sh', '-c', 'echo still runs'] } } });
+    t.equal(updates.at(-1)?.state, 'TASK_STATE_FINISHED');
+    t.equal((await ex.get(taskId)).outputTail, 'still runs\n', 'the task runs and ends as usual');
+    rmSync(join(stateDir, 'logs', taskId));
+  });
+
+  await t.test('a task printing 200000 lines as fast as it can: every line stored once, in order', async (t) => {
+    const taskId = uniqueTaskId('logs-flood');
+    const started = Date.now();
+    await ex.run({ taskId, containerInfo: { fullyQualifiedImage: image, process: { command: ['seq', '1', '200000'] } } });
+    const ranMs = Date.now() - started;
+    const read = await getLogs(ex, { taskId });
+    t.equal(read.lines.length, 200_000);
+    const firstWrong = read.lines.findIndex((l, i) => l.text !== String(i + 1));
+    t.equal(firstWrong, -1, 'lines 1..200000 in order');
+    t.ok(read.messages >= 200, `in ${read.messages} messages of at most 1000 lines`);
+    t.comment(`launch to terminal update with 200000 lines to store: ${ranMs} ms; read back in ${read.endedAtMs - started - ranMs} ms`);
+  });
+
   await t.test('after an executor restart: the ended task is served again, the running one is read on without a gap or a repeat', async (t) => {
     const runningTask = uniqueTaskId('logs-restart');
     const count = 50;
@@ -150,7 +175,8 @@ t.test('task logs', async (t) => {
     } while (before.lines.length < 6);
     await ex.executor.stop(); // the API goes away; the container keeps running and writing
     await new Promise((r) => setTimeout(r, 1000)); // lines written while no executor runs
-    ex = await startTestExecutor(t, h, overrides);
+    // Stopped with the whole file, not this subtest: the next subtests use it.
+    ex = await startTestExecutor(top, h, overrides);
     await ex.executor.recovered;
     const again = await getLogs(ex, { taskId: finishedTask });
     t.same(again.lines.map((l) => [l.text, l.stream, l.timestampMs]), finishedLines.map((l) => [l.text, l.stream, l.timestampMs]), 'the ended task: the same lines');
@@ -166,18 +192,20 @@ t.test('task logs', async (t) => {
     await ex.launch({ taskId, containerInfo: { fullyQualifiedImage: image, process: { command: chatty(4, '0.4') } } });
     await ex.waitForState(taskId, 'TASK_STATE_RUNNING');
     const r = await runCli(['--socket', ex.socket, 'logs', '-f', '--timestamps', taskId]);
-    t.equal(r.code, 0, r.stderr);
+    t.equal(r.code, 0, 'exits 0');
     const strip = (s: string): string[] => s.split('\n').filter((l) => l !== '').map((l) => l.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, ''));
     t.same(strip(r.stdout), range('out', 4), 'stdout has the stdout lines');
     t.same(strip(r.stderr), range('err', 4), 'stderr has the stderr lines');
     t.match(r.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z out1$/m, '--timestamps puts the time first');
     t.equal((await ex.get(taskId)).state, 'TASK_STATE_FINISHED', 'it returned once the task had ended');
-    const tail = await runCli(['--socket', ex.socket, 'logs', '--tail', '1', taskId]);
-    t.same([tail.stdout, tail.stderr], ['', 'err4\n'], '--tail 1: only the last line, on its stream');
+    const tail = await runCli(['--socket', ex.socket, 'logs', '--tail', '2', taskId]);
+    t.same([tail.stdout, tail.stderr], ['out4\n', 'err4\n'], '--tail 2: only the last two lines, each on its stream');
     const json = await runCli(['--socket', ex.socket, '-o', 'json', 'logs', '--since', '1h', taskId]);
     const parsed = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     t.equal(parsed.length, 8);
-    t.match(parsed[0], { stream: 'LOG_STREAM_STDOUT', text: 'out1', timestamp: /Z$/ });
+    // The engine reads stdout and stderr from separate pipes: their lines may interleave either way.
+    t.match(parsed.find((l) => l['text'] === 'out1'), { stream: 'LOG_STREAM_STDOUT', timestamp: /^\d{4}-.*Z$/ });
+    t.match(parsed.find((l) => l['text'] === 'err4'), { stream: 'LOG_STREAM_STDERR' });
     const missing = await runCli(['--socket', ex.socket, 'logs', 'no-such-task']);
     t.equal(missing.code, 2);
     t.match(missing.stderr, /no logs are kept on this host for task no-such-task/);
@@ -186,14 +214,23 @@ t.test('task logs', async (t) => {
     t.match(bad.stderr, /--since yesterday: not an RFC 3339 time/);
   });
 
-  await t.test('logs are removed once the retention time after the end has passed', async (t) => {
+  await t.test('small files: only the newest lines are kept, within the cap; all is removed once the retention time has passed', async (t) => {
     const shortDir = mkdtempSync(join(tmpdir(), 'titus-tasklogs-short-'));
     t.teardown(() => rmSync(shortDir, { recursive: true, force: true }));
     const short = await startTestExecutor(t, h, {
       stateDir: shortDir,
       executorId: `logs-short-${h.runId}`,
-      logs: { retentionSeconds: 2, sweepIntervalSeconds: 1 },
+      logs: { retentionSeconds: 3, sweepIntervalSeconds: 1, maxFileBytes: 4096, maxFiles: 2 },
     });
+    const capped = uniqueTaskId('logs-capped');
+    await short.run({ taskId: capped, containerInfo: { fullyQualifiedImage: image, process: { command: ['seq', '1', '2000'] } } });
+    const kept = texts(await getLogs(short, { taskId: capped }));
+    t.equal(kept.at(-1), '2000', 'the newest line is kept');
+    t.same(kept, kept.map((_, i) => String(2001 - kept.length + i)), `a run of consecutive lines (${kept.length} of 2000)`);
+    t.ok(kept.length > 100 && kept.length < 300, 'about two 4 KiB files of them');
+    const files = readdirSync(join(shortDir, 'logs', capped)).filter((f) => f.startsWith('output.log'));
+    t.same(files.sort(), ['output.log', 'output.log.1']);
+    for (const f of files) t.ok(statSync(join(shortDir, 'logs', capped, f)).size <= 4096, `${f} within maxFileBytes`);
     const taskId = uniqueTaskId('logs-retention');
     await short.run({ taskId, containerInfo: { fullyQualifiedImage: image, process: { command: ['sh', '-c', 'echo kept for now'] } } });
     t.same(texts(await getLogs(short, { taskId })), ['kept for now'], 'readable right after the end');

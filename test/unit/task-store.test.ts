@@ -59,6 +59,7 @@ t.test('damage is detected, reported with a reason, and the file moved aside', a
   t.same(readdirSync(join(dir, 'tasks')).filter((f) => f.endsWith('.json')), ['fine.json'], 'damaged files no longer read');
   t.equal(readdirSync(join(dir, 'tasks')).filter((f) => f.includes('.corrupt-')).length, 4, 'but kept');
   t.same(store.load().corrupt, [], 'a second load does not report them again');
+  t.notOk(readdirSync(join(dir, 'tasks')).some((f) => f.endsWith('.tmp')), 'the temporary of an interrupted write is removed');
 });
 
 t.test('sequence numbers never go back, even when records are removed', async (t) => {
