@@ -36,6 +36,14 @@ const unary =
       );
   };
 
+/**
+ * Ends a server stream with an error status. grpc-js' `call.destroy(status)`
+ * never sends the status (the client would wait forever); an 'error' event does.
+ */
+export const failStream = (call: grpc.ServerWritableStream<unknown, unknown>, status: Partial<grpc.StatusObject>): void => {
+  if (!call.cancelled) call.emit('error', status);
+};
+
 /** Open watch streams, so shutdown can end them instead of waiting on them. */
 export class WatchRegistry {
   private readonly closers = new Set<() => void>();
@@ -89,7 +97,7 @@ const watchTaskStatus = (
   try {
     req = parseWatchRequest(call.request);
   } catch (err) {
-    call.destroy(toGrpcError(err, deps.log, 'WatchTaskStatus') as grpc.ServiceError);
+    failStream(call, toGrpcError(err, deps.log, 'WatchTaskStatus'));
     return;
   }
   const { tasks } = deps;
@@ -101,7 +109,7 @@ const watchTaskStatus = (
       'OUT_OF_RANGE',
       `afterSequence ${req.afterSequence} is older than the retained history (oldest ${oldest}); resubscribe with sendSnapshot`,
     );
-    call.destroy(toGrpcError(err, deps.log, 'WatchTaskStatus') as grpc.ServiceError);
+    failStream(call, toGrpcError(err, deps.log, 'WatchTaskStatus'));
     return;
   }
   const send = (e: TaskStatusEvent): void => {

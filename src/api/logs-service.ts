@@ -11,7 +11,7 @@ import type { LogLine, LogQuery, TaskLogReader } from '../logs/types.js';
 import type { TaskManager } from '../task/task-manager.js';
 import { isTerminal } from '../task/types.js';
 import { timestamp } from './convert.js';
-import type { WatchRegistry } from './executor-service.js';
+import { failStream, type WatchRegistry } from './executor-service.js';
 import type { GetLogsRequest__Output } from './generated/titus/executor/v1/GetLogsRequest.js';
 import type { GetLogsResponse } from './generated/titus/executor/v1/GetLogsResponse.js';
 import type { LogLine as ProtoLogLine } from './generated/titus/executor/v1/LogLine.js';
@@ -68,7 +68,7 @@ export const getLogs = (call: grpc.ServerWritableStream<GetLogsRequest__Output, 
   // Emitted, not passed to destroy(): grpc-js sends the status from its 'error' handler by
   // ending the stream, which a destroyed stream never does (the client would wait forever).
   const fail = (err: unknown): void => {
-    if (!call.cancelled) call.emit('error', toGrpcError(err, deps.log, 'GetLogs'));
+    failStream(call, toGrpcError(err, deps.log, 'GetLogs'));
   };
   let req: LogsRequest;
   try {

@@ -231,7 +231,13 @@ export class TaskRunner {
   /** Re-attaches to what the engine has of the task after a restart. */
   private async reattach(container: ContainerSummary | undefined): Promise<Outcome> {
     if (this.exit !== undefined && (container === undefined || container.state !== 'running')) {
-      // It exited (and was seen to) before the executor went down.
+      // It exited (and was seen to) before the executor went down. Its last
+      // lines may not be stored yet: copy them (lines already kept are skipped).
+      if (container !== undefined) {
+        this.containerId = container.id;
+        this.containerStarted = true;
+        this.deps.output?.collect(this.launch.taskId, container.id);
+      }
       return this.kill !== undefined ? outcomeForKill(this.kill, this.exit) : exitOutcome(this.exit, this.command);
     }
     if (container === undefined) {

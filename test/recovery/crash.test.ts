@@ -12,7 +12,6 @@
  */
 import t from 'tap';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
@@ -21,6 +20,7 @@ import { call } from '../../src/cli/client.js';
 import { containersWithLabel, useHarness } from '../harness/index.js';
 import { uniqueTaskId } from '../helpers/executor.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
+import { startTarpit } from '../helpers/tarpit.js';
 
 const TERMINAL = /FINISHED|FAILED|KILLED|LOST/;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -48,14 +48,7 @@ t.test('SIGKILL with 20 tasks in mixed states: every task accounted for after th
   const dir = mkdtempSync(join(tmpdir(), 'titus-crash-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const h = await useHarness(t);
-  const hung: Socket[] = [];
-  const tarpit = createServer((s) => hung.push(s));
-  await new Promise<void>((r) => tarpit.listen(0, '127.0.0.1', r));
-  t.teardown(() => {
-    hung.forEach((s) => s.destroy());
-    tarpit.close();
-  });
-  const tarpitPort = (tarpit.address() as { port: number }).port;
+  const tarpitPort = await startTarpit(t);
   const executorId = `crash-${h.runId}`;
   const stateDir = join(dir, 'state');
   const serve = serveProcesses(t, dir, { executorId, stateDir, docker: { host: h.dockerHost, pullAttempts: 1 } });

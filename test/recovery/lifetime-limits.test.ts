@@ -7,9 +7,9 @@
  */
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { createServer, type Socket } from 'node:net';
 import { useHarness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
+import { startTarpit } from '../helpers/tarpit.js';
 
 t.test('runtime limits and stuck tasks', async (t) => {
   const h = await useHarness(t);
@@ -59,14 +59,7 @@ t.test('runtime limits and stuck tasks', async (t) => {
   });
 
   t.test('a task stuck in STARTING fails with stuckInState', async (t) => {
-    const hung: Socket[] = [];
-    const tarpit = createServer((s) => hung.push(s));
-    await new Promise<void>((r) => tarpit.listen(0, '127.0.0.1', r));
-    t.teardown(() => {
-      hung.forEach((s) => s.destroy());
-      tarpit.close();
-    });
-    const port = (tarpit.address() as { port: number }).port;
+    const port = await startTarpit(t);
     const updates = await ex.run({ taskId: uniqueTaskId('stuck'), containerInfo: { fullyQualifiedImage: `127.0.0.1:${port}/hangs/app`, version: '1' } });
     const end = updates.at(-1);
     t.equal(end?.state, 'TASK_STATE_FAILED');
