@@ -90,6 +90,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
       labels,
       containerLabels: labels,
       hostname: hostnameFor(pod.spec.hostname ?? identity.name),
+      ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       ...(mounts.length > 0 ? { mounts } : {}),
     };
     containers.push({ name: c.name, init, taskId, image: c.image, launch });
@@ -110,14 +111,18 @@ const collectData = (req: CreateRequest): VolumeData => {
   return { configMaps, secrets, projected };
 };
 
+/** Docker takes only an absolute working directory; a relative one is the pod's mistake to fix. */
+const workingDirOf = (dir: string, field: string): string => {
+  if (!dir.startsWith('/') || dir.includes('\0')) throw invalidArgument(field, `must be an absolute path, not ${JSON.stringify(dir)}`);
+  return dir;
+};
+
 /**
  * Fields that would change what the program does and that this host cannot
  * honour yet are refused rather than silently ignored.
  */
 const refuseUnsupported = (c: K8sContainer, field: string): void => {
-  if (c.workingDir !== undefined && c.workingDir !== null && c.workingDir !== '') {
-    throw invalidArgument(`${field}.workingDir`, 'is not supported on this host; set the working directory in the image or the command');
-  }
+  if (c.workingDir) workingDirOf(c.workingDir, `${field}.workingDir`);
   const sc = c.securityContext as Record<string, unknown> | null | undefined;
   if (sc?.['privileged'] === true) throw invalidArgument(`${field}.securityContext.privileged`, 'privileged containers are not supported');
   for (const key of ['runAsUser', 'runAsGroup'] as const) {

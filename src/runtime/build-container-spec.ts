@@ -43,6 +43,7 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     labels: buildLabels(input, process.entrypoint, process.cmd),
     // Docker refuses a hostname in `container:` mode: the network sandbox carries it.
     ...(isJoinedNetworkMode(networkMode) ? {} : { hostname: launch.hostname ?? hostnameFor(launch.taskId) }),
+    ...(launch.workingDir !== undefined ? { workingDir: launch.workingDir } : {}),
     ...cpuLimits(launch, config),
     memoryBytes: launch.resources.memoryMb * MiB,
     memorySwapBytes: launch.resources.memoryMb * MiB,

@@ -26,6 +26,8 @@ export interface ContainerSpec {
   readonly labels: Readonly<Record<string, string>>;
   /** Absent when the container joins another's network namespace (`container:<id>`): that container's hostname applies. */
   readonly hostname?: string;
+  /** Absent: the image's WORKDIR. */
+  readonly workingDir?: string;
   readonly cpuShares: number;
   readonly cpuPeriodUs?: number;
   readonly cpuQuotaUs?: number;

@@ -443,6 +443,7 @@ const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => 
   Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
   Labels: { ...spec.labels },
   ...(spec.hostname !== undefined ? { Hostname: spec.hostname } : {}),
+  ...(spec.workingDir !== undefined ? { WorkingDir: spec.workingDir } : {}),
   ...(spec.networkDisabled === true ? { NetworkDisabled: true } : {}),
   HostConfig: {
     CpuShares: spec.cpuShares,

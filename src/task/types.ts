@@ -101,6 +101,8 @@ export interface LaunchSpec {
   readonly mounts?: readonly BindMount[];
   readonly containerLabels?: Readonly<Record<string, string>>;
   readonly hostname?: string;
+  /** The process's working directory instead of the image's (absolute). */
+  readonly workingDir?: string;
   /** Killed with reason runtimeLimitExceeded this long after it started; absent: no limit. */
   readonly runtimeLimitSeconds?: number;
 }

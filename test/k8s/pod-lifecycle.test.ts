@@ -44,6 +44,16 @@ test('an init container and two containers sharing an emptyDir run to completion
   t.equal((await suite.del(pod)).status, 200);
 });
 
+test('workingDir is the process\'s working directory', async (t) => {
+  const pod = shellPod('workdir', image(), { here: 'test "$(pwd)" = /shared || exit 9; touch relative.txt' });
+  const [here] = pod.spec.containers;
+  if (here !== undefined) here.workingDir = '/shared';
+  t.equal((await suite.create(createBody(pod))).status, 200);
+  const done = await suite.waitFor(pod, allTerminated, 'all terminated');
+  t.match(byName(done.containers, 'here').state.terminated, { exitCode: 0, reason: 'Completed' }, 'pwd was /shared');
+  t.equal((await suite.del(pod)).status, 200);
+});
+
 test('a failing container makes the pod Failed with its exit code; the other keeps its own', async (t) => {
   const pod = shellPod('one-fails', image(), { good: 'exit 0', bad: 'echo failing >&2; exit 7' });
   t.equal((await suite.create(createBody(pod))).status, 200);

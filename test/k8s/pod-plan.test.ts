@@ -146,9 +146,9 @@ t.test('what the plan cannot honour is refused, naming the field', async (t) => 
   );
   await rejects(
     t,
-    planPod(contractRequest((r) => Object.assign(r.pod.spec.containers[0] ?? {}, { workingDir: '/app' })), dir, defaults),
-    /containers\.0\.workingDir/,
-    'workingDir',
+    planPod(contractRequest((r) => Object.assign(r.pod.spec.containers[0] ?? {}, { workingDir: 'app' })), dir, defaults),
+    /containers\.0\.workingDir: must be an absolute path/,
+    'a relative workingDir',
   );
   await rejects(
     t,

@@ -75,6 +75,7 @@ export interface SimpleContainer {
   env?: Array<{ name: string; value: string }>;
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+  workingDir?: string;
 }
 
 export interface SimplePod {
