@@ -161,6 +161,7 @@ export class TaskManager {
         if (runner.sm.terminal) this.rememberEnded(runner.launch.taskId);
       },
       has: (taskId) => this.tasks.has(taskId),
+      stopping: () => this.closed,
       newRunner: (record, first) =>
         new TaskRunner(record.launch, record.image, this.runnerDeps(), record.history === undefined ? undefined : record, first),
       ...(this.deps.engine !== undefined ? { engine: this.deps.engine } : {}),

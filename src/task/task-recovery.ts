@@ -32,6 +32,8 @@ export interface RecoveryDeps {
   /** Registers a rebuilt task with the manager. */
   adopt(runner: TaskRunner): void;
   has(taskId: string): boolean;
+  /** True once the executor is stopping: recovery gives up instead of retrying. */
+  stopping(): boolean;
   newRunner(record: TaskRecord | CorruptTask, first?: FirstUpdate): TaskRunner;
 }
 
@@ -62,21 +64,23 @@ export const recoverTasks = async (deps: RecoveryDeps): Promise<RecoveryReport> 
   deps.log.info({ restored: records.length, unfinished: unfinished.length, corrupt: corrupt.length }, 'task records read back');
   if (deps.engine !== undefined) await deps.engine.whenUp();
   const containers = await listOwnContainers(deps);
+  if (containers === undefined) return { restored: records.length, resumed: 0, corrupt: corrupt.length, orphansRemoved: 0 };
   for (const runner of unfinished) runner.resume(containers.get(runner.launch.taskId));
   const orphans = [...containers.values()].filter((c) => !deps.has(c.labels[LABEL.taskId] ?? '') || corrupt.some((b) => b.taskId === c.labels[LABEL.taskId]));
   await Promise.all(orphans.map((c) => removeOrphan(deps, c)));
   return { restored: records.length, resumed: unfinished.length, corrupt: corrupt.length, orphansRemoved: orphans.length };
 };
 
-/** The task's main containers by task id, retried until the engine answers. */
-const listOwnContainers = async (deps: RecoveryDeps): Promise<Map<string, ContainerSummary>> => {
+/** The task's main containers by task id, retried until the engine answers; undefined if the executor stops first. */
+const listOwnContainers = async (deps: RecoveryDeps): Promise<Map<string, ContainerSummary> | undefined> => {
   for (let attempt = 1; ; attempt++) {
+    if (deps.stopping()) return undefined;
     try {
       const list = await deps.runtime.listContainers({ [LABEL.executor]: deps.config.executorId, [LABEL.role]: 'main' });
       return new Map(list.map((c) => [c.labels[LABEL.taskId] ?? c.name, c]));
     } catch (err) {
       deps.log.warn({ err: errorMessage(err), attempt }, 'cannot list task containers for recovery; retrying');
-      await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+      await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)).unref());
       if (deps.engine !== undefined) await deps.engine.whenUp();
     }
   }

@@ -44,6 +44,7 @@ t.test('TCP with mTLS: a client with a certificate from the CA is served, others
     logLevel: 'silent',
     api: { socketPath: join(dir, 'ex.sock'), tcpAddress: '127.0.0.1:0', tls: { certFile: join(dir, 'good-server.pem'), keyFile: join(dir, 'good-server.key'), caFile: join(dir, 'good-ca.pem') } },
     docker: { host: `unix://${join(dir, 'no-engine.sock')}` },
+    stateDir: join(dir, 'state'),
   });
   const ex = await startExecutor(config, silentLogger());
   t.teardown(() => ex.stop());
@@ -68,7 +69,7 @@ t.test('serve stops gracefully on SIGTERM: streams end, the socket is removed, e
   const dir = mkdtempSync(join(tmpdir(), 'titus-term-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'ex.sock');
-  const child = spawn(process.execPath, [join(root, 'bin/titus-executor.js'), '--socket', socket, 'serve', '--docker-host', `unix://${join(dir, 'none.sock')}`, '--log-level', 'silent'], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [join(root, 'bin/titus-executor.js'), '--socket', socket, 'serve', '--docker-host', `unix://${join(dir, 'none.sock')}`, '--log-level', 'silent', '--state-dir', join(dir, 'state')], { stdio: 'inherit' });
   for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
   const client = createClient({ socket });
   const stream = client.WatchTaskStatus({ sendSnapshot: true });

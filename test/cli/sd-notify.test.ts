@@ -34,7 +34,7 @@ t.test('outside systemd (no NOTIFY_SOCKET) nothing is sent', async (t) => {
 
 t.test('serve reports READY=1 once its socket accepts calls', async (t) => {
   assertBuilt();
-  const child = spawn(process.execPath, [BIN, '--socket', socket, 'serve', '--docker-host', `unix://${join(dir, 'no-engine.sock')}`, '--log-level', 'silent'], {
+  const child = spawn(process.execPath, [BIN, '--socket', socket, 'serve', '--docker-host', `unix://${join(dir, 'no-engine.sock')}`, '--log-level', 'silent', '--state-dir', join(dir, 'state')], {
     env,
     stdio: 'ignore',
   });
