@@ -6,31 +6,17 @@
  * built CLI.
  */
 import t from 'tap';
+import { cliNotBuilt, runCli } from '../helpers/cli-process.js';
 import * as grpc from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { useHarness, containersWithLabel, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { call } from '../../src/cli/client.js';
 import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'bin', 'titus-executor.js');
-const built = existsSync(join(root, 'dist', 'src', 'cli', 'drain.js'));
-
-const runCli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+const built = cliNotBuilt('drain') === false;
 
 const setDrain = (ex: TestExecutor, draining: boolean, reason = '') => call(ex.client.SetDrain.bind(ex.client), { draining, reason });
 const hostResources = (ex: TestExecutor) => call(ex.client.GetHostResources.bind(ex.client), {});

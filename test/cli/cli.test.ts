@@ -3,38 +3,19 @@
  * in-process executor on a real engine from test/harness.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cliNotBuilt, runCli } from '../helpers/cli-process.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { useHarness, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { loadExecutorProto } from '../../src/api/proto.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'bin', 'titus-executor.js');
-const built = existsSync(join(root, 'dist', 'src', 'cli', 'main.js'));
+const built = cliNotBuilt() === false;
+const run = runCli;
 
 let h: Harness;
 let ex: TestExecutor;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const run = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
 
 const jsonLines = (text: string): Array<Record<string, unknown>> =>
   text

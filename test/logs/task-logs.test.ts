@@ -8,12 +8,11 @@
  * prints them.
  */
 import t from 'tap';
+import { cliNotBuilt, runCli } from '../helpers/cli-process.js';
 import * as grpc from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { containersWithLabel, useHarness, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import type { GetLogsRequest } from '../../src/api/generated/titus/executor/v1/GetLogsRequest.js';
@@ -67,20 +66,7 @@ const chatty = (count: number, interval: string): string[] => [
   `i=0; while [ $i -lt ${count} ]; do i=$((i+1)); echo out$i; echo err$i >&2; sleep ${interval}; done`,
 ];
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'bin', 'titus-executor.js');
-const built = existsSync(join(root, 'dist', 'src', 'cli', 'logs.js'));
-
-const runCli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string; endedAtMs: number }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr, endedAtMs: Date.now() }));
-  });
+const built = cliNotBuilt('logs') === false;
 
 t.test('task logs', async (top) => {
   const t = top;
