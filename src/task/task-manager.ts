@@ -14,7 +14,7 @@ import type { Nic } from '../host/nics.js';
 import { LABEL } from '../runtime/labels.js';
 import type { TaskOutputSink } from '../logs/types.js';
 import { StatusBus, type UpdateListener } from './status-bus.js';
-import type { PartCapacity, TaskPart } from './task-part.js';
+import { admitAll, type PartCapacity, type TaskPart } from './task-part.js';
 import { TaskRunner, type EngineAvailability } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
 import { recoverTasks, type RecoveryReport } from './task-recovery.js';
@@ -109,7 +109,7 @@ export class TaskManager {
     const image = imageRefFor(spec.containerInfo, this.deps.config.docker.registry);
     checkShmFitsMemory(spec);
     this.host().checkFits(spec.resources, this.allocated());
-    this.admit(spec);
+    admitAll(this.deps.parts ?? [], spec);
     let runner: TaskRunner;
     try {
       runner = new TaskRunner(spec, image, this.runnerDeps());
@@ -166,20 +166,6 @@ export class TaskManager {
         new TaskRunner(record.launch, record.image, this.runnerDeps(), record.history === undefined ? undefined : record, first),
       ...(this.deps.engine !== undefined ? { engine: this.deps.engine } : {}),
     });
-  }
-
-  /** Every part admits the task or none does: a refusal releases what earlier parts reserved. */
-  private admit(spec: LaunchSpec): void {
-    const admitted: TaskPart[] = [];
-    try {
-      for (const part of this.deps.parts ?? []) {
-        part.admit?.(spec);
-        admitted.push(part);
-      }
-    } catch (err) {
-      for (const part of admitted) void part.release(spec.taskId).catch(() => undefined);
-      throw err;
-    }
   }
 
   kill(taskId: string, reason: string, killWaitSeconds?: number): TaskView {

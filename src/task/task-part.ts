@@ -41,3 +41,17 @@ export interface TaskPart {
   /** Idempotent; called whether or not acquire succeeded. */
   release(taskId: string): Promise<void>;
 }
+
+/** Every part admits the task or none does: a refusal releases what earlier parts reserved. */
+export const admitAll = (parts: readonly TaskPart[], spec: LaunchSpec): void => {
+  const admitted: TaskPart[] = [];
+  try {
+    for (const part of parts) {
+      part.admit?.(spec);
+      admitted.push(part);
+    }
+  } catch (err) {
+    for (const part of admitted) void part.release(spec.taskId).catch(() => undefined);
+    throw err;
+  }
+};

@@ -14,7 +14,7 @@ import { removeOwnLeftover } from './owned-container.js';
 import type { NewUpdate } from './status-bus.js';
 import type { KillRequest, TaskRecord } from './task-record.js';
 import type { TaskStore } from './task-store.js';
-import type { PartGrant, TaskPart } from './task-part.js';
+import { admitAll, type PartGrant, type TaskPart } from './task-part.js';
 import { TaskStateMachine, type FirstUpdate } from './task-state-machine.js';
 import type { TaskOutputSink } from '../logs/types.js';
 import type { ExitInfo, LaunchSpec, NetworkDetails, PullProgress, StatusUpdate, TaskView } from './types.js';
@@ -240,14 +240,11 @@ export class TaskRunner {
       }
       return this.kill !== undefined ? outcomeForKill(this.kill, this.exit) : exitOutcome(this.exit, this.command);
     }
-    if (container === undefined) {
-      if (this.containerId === undefined) return lostOutcome('the executor restarted before the task\'s container was created; launch it again');
+    if (container === undefined && this.containerId !== undefined) {
       return lostOutcome(`container ${this.containerId} is gone: it was removed while the executor was not running`);
     }
+    if (container === undefined || container.state === 'created') return this.startOver(container);
     this.containerId = container.id;
-    if (container.state === 'created') {
-      return lostOutcome('the executor restarted before the task\'s container was started; launch it again');
-    }
     this.containerStarted = true;
     this.deps.output?.collect(this.launch.taskId, container.id);
     this.log.info({ containerId: container.id, engineState: container.state }, 're-attached to the task container after a restart');
@@ -255,6 +252,27 @@ export class TaskRunner {
     else if (this.sm.state !== 'RUNNING') this.markRunning('main container is running (re-attached after an executor restart)');
     else this.armRuntimeLimit();
     return this.untilExit(container.id);
+  }
+
+  /**
+   * The executor went down before the task's process ever ran (pulling,
+   * setting up, created but not started): nothing of it can have run, so it
+   * starts again from the top, with its parts released and admitted afresh.
+   */
+  private async startOver(created: ContainerSummary | undefined): Promise<Outcome> {
+    if (created !== undefined) await this.deps.runtime.removeContainer(created.id);
+    this.containerId = undefined;
+    if (this.kill !== undefined) return outcomeForKill(this.kill);
+    for (const part of [...this.deps.parts].reverse()) await part.release(this.launch.taskId);
+    try {
+      admitAll(this.deps.parts, this.launch);
+    } catch (err) {
+      return lostOutcome(`the executor restarted before the task's container started, and its resources cannot be had again: ${errorMessage(err)}`);
+    }
+    this.log.info('the executor restarted before the task\'s container started; starting it again');
+    this.progress('the executor restarted before the container started; starting again');
+    this.armStartingDeadline();
+    return this.execute();
   }
 
   /** Waits for the container's exit, through engine outages, and records it before cleanup. */
