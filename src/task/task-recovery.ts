@@ -101,12 +101,13 @@ const reportCorrupt = (deps: RecoveryDeps, bad: CorruptRecord): TaskRunner => {
 const removeOrphan = async (deps: RecoveryDeps, container: ContainerSummary): Promise<void> => {
   const taskId = container.labels[LABEL.taskId] ?? container.name;
   deps.log.warn({ taskId, containerId: container.id }, 'removing a task container with no task record');
-  try {
-    await deps.runtime.stopContainer(container.id, deps.config.container.defaultKillWaitSeconds);
-    await deps.runtime.removeContainer(container.id);
-  } catch (err) {
-    deps.log.error({ taskId, err: errorMessage(err) }, 'could not remove an orphaned task container');
-  }
+  // A failed stop still leaves the forced removal to try.
+  await deps.runtime
+    .stopContainer(container.id, deps.config.container.defaultKillWaitSeconds)
+    .catch((err: unknown) => deps.log.warn({ taskId, err: errorMessage(err) }, 'could not stop an orphaned task container; removing it by force'));
+  await deps.runtime
+    .removeContainer(container.id)
+    .catch((err: unknown) => deps.log.error({ taskId, err: errorMessage(err) }, 'could not remove an orphaned task container'));
   for (const part of [...deps.parts].reverse()) {
     await part.release(taskId).catch((err: unknown) => deps.log.warn({ taskId, part: part.name, err: errorMessage(err) }, 'release failed'));
   }

@@ -260,7 +260,10 @@ export class TaskRunner {
    * starts again from the top, with its parts released and admitted afresh.
    */
   private async startOver(created: ContainerSummary | undefined): Promise<Outcome> {
-    if (created !== undefined) await this.deps.runtime.removeContainer(created.id);
+    if (created !== undefined) {
+      this.containerId = created.id; // if the removal fails, cleanup tries again
+      await this.deps.runtime.removeContainer(created.id);
+    }
     this.containerId = undefined;
     if (this.kill !== undefined) return outcomeForKill(this.kill);
     for (const part of [...this.deps.parts].reverse()) await part.release(this.launch.taskId);

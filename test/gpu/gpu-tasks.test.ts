@@ -11,16 +11,14 @@
  */
 import t, { type Test } from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { containersWithLabel, useHarness, type Harness } from '../harness/index.js';
+import { containersWithLabel, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
-import { createFakeOciAddHooks, type FakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
+import type { FakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
+import { startFakeGpuHost } from '../helpers/gpu-host.js';
 import { call } from '../../src/cli/client.js';
-
-const fakeNvidiaSmi = fileURLToPath(new URL('../fixtures/nvidia-smi/nvidia-smi', import.meta.url));
 
 let h: Harness;
 let ex: TestExecutor;
@@ -29,15 +27,9 @@ let dir: string;
 
 t.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'titus-gpu-'));
-  const devNode = join(dir, 'nvidia0');
-  writeFileSync(devNode, '');
-  const hookConfigPath = join(dir, 'oci-hooks.json');
-  fake = createFakeOciAddHooks({ dir, hookConfigPath });
-  h = await useHarness(t, { runtimes: { 'oci-add-hooks': fake.runtimePath } });
-  process.env['FAKE_NVIDIA_SMI_MODE'] = 'gpus8';
-  ex = await startTestExecutor(t, h, {
-    gpu: { nvidiaSmiPath: fakeNvidiaSmi, deviceNodePath: devNode, lockDir: join(dir, 'locks'), hookConfigPath, hookPath: '/bin/true' },
-  });
+  const host = await startFakeGpuHost(t, dir);
+  ({ h, fake } = host);
+  ex = await startTestExecutor(t, h, { gpu: host.gpuConfig });
 });
 
 const test = (name: string, fn: (t: Test) => Promise<void>): void => {

@@ -6,19 +6,17 @@
  * GPUs held by a gRPC task are not offered to Kubernetes.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { containersWithLabel, useHarness, type Harness } from '../harness/index.js';
+import { containersWithLabel, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
-import { createFakeOciAddHooks, type FakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
+import type { FakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
+import { startFakeGpuHost } from '../helpers/gpu-host.js';
 import type { PingAnswer } from '../../src/k8s/node-status.js';
 import type { PodStatusAnswer } from '../../src/k8s/pod-supervisor.js';
 import { call } from './interlink-client.js';
 import { allTerminated, byName, createBody, shellPod, type SimplePod } from './pod-suite.js';
-
-const fakeNvidiaSmi = fileURLToPath(new URL('../fixtures/nvidia-smi/nvidia-smi', import.meta.url));
 
 let h: Harness;
 let ex: TestExecutor;
@@ -28,17 +26,10 @@ let socket: string;
 t.before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'titus-k8s-gpu-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const devNode = join(dir, 'nvidia0');
-  writeFileSync(devNode, '');
-  const hookConfigPath = join(dir, 'oci-hooks.json');
-  fake = createFakeOciAddHooks({ dir, hookConfigPath });
-  h = await useHarness(t, { runtimes: { 'oci-add-hooks': fake.runtimePath } });
-  process.env['FAKE_NVIDIA_SMI_MODE'] = 'gpus8';
+  const host = await startFakeGpuHost(t, dir);
+  ({ h, fake } = host);
   socket = join(dir, 'il.sock');
-  ex = await startTestExecutor(t, h, {
-    gpu: { nvidiaSmiPath: fakeNvidiaSmi, deviceNodePath: devNode, lockDir: join(dir, 'locks'), hookConfigPath, hookPath: '/bin/true' },
-    interlink: { enabled: true, socketPath: socket },
-  });
+  ex = await startTestExecutor(t, h, { gpu: host.gpuConfig, interlink: { enabled: true, socketPath: socket } });
 });
 
 const gpusOffered = async (): Promise<string | undefined> =>
