@@ -4,7 +4,7 @@ import type { ContainerOutputSource } from '../runtime/container-runtime.js';
 import { timestampToMs } from '../runtime/output-timestamp.js';
 import { isRuntimeError } from '../runtime/runtime-errors.js';
 import { readResumePoint } from './resume-point.js';
-import { ResumeFilter } from './resume-filter.js';
+import { ResumeFilter } from '../runtime/output-resume.js';
 import { RotatingLogWriter, type RotationLimits } from './rotating-writer.js';
 
 export interface CollectorDeps {

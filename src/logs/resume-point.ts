@@ -1,17 +1,7 @@
 import { open } from 'node:fs/promises';
+import type { ResumePoint } from '../runtime/output-resume.js';
 import { listLogFiles } from './log-files.js';
 import { parseStoredLine, type StoredLine } from './stored-line.js';
-
-/**
- * Where a copy of a container's output stands: the time of the last stored
- * line, and how many stored lines have exactly that time. The engine only
- * filters by whole seconds, so a resumed copy gets some lines again; these two
- * tell which ones to drop, even for lines written within the same nanosecond.
- */
-export interface ResumePoint {
-  readonly timestamp: string;
-  readonly count: number;
-}
 
 const BLOCK = 64 * 1024;
 

@@ -16,7 +16,10 @@ import type {
 } from './container-runtime.js';
 import type { ContainerSpec, ImageConfig } from './container-spec.js';
 import type { ImageRef } from './image-ref.js';
+import { KernelOomLog, type OomKillEvidence } from './kernel-oom-log.js';
 import { OutputFrameParser } from './output-frames.js';
+import { ResumeFilter } from './output-resume.js';
+import { timestampToMs } from './output-timestamp.js';
 import { PullProgressTracker, type PullStreamEvent } from './pull-progress.js';
 import { RuntimeError } from './runtime-errors.js';
 
@@ -56,7 +59,10 @@ export const dockerOptionsFor = (host: string): Docker.DockerOptions => {
 export class DockerRuntime implements ContainerRuntime, SandboxEngine, ContainerOutputSource {
   private readonly docker: Docker;
 
-  constructor(readonly host: string) {
+  constructor(
+    readonly host: string,
+    private readonly oomEvidence: OomKillEvidence = new KernelOomLog(),
+  ) {
     this.docker = new Docker(dockerOptionsFor(host));
   }
 
@@ -166,6 +172,8 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
 
   async waitContainer(id: string): Promise<ContainerExit> {
     const c = this.docker.getContainer(id);
+    // Its init's pid while it still runs, in case the engine misses an OOM kill (kernel-oom-log.ts).
+    const initPid = c.inspect().then((i) => i.State.Pid, () => 0);
     let status: number;
     try {
       const res = (await c.wait()) as { StatusCode: number; Error?: { Message?: string } | null };
@@ -173,17 +181,18 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     } catch (err) {
       throw this.wrap(err, `wait for container ${id}`);
     }
+    let state: Docker.ContainerInspectInfo['State'];
     try {
-      const info = await c.inspect();
-      return {
-        exitCode: info.State.ExitCode ?? status,
-        oomKilled: info.State.OOMKilled === true,
-        ...(info.State.Error ? { error: info.State.Error } : {}),
-      };
+      state = (await c.inspect()).State;
     } catch (err) {
       if (asEngineError(err).statusCode === 404) return { exitCode: status, oomKilled: false };
       throw this.wrap(err, `inspect container ${id}`);
     }
+    const exitCode = state.ExitCode ?? status;
+    const oomKilled =
+      state.OOMKilled === true ||
+      (exitCode === SIGKILL_EXIT && (await this.oomEvidence.sawOomKill({ id, pid: await initPid, startedAtMs: Date.parse(state.StartedAt) })));
+    return { exitCode, oomKilled, ...(state.Error ? { error: state.Error } : {}) };
   }
 
   async stopContainer(id: string, graceSeconds: number): Promise<void> {
@@ -218,6 +227,20 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
   }
 
   async *followOutput(id: string, options: FollowOutputOptions): AsyncGenerator<readonly ContainerOutputLine[]> {
+    const copied = new ResumeFilter(undefined);
+    for await (const batch of this.outputStream(id, options)) yield copied.fresh(batch);
+    if (options.signal.aborted) return;
+    // dockerd 20.10 can end a follow at the container's exit before it has sent the whole
+    // log (seen: 30,000 of 200,000 lines). A plain read of the rest makes the copy complete.
+    const point = copied.point();
+    copied.restart();
+    const sinceMs = point !== undefined ? timestampToMs(point.timestamp) : options.sinceMs;
+    const rest = copied.fresh(await this.outputSince(id, sinceMs));
+    if (rest.length > 0) yield rest;
+  }
+
+  /** The engine's follow stream of the container's output, as line batches. */
+  private async *outputStream(id: string, options: FollowOutputOptions): AsyncGenerator<readonly ContainerOutputLine[]> {
     const { signal } = options;
     if (signal.aborted) return;
     let stream: NodeJS.ReadableStream;
@@ -227,14 +250,12 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
         stdout: true,
         stderr: true,
         timestamps: true,
-        // Whole seconds, as the API documents `since`; the caller drops what it already has.
-        ...(options.sinceMs !== undefined ? { since: Math.floor(options.sinceMs / 1000) } : {}),
+        ...sinceQuery(options.sinceMs),
         abortSignal: signal,
       });
     } catch (err) {
       if (signal.aborted) return;
-      if (asEngineError(err).statusCode === 404) throw new RuntimeError('not-found', `container ${id} does not exist`, { cause: err });
-      throw this.wrap(err, `follow output of container ${id}`);
+      throw this.outputError(err, id);
     }
     const parser = new OutputFrameParser();
     try {
@@ -250,6 +271,23 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     } finally {
       (stream as Readable).destroy();
     }
+  }
+
+  /** The container's output stored by the engine from `sinceMs` (whole seconds) to now. */
+  private async outputSince(id: string, sinceMs: number | undefined): Promise<ContainerOutputLine[]> {
+    let raw: unknown;
+    try {
+      raw = await this.docker.getContainer(id).logs({ follow: false, stdout: true, stderr: true, timestamps: true, ...sinceQuery(sinceMs) });
+    } catch (err) {
+      throw this.outputError(err, id);
+    }
+    const parser = new OutputFrameParser();
+    return [...parser.push(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))), ...parser.end()];
+  }
+
+  private outputError(err: unknown, id: string): RuntimeError {
+    if (asEngineError(err).statusCode === 404) return new RuntimeError('not-found', `container ${id} does not exist`, { cause: err });
+    return this.wrap(err, `read output of container ${id}`);
   }
 
   async listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]> {
@@ -466,3 +504,10 @@ const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => 
     ...(spec.runtime !== undefined ? { Runtime: spec.runtime } : {}),
   },
 });
+
+/** 128 + SIGKILL: how a process killed by the kernel (or by a stop's grace running out) exits. */
+const SIGKILL_EXIT = 137;
+
+/** The engine filters output by whole seconds; the caller drops what it already has. */
+const sinceQuery = (sinceMs: number | undefined): { since?: number } =>
+  sinceMs !== undefined ? { since: Math.floor(sinceMs / 1000) } : {};

@@ -7,7 +7,7 @@ import t from 'tap';
 import { OutputFrameParser } from '../../src/runtime/output-frames.js';
 import { normalizeTimestamp, timestampFromMs, timestampToMs } from '../../src/runtime/output-timestamp.js';
 import { formatStoredLine, parseStoredLine, storedLineBytes, truncateToFit } from '../../src/logs/stored-line.js';
-import { ResumeFilter } from '../../src/logs/resume-filter.js';
+import { ResumeFilter } from '../../src/runtime/output-resume.js';
 import { parseSince } from '../../src/cli/since.js';
 
 const frame = (stream: 1 | 2, text: string): Buffer => {

@@ -175,6 +175,18 @@ test('a task that runs out of memory is FAILED with OOMKilled', async (t) => {
   t.equal(end.exit?.oomKilled, true);
 });
 
+test('tasks that run out of memory together are all reported OOMKilled, even those the engine misses', async (t) => {
+  // dockerd learns of an OOM kill only once containerd watches the container's cgroup; these die
+  // in their first milliseconds, and started together some are reported as a plain exit 137 by
+  // the engine. The executor also reads the kernel's log (src/runtime/kernel-oom-log.ts).
+  const hog = busybox({ process: { command: ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1'] } });
+  const ends = await Promise.all(Array.from({ length: 8 }, () => runToEnd(hog, { memoryMb: 16 })));
+  t.same(
+    ends.map(({ end }) => [end.state, end.exit?.exitCode, end.exit?.oomKilled]),
+    ends.map(() => ['TASK_STATE_FAILED', 137, true]),
+  );
+});
+
 test('a container of the same name that this executor does not own is never touched', async (t) => {
   const taskId = uniqueTaskId('foreign');
   await suite.h.docker(['pull', suite.h.images.busybox]);

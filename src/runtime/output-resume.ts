@@ -1,10 +1,21 @@
-import type { ContainerOutputLine } from '../runtime/container-runtime.js';
-import type { ResumePoint } from './resume-point.js';
+import type { ContainerOutputLine } from './container-runtime.js';
+
+/**
+ * Where a copy of a container's output stands: the time of the last copied
+ * line, and how many copied lines have exactly that time. The engine only
+ * filters by whole seconds, so a resumed copy gets some lines again; these two
+ * tell which ones to drop, even for lines written within the same nanosecond.
+ */
+export interface ResumePoint {
+  readonly timestamp: string;
+  readonly count: number;
+}
 
 /**
  * Drops the lines a resumed copy gets again: those before the resume point's
  * time, and the first `count` at exactly that time. Remembers the point of
- * what it let through, for the next resume (an engine hiccup mid-copy).
+ * what it let through, for the next resume (an engine hiccup mid-copy, or
+ * the engine ending a follow before the end of the output).
  */
 export class ResumeFilter {
   private skipUntil: string | undefined;
