@@ -79,7 +79,9 @@ test('a failing init container ends the pod: later init containers and the conta
 });
 
 test('a container over its memory limit is terminated with reason OOMKilled', async (t) => {
-  const pod = shellPod('oom', image(), { hog: 'dd if=/dev/zero of=/dev/null bs=64M count=1' }, {}, { resources: { hog: { limits: { memory: '16Mi' } } } });
+  // After a second, so the engine's own OOM report is in place (the kill of a process in its first
+  // milliseconds, which the engine can miss, is test/runtime/lifecycle.test.ts's).
+  const pod = shellPod('oom', image(), { hog: 'sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1' }, {}, { resources: { hog: { limits: { memory: '16Mi' } } } });
   t.equal((await suite.create(createBody(pod))).status, 200);
   const done = await suite.waitFor(pod, allTerminated, 'terminated');
   t.match(byName(done.containers, 'hog').state.terminated, { reason: 'OOMKilled', message: /OOMKilled/ });
