@@ -9,8 +9,9 @@ import { TaskStore } from './task/task-store.js';
 import type { RecoveryReport } from './task/task-recovery.js';
 import { EngineMonitor } from './runtime/engine-monitor.js';
 import { createGpuPart, recoverGpuLeases } from './gpu/create-gpu-part.js';
-import { createNetworkPart } from './task/create-network-part.js';
+import { createNetworkPart, createSharedNetworkPart } from './task/create-network-part.js';
 import { startNetworkRecovery } from './task/network-part.js';
+import type { SharedNetworks } from './task/shared-network-part.js';
 import { readPublishedTaskViews } from './task/published-tasks.js';
 import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
 import { checkMetadataProxyConfig, startMetadataService, type MetadataService } from './task/metadata-service.js';
@@ -48,6 +49,16 @@ const startMetricsServer = async (metrics: Metrics, listen: string | null, log: 
   }
 };
 
+/** Removes the shared networks of pods the interLink service does not have (all of them when it is off). */
+const removeStaleSharedNetworks = async (shared: SharedNetworks, interlink: Interlink | undefined, engine: EngineMonitor, log: Logger): Promise<void> => {
+  try {
+    await engine.whenUp();
+    await shared.removeAllExcept(new Set(interlink?.service.podUids() ?? []));
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'could not remove the shared networks of pods that are gone');
+  }
+};
+
 /** The composition root: builds the parts, injects them, starts the API. */
 export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: readonly TaskPart[] = []): Promise<Executor> => {
   checkMetadataProxyConfig(config); // a proxy that cannot work refuses to start before anything else does
@@ -68,6 +79,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const network = await createNetworkPart(config, runtime, log);
   // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.
   if (network !== undefined) await startNetworkRecovery(runtime, network, config.executorId, log);
+  const shared = createSharedNetworkPart(config, runtime, log);
   const metrics = new Metrics();
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
   const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status));
@@ -80,7 +92,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     config,
     log,
     // The metadata part right after the network part: released (task detached) before the address is.
-    parts: [gpu, ...(network !== undefined ? [network] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
+    parts: [gpu, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
     store: new TaskStore(config.stateDir),
     engine: engineMonitor,
@@ -106,7 +118,16 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   });
   const metricsServer = await startMetricsServer(metrics, config.metrics.listen, log);
   // After recovery has restored the task records, so the pods' tasks are known again.
-  const interlink = await startInterlinkIfEnabled({ tasks, config, log, logs, isDraining: () => tasks.drainState().draining });
+  const interlink = await startInterlinkIfEnabled({
+    tasks,
+    config,
+    log,
+    logs,
+    isDraining: () => tasks.drainState().draining,
+    ...(shared !== undefined ? { sharedNetworks: shared } : {}),
+  });
+  // Pods' shared networks outlive executors; those of pods it no longer has go, once the engine answers.
+  if (shared !== undefined) void removeStaleSharedNetworks(shared, interlink, engineMonitor, log);
   return {
     tasks,
     server,

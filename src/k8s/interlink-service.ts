@@ -4,6 +4,7 @@ import type { ExecutorConfig } from '../config/config.js';
 import { ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { LogLine, TaskLogReader } from '../logs/types.js';
+import type { SharedNetworks } from '../task/shared-network-part.js';
 import type { HostResourcesView } from '../task/task-manager.js';
 import type { UpdateListener } from '../task/status-bus.js';
 import type { TaskState, TaskView } from '../task/types.js';
@@ -33,6 +34,8 @@ export interface InterlinkServiceDeps {
   readonly isDraining?: () => boolean;
   /** Between launch attempts while the engine is unavailable (tests shorten it). */
   readonly retryMs?: number;
+  /** Pods' shared networks, removed when a pod ends or is deleted; absent when tasks have a network driver. */
+  readonly sharedNetworks?: SharedNetworks;
 }
 
 /** interLink's CreateStruct. */
@@ -69,6 +72,11 @@ export class InterlinkService {
     this.unsubscribe = this.deps.tasks.subscribe((u) => this.byTask.get(u.taskId)?.onUpdate(u));
     for (const stored of this.store.loadAll()) this.adopt(stored);
     if (this.pods.size > 0) this.deps.log.info({ pods: this.pods.size }, 'interLink pods restored');
+  }
+
+  /** The UIDs of the pods this host has (running, ended or being deleted). */
+  podUids(): string[] {
+    return [...this.pods.keys(), ...this.creating.keys()];
   }
 
   /** Launches nothing more; running containers keep running. */
@@ -124,6 +132,7 @@ export class InterlinkService {
       store: this.store,
       log: this.deps.log,
       ...(this.deps.retryMs !== undefined ? { retryMs: this.deps.retryMs } : {}),
+      ...(this.deps.sharedNetworks !== undefined ? { sharedNetworks: this.deps.sharedNetworks } : {}),
     });
     this.pods.set(pod.uid, pod);
     for (const id of pod.taskIds) this.byTask.set(id, pod);

@@ -66,6 +66,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
   }
   await materializeVolumes(volumesDir, pod, data);
   const graceSeconds = graceSecondsOf(pod) ?? DEFAULT_GRACE_SECONDS;
+  const hostname = hostnameFor(pod.spec.hostname ?? identity.name);
   const containers: PlannedContainer[] = [];
   for (const { c, init, field } of all) {
     const resources = resourcesFor(c, defaults, field);
@@ -89,7 +90,9 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
       resources,
       labels,
       containerLabels: labels,
-      hostname: hostnameFor(pod.spec.hostname ?? identity.name),
+      hostname,
+      // The pod's containers share localhost and the hostname, as under a kubelet.
+      sharedNetwork: { key: identity.uid, hostname },
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       ...(mounts.length > 0 ? { mounts } : {}),
     };

@@ -1,5 +1,6 @@
 import { errorMessage, isExecutorError, type ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import type { SharedNetworks } from '../task/shared-network-part.js';
 import type { LaunchSpec, StatusUpdate, TaskView } from '../task/types.js';
 import { applyUpdate, isEnded, isSucceeded, recordFromView, toContainerStatus, type ContainerRecord, type K8sContainerStatus } from './container-status.js';
 import type { PlannedContainer } from './pod-plan.js';
@@ -18,6 +19,8 @@ export interface PodSupervisorDeps {
   readonly log: Logger;
   /** Between launch attempts while the engine or the host is unavailable. */
   readonly retryMs?: number;
+  /** The pod's shared network (keyed by its UID), removed once its last container has ended. */
+  readonly sharedNetworks?: SharedNetworks;
 }
 
 /** interLink's PodStatus. */
@@ -102,6 +105,7 @@ export class PodSupervisor {
     this.sequence = this.runSequence().catch((err: unknown) => {
       this.log.error({ err: errorMessage(err) }, 'pod sequence stopped on an unexpected error');
     });
+    void this.sequence.then(() => this.releaseNetworkOnceEnded());
   }
 
   /** A status update from the task core; ignored unless it is about one of this pod's containers. */
@@ -169,6 +173,19 @@ export class PodSupervisor {
       }
     }
     await Promise.all(live.map((c) => this.untilEnded(c, false)));
+    await this.releaseNetworkOnceEnded();
+  }
+
+  /** After the pod's last container has ended; not when the executor halts (they run on). Idempotent. */
+  private async releaseNetworkOnceEnded(): Promise<void> {
+    const network = this.deps.sharedNetworks;
+    if (network === undefined) return;
+    const launched = this.stored.plan.containers.filter((c) => this.launched.includes(c.name));
+    await Promise.all(launched.map((c) => this.untilEnded(c, false)));
+    if (this.halted) return;
+    await network.remove(this.uid).catch((err: unknown) => {
+      this.log.error({ err: errorMessage(err) }, "could not remove the pod's shared network; it is removed at the next executor start");
+    });
   }
 
   private async runSequence(): Promise<void> {

@@ -9,7 +9,9 @@ export const LABEL = {
   schema: 'titus.executor.schema',
   executorPid: 'titus.executor.pid',
   taskId: 'titus.task_id',
-  role: 'titus.executor.role', // "main", "sandbox" (later: sidecars)
+  role: 'titus.executor.role', // "main", "sandbox", "shared-sandbox"
+  /** The key of a network namespace several tasks share (a pod's UID), on its sandbox. */
+  sharedNetwork: 'titus.executor.shared_network',
   /** The task's NetworkAttachment as JSON (main container), so a restarted executor can restore it. */
   networkAttachment: 'titus.executor.network',
   /** The task's NetworkSpec as JSON (sandbox container). */

@@ -3,6 +3,7 @@ import type { Logger } from '../common/log.js';
 import { createNetworkDriver } from '../vpc/create-driver.js';
 import { NetworkTaskPart } from './network-part.js';
 import { SandboxManager, type SandboxRuntime } from './sandbox.js';
+import { SharedNetworkPart } from './shared-network-part.js';
 
 /**
  * The network part the config asks for, or undefined for `network.driver:
@@ -18,9 +19,16 @@ export const createNetworkPart = async (
   const n = config.network;
   if (n.driver === 'none') return undefined;
   const driver = await createNetworkDriver({ driver: n.driver, local: n.local, awsEni: n.awsEni }, { log });
-  const sandboxes = new SandboxManager(
+  const sandboxes = createSandboxManager(config, runtime, log);
+  const part = new NetworkTaskPart(driver, sandboxes, { setupTimeoutMs: n.sandbox.setupTimeoutMs }, log.child({ component: 'network' }));
+  log.info({ driver: driver.name, pauseImage: sandboxes.imageRef, ...part.capacity() }, 'task networking enabled');
+  return part;
+};
+
+const createSandboxManager = (config: ExecutorConfig, runtime: SandboxRuntime, log: Logger): SandboxManager =>
+  new SandboxManager(
     runtime,
-    n.sandbox,
+    config.network.sandbox,
     {
       executorId: config.executorId,
       executorPid: process.pid,
@@ -28,7 +36,11 @@ export const createNetworkPart = async (
     },
     log.child({ component: 'sandbox' }),
   );
-  const part = new NetworkTaskPart(driver, sandboxes, { setupTimeoutMs: n.sandbox.setupTimeoutMs }, log.child({ component: 'network' }));
-  log.info({ driver: driver.name, pauseImage: sandboxes.imageRef, ...part.capacity() }, 'task networking enabled');
-  return part;
-};
+
+/**
+ * Pods' shared networks (a namespace with only lo, shared by a pod's
+ * containers) when the executor has no network driver; with one, each of a
+ * pod's containers gets a task network of its own, as any task does.
+ */
+export const createSharedNetworkPart = (config: ExecutorConfig, runtime: SandboxRuntime, log: Logger): SharedNetworkPart | undefined =>
+  config.network.driver === 'none' ? new SharedNetworkPart(createSandboxManager(config, runtime, log), log.child({ component: 'shared-network' })) : undefined;

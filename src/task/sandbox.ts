@@ -70,19 +70,48 @@ export const pauseImageRef = (config: SandboxConfig): string => config.image ?? 
 /** The sandbox's container name; the task's own container is named after the task id. */
 export const sandboxName = (taskId: string): string => `titus-sandbox-${taskId}`;
 
+/** The sandbox's /etc/hosts and /etc/resolv.conf (written by writeNetworkFiles) as the task container's bind mounts. */
+export const networkFileMounts = (sandbox: RunningSandbox): BindMount[] => [
+  { source: join(sandbox.dir, 'hosts'), target: '/etc/hosts' },
+  { source: join(sandbox.dir, 'resolv.conf'), target: '/etc/resolv.conf' },
+];
+
 /** The namespace file of a running sandbox. */
 export const netnsPathOf = (pid: number): string => `/proc/${pid}/ns/net`;
 
+/** Which sandbox: its container name and the labels that tell it from others (role, and task id or shared key). */
+export interface SandboxRef {
+  readonly name: string;
+  /** A container of this name with these labels (and this executor's) is ours: found, replaced, removed. */
+  readonly own: Readonly<Record<string, string>>;
+}
+
+/** A sandbox to create: which one, its hostname, and labels kept for recovery. */
+export interface SandboxRequest extends SandboxRef {
+  readonly hostname: string;
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+/** A task's own sandbox. */
+const taskSandboxRef = (taskId: string): SandboxRef => ({ name: sandboxName(taskId), own: { [LABEL.taskId]: taskId, [LABEL.role]: SANDBOX_ROLE } });
+
+/** A task's own sandbox, labelled with its network spec for recovery. */
+export const taskSandbox = (spec: NetworkSpec): SandboxRequest => ({
+  ...taskSandboxRef(spec.taskId),
+  hostname: spec.hostname,
+  extra: { [LABEL.networkSpec]: JSON.stringify(spec) },
+});
+
 /** The sandbox container: no engine networking, minimal resources, no capabilities, the task's hostname, labelled for recovery. */
 export const buildSandboxSpec = (input: {
-  readonly spec: NetworkSpec;
+  readonly which: SandboxRequest;
   readonly image: string;
   readonly identity: SandboxIdentity;
   readonly config: SandboxConfig;
 }): ContainerSpec => {
-  const { spec, identity } = input;
+  const { which, identity } = input;
   return {
-    name: sandboxName(spec.taskId),
+    name: which.name,
     image: input.image,
     entrypoint: PAUSE_ENTRYPOINT,
     cmd: [],
@@ -91,11 +120,10 @@ export const buildSandboxSpec = (input: {
       [LABEL.executor]: identity.executorId,
       [LABEL.schema]: LABEL_SCHEMA_VERSION,
       [LABEL.executorPid]: String(identity.executorPid),
-      [LABEL.taskId]: spec.taskId,
-      [LABEL.role]: SANDBOX_ROLE,
-      [LABEL.networkSpec]: JSON.stringify(spec),
+      ...which.own,
+      ...which.extra,
     },
-    hostname: spec.hostname,
+    hostname: which.hostname,
     cpuShares: 2,
     memoryBytes: input.config.memoryMb * MiB,
     memorySwapBytes: input.config.memoryMb * MiB,
@@ -194,18 +222,23 @@ export class SandboxManager {
    * wires. A leftover sandbox of the same task (a crash, a retried launch) is
    * replaced. On failure the sandbox may exist: `remove` cleans it up.
    */
-  async create(spec: NetworkSpec, signal: AbortSignal, timer?: StepTimer): Promise<RunningSandbox> {
+  create(spec: NetworkSpec, signal: AbortSignal, timer?: StepTimer): Promise<RunningSandbox> {
+    return this.createSandbox(taskSandbox(spec), signal, timer);
+  }
+
+  /** A running sandbox of the given identity; a leftover of the same identity is replaced. */
+  async createSandbox(which: SandboxRequest, signal: AbortSignal, timer?: StepTimer): Promise<RunningSandbox> {
     const image = await this.ensureImage();
     signal.throwIfAborted();
     timer?.mark('pauseImage');
-    const containerSpec = buildSandboxSpec({ spec, image, identity: this.identity, config: this.config });
+    const containerSpec = buildSandboxSpec({ which, image, identity: this.identity, config: this.config });
     let id: string;
     try {
       id = await this.runtime.createContainer(containerSpec);
     } catch (err) {
       if (isRuntimeError(err, 'conflict')) {
-        await removeOwnLeftover(this.runtime, containerSpec.name, this.ownLabels(spec.taskId));
-        this.log.warn({ taskId: spec.taskId, name: containerSpec.name }, 'replaced a sandbox this executor had made for this task');
+        await removeOwnLeftover(this.runtime, containerSpec.name, this.labelsOf(which));
+        this.log.warn({ name: containerSpec.name }, 'replaced a sandbox this executor had made');
       } else if (isRuntimeError(err, 'image-not-found')) {
         // Checked once per executor, so someone removed it since: import it again.
         this.log.warn({ image }, 'the pause image is gone from the engine; importing it again');
@@ -219,15 +252,20 @@ export class SandboxManager {
     signal.throwIfAborted();
     await this.runtime.startContainer(id);
     timer?.mark('sandboxStart');
+    return this.running(id, containerSpec.name, timer);
+  }
+
+  /** The sandbox's process and directory, checked to be running in a namespace of its own. */
+  async running(id: string, name: string, timer?: StepTimer): Promise<RunningSandbox> {
     const details = await this.runtime.inspectContainer(id);
     timer?.mark('sandboxInspect');
     if (details === undefined || details.state !== 'running' || details.pid <= 0) {
-      throw new RuntimeError('engine', `network sandbox ${containerSpec.name} is ${details?.state ?? 'gone'} right after its start`);
+      throw new RuntimeError('engine', `network sandbox ${name} is ${details?.state ?? 'gone'} right after its start`);
     }
     if (details.hostnamePath === undefined) {
-      throw new RuntimeError('engine', `network sandbox ${containerSpec.name} has no hostname file: the engine must run on this host`);
+      throw new RuntimeError('engine', `network sandbox ${name} has no hostname file: the engine must run on this host`);
     }
-    await assertOwnNetns(details.pid, containerSpec.name);
+    await assertOwnNetns(details.pid, name);
     return { id, pid: details.pid, dir: dirname(details.hostnamePath) };
   }
 
@@ -238,8 +276,8 @@ export class SandboxManager {
    * engine deletes the directory with the sandbox.
    */
   async writeNetworkFiles(sandbox: RunningSandbox, hostname: string, addresses: readonly string[]): Promise<BindMount[]> {
-    const hosts = join(sandbox.dir, 'hosts');
-    const resolv = join(sandbox.dir, 'resolv.conf');
+    const mounts = networkFileMounts(sandbox);
+    const [hosts, resolv] = mounts.map((m) => m.source) as [string, string];
     try {
       await writeFile(hosts, hostsFileFor(hostname, addresses), { mode: 0o644 });
       await writeFile(resolv, resolvConfFor(await readHostResolvConf()), { mode: 0o644 });
@@ -248,26 +286,32 @@ export class SandboxManager {
         cause: err,
       });
     }
-    return [
-      { source: hosts, target: '/etc/hosts' },
-      { source: resolv, target: '/etc/resolv.conf' },
-    ];
+    return mounts;
   }
 
   /** Idempotent; a container of that name that is not our sandbox is left alone. */
-  async remove(taskId: string): Promise<void> {
-    const mine = await ownedContainer(this.runtime, sandboxName(taskId), this.ownLabels(taskId));
+  remove(taskId: string): Promise<void> {
+    return this.removeSandbox(taskSandboxRef(taskId));
+  }
+
+  async removeSandbox(which: SandboxRef): Promise<void> {
+    const mine = await ownedContainer(this.runtime, which.name, this.labelsOf(which));
     if (mine !== undefined) await this.runtime.removeContainer(mine.id);
   }
 
-  private ownLabels(taskId: string): Record<string, string> {
-    return { [LABEL.executor]: this.identity.executorId, [LABEL.taskId]: taskId, [LABEL.role]: SANDBOX_ROLE };
+  /** The sandbox of that identity, in any state; undefined if there is none (or the name is someone else's). */
+  find(which: SandboxRef): Promise<ContainerSummary | undefined> {
+    return ownedContainer(this.runtime, which.name, this.labelsOf(which));
   }
 
-  /** This executor's sandboxes, in any state. */
-  async list(): Promise<ContainerSummary[]> {
-    const all = await this.runtime.listContainers({ [LABEL.executor]: this.identity.executorId, [LABEL.role]: SANDBOX_ROLE });
-    return all.filter((c) => c.labels[LABEL.role] === SANDBOX_ROLE);
+  private labelsOf(which: SandboxRef): Record<string, string> {
+    return { [LABEL.executor]: this.identity.executorId, ...which.own };
+  }
+
+  /** This executor's sandboxes of a role (task sandboxes by default), in any state. */
+  async list(role = SANDBOX_ROLE): Promise<ContainerSummary[]> {
+    const all = await this.runtime.listContainers({ [LABEL.executor]: this.identity.executorId, [LABEL.role]: role });
+    return all.filter((c) => c.labels[LABEL.role] === role);
   }
 
   private async findOrImport(): Promise<string> {

@@ -105,6 +105,18 @@ export interface LaunchSpec {
   readonly workingDir?: string;
   /** Killed with reason runtimeLimitExceeded this long after it started; absent: no limit. */
   readonly runtimeLimitSeconds?: number;
+  /**
+   * Tasks with the same key share one network namespace and hostname, held by
+   * a pause container that outlives each of them (a Kubernetes pod's
+   * containers talk over localhost). Whoever owns the key removes it.
+   */
+  readonly sharedNetwork?: SharedNetworkRequest;
+}
+
+export interface SharedNetworkRequest {
+  /** A pod UID: letters, digits, `-`, `_` and `.`. */
+  readonly key: string;
+  readonly hostname: string;
 }
 
 export interface TaskView {

@@ -44,6 +44,59 @@ test('an init container and two containers sharing an emptyDir run to completion
   t.equal((await suite.del(pod)).status, 200);
 });
 
+const sharedSandboxes = async (): Promise<string[]> =>
+  (await suite.h.docker(['ps', '-aq', '--filter', 'label=titus.executor.role=shared-sandbox'])).stdout.split('\n').filter(Boolean);
+
+test("a pod's containers share localhost and the pod's hostname, as under a kubelet; the shared network goes with the pod", async (t) => {
+  const pod = shellPod(
+    'localhost-pod',
+    image(),
+    {
+      server: [
+        'echo hello-over-localhost > /tmp/index.html',
+        'httpd -f -p 127.0.0.1:8080 -h /tmp & pid=$!',
+        'n=0; until [ -e /shared/done ]; do n=$((n+1)); [ $n -ge 150 ] && break; sleep 0.1; done; kill $pid',
+        'test "$(hostname)" = localhost-pod || exit 3',
+      ].join('; '),
+      client: [
+        'n=0; until wget -q -O /shared/got http://127.0.0.1:8080/index.html; do n=$((n+1)); [ $n -ge 100 ] && exit 4; sleep 0.1; done',
+        'touch /shared/done',
+        'grep -q hello-over-localhost /shared/got || exit 5',
+        'grep -q "127.0.1.1.*localhost-pod" /etc/hosts || exit 6',
+      ].join('; '),
+    },
+    // An init container that has ended before the others start leaves the namespace in place.
+    { setup: 'test "$(hostname)" = localhost-pod' },
+  );
+  t.equal((await suite.create(createBody(pod))).status, 200);
+  const done = await suite.waitFor(pod, allTerminated, 'all terminated');
+  t.same(
+    [...done.initContainers, ...done.containers].map((c) => [c.name, c.state.terminated?.exitCode]),
+    [
+      ['setup', 0],
+      ['server', 0],
+      ['client', 0],
+    ],
+    'the client reached the server on 127.0.0.1 (exit 4: it never could); both saw the pod name as hostname',
+  );
+  let left = await sharedSandboxes();
+  for (let i = 0; i < 50 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await sharedSandboxes();
+  }
+  t.same(left, [], 'the shared network is removed once the last container has ended');
+  t.equal((await suite.del(pod)).status, 200);
+});
+
+test("a deleted pod's shared network is removed before /delete answers", async (t) => {
+  const pod = shellPod('delete-shared', image(), { a: 'sleep 60', b: 'sleep 60' });
+  t.equal((await suite.create(createBody(pod))).status, 200);
+  await suite.waitFor(pod, (s) => s.containers.every((c) => c.state.running !== undefined), 'both running');
+  t.equal((await sharedSandboxes()).length, 1, 'one shared network for the two containers');
+  t.equal((await suite.del(pod)).status, 200);
+  t.same(await sharedSandboxes(), []);
+});
+
 test('workingDir is the process\'s working directory', async (t) => {
   const pod = shellPod('workdir', image(), { here: 'test "$(pwd)" = /shared || exit 9; touch relative.txt' });
   const [here] = pod.spec.containers;

@@ -55,9 +55,19 @@ t.test('after a crash and restart, pods answer the same and carry on', { skip: n
   );
   await waitFor(initStuck, (s) => byName(s.initContainers, 'init').state.running !== undefined, 'in its init container');
 
+  const sharedBefore = await containersWithLabel(h, 'titus.executor.role', 'shared-sandbox');
+  t.equal(sharedBefore.length, 2, "each pod's containers share one network");
+
   await first.crash();
   gate(mixed, 'go'); // the running container ends while the executor is down
+  // A shared network left by a pod this executor no longer has (deleted from its state by hand, say).
+  const stale = `titus-shared-gone-${h.runId}`;
+  await h.docker(['run', '-d', '--name', stale, '--label', `titus.executor.id=${executorId}`, '--label', 'titus.executor.role=shared-sandbox', '--label', `titus.executor.shared_network=gone-${h.runId}`, image, 'sleep', '600']);
   await serve.start();
+  const staleExists = async (): Promise<boolean> => (await h.docker(['inspect', stale], { allowFailure: true })).code === 0;
+  for (let i = 0; i < 100 && (await staleExists()); i++) await new Promise((r) => setTimeout(r, 100));
+  t.notOk(await staleExists(), 'the stale shared network is removed at start');
+  const sharedAfter = await containersWithLabel(h, 'titus.executor.role', 'shared-sandbox');
 
   const after = await waitFor(mixed, allTerminated, 'all terminated after the restart');
   t.same(byName(after.initContainers, 'init').state, byName(before.initContainers, 'init').state, 'the init container reads as before');
@@ -71,6 +81,7 @@ t.test('after a crash and restart, pods answer the same and carry on', { skip: n
   gate(initStuck, 'go-init');
   const resumed = await waitFor(initStuck, allTerminated, 'its containers ran after the restart');
   t.match(byName(resumed.containers, 'main').state.terminated, { exitCode: 0, reason: 'Completed' }, 'the pod sequence resumed');
+  t.ok(sharedBefore.some((id) => sharedAfter.includes(id)), 'the shared network of a pod still running is kept across the restart');
 
   for (const pod of [mixed, initStuck]) t.equal((await call(socket, 'POST', '/delete', pod)).status, 200);
   t.same(await containersWithLabel(h, 'titus.executor.id', executorId), [], 'no container left behind');
