@@ -39,6 +39,11 @@ export const interlinkConfigSchema = z
       .default(null),
     /** The node's pod capacity reported to Kubernetes. */
     maxPods: z.number().int().positive().default(110),
+    /** Before a container is restarted (restartPolicy): kubelet's crash-loop back-off, doubling from initialSeconds up to maxSeconds. */
+    restartBackoff: z
+      .object({ initialSeconds: z.number().positive().default(10), maxSeconds: z.number().positive().default(300) })
+      .refine((b) => b.maxSeconds >= b.initialSeconds, 'maxSeconds must be at least initialSeconds')
+      .prefault({}),
   })
   .refine((c) => !c.enabled || c.socketPath !== null || c.listen !== null, 'set socketPath or listen when enabled');
 

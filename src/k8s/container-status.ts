@@ -18,6 +18,8 @@ export interface ContainerRecord {
   readonly refused?: { readonly code: ExecutorErrorCode; readonly message: string };
   /** Launched before a restart, unknown to the task core after it. */
   readonly lost?: boolean;
+  /** Waiting to run again (restartPolicy) until then: kubelet's CrashLoopBackOff. */
+  readonly backoffUntilMs?: number;
 }
 
 export const isEnded = (r: ContainerRecord): boolean =>
@@ -67,7 +69,8 @@ export interface K8sContainerStatus {
       containerID?: string;
     };
   };
-  readonly lastState: Record<string, never>;
+  /** The previous run's end, once the container was restarted. */
+  readonly lastState: { readonly terminated?: NonNullable<K8sContainerStatus['state']['terminated']> };
   readonly ready: boolean;
   readonly restartCount: number;
   readonly image: string;
@@ -119,6 +122,7 @@ const stateOf = (r: ContainerRecord): State => {
   if (isEnded(r)) return endedState(r);
   switch (r.state) {
     case undefined:
+      if (r.backoffUntilMs !== undefined) return { waiting: { reason: 'CrashLoopBackOff', ...(r.message !== undefined ? { message: r.message } : {}) } };
       // A message here is why its launch is being retried (engine down, host draining).
       return r.message === undefined ? { waiting: { reason: 'PodInitializing' } } : { waiting: { reason: 'ContainerCreating', message: r.message } };
     case 'ACCEPTED':
@@ -129,17 +133,23 @@ const stateOf = (r: ContainerRecord): State => {
   }
 };
 
-/** The container's v1.ContainerStatus. No container is ever restarted here, so restartCount is 0. */
-export const toContainerStatus = (name: string, image: string, init: boolean, r: ContainerRecord): K8sContainerStatus => {
+/** How often the container was restarted, and how its previous run ended. */
+export interface RunHistory {
+  readonly restarts: number;
+  readonly previous?: ContainerRecord;
+}
+
+/** The container's v1.ContainerStatus. */
+export const toContainerStatus = (name: string, image: string, init: boolean, r: ContainerRecord, runs: RunHistory = { restarts: 0 }): K8sContainerStatus => {
   const state = stateOf(r);
   const running = state.running !== undefined;
   return {
     name,
     state,
-    lastState: {},
+    lastState: runs.previous !== undefined ? endedState(runs.previous) : {},
     // No probes: a running container is ready; an init container once it completed.
     ready: init ? state.terminated?.exitCode === 0 : running,
-    restartCount: 0,
+    restartCount: runs.restarts,
     image,
     imageID: '',
     ...(r.containerId !== undefined ? { containerID: `docker://${r.containerId}` } : {}),

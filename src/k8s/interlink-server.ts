@@ -40,7 +40,7 @@ export class InterlinkServer {
 
   constructor(
     private readonly service: InterlinkService,
-    private readonly config: InterlinkConfig,
+    private readonly config: Pick<InterlinkConfig, 'socketPath' | 'listen'>,
     private readonly log: Logger,
   ) {
     this.routes = {

@@ -14,6 +14,7 @@ import { pingAnswer, type PingAnswer } from './node-status.js';
 import { parseBody } from './parse-body.js';
 import { graceSecondsOf, planPod } from './pod-plan.js';
 import { createRequestSchema, logsRequestSchema, podRefSchema, statusBodySchema, type CreateRequest, type K8sPodRef } from './pod-schema.js';
+import { parsePodTaskId } from './pod-names.js';
 import { PodStore, type StoredPod } from './pod-store.js';
 import { PodSupervisor, type PodStatusAnswer, type PodTasks } from './pod-supervisor.js';
 
@@ -58,7 +59,6 @@ export interface LogsAnswer {
 export class InterlinkService {
   private readonly store: PodStore;
   private readonly pods = new Map<string, PodSupervisor>();
-  private readonly byTask = new Map<string, PodSupervisor>();
   /** Creates in flight, so a retried create of the same UID waits for the first. */
   private readonly creating = new Map<string, Promise<CreateAnswer>>();
   private unsubscribe: (() => void) | undefined;
@@ -69,7 +69,10 @@ export class InterlinkService {
 
   /** Subscribes to the task core, then takes back every stored pod and resumes its sequence. */
   start(): void {
-    this.unsubscribe = this.deps.tasks.subscribe((u) => this.byTask.get(u.taskId)?.onUpdate(u));
+    this.unsubscribe = this.deps.tasks.subscribe((u) => {
+      const podUid = parsePodTaskId(u.taskId)?.podUid;
+      if (podUid !== undefined) this.pods.get(podUid)?.onUpdate(u);
+    });
     for (const stored of this.store.loadAll()) this.adopt(stored);
     if (this.pods.size > 0) this.deps.log.info({ pods: this.pods.size }, 'interLink pods restored');
   }
@@ -132,10 +135,10 @@ export class InterlinkService {
       store: this.store,
       log: this.deps.log,
       ...(this.deps.retryMs !== undefined ? { retryMs: this.deps.retryMs } : {}),
+      restartBackoff: this.deps.config.interlink.restartBackoff,
       ...(this.deps.sharedNetworks !== undefined ? { sharedNetworks: this.deps.sharedNetworks } : {}),
     });
     this.pods.set(pod.uid, pod);
-    for (const id of pod.taskIds) this.byTask.set(id, pod);
     pod.start();
   }
 
@@ -151,7 +154,6 @@ export class InterlinkService {
     // Another delete of the same pod may have finished first.
     if (this.pods.get(uid) === pod) {
       this.pods.delete(uid);
-      for (const id of pod.taskIds) this.byTask.delete(id);
       this.deps.log.info({ podUid: uid }, 'pod deleted');
     }
   }
@@ -178,24 +180,26 @@ export class InterlinkService {
     if (pod === undefined) throw new ExecutorError('NOT_FOUND', `pod ${req.PodUID} is not on this host`);
     const found = pod.container(req.ContainerName);
     if (found === undefined) throw new ExecutorError('NOT_FOUND', `container ${req.ContainerName} is not in pod ${req.PodName ?? req.PodUID}`);
+    const where = `container "${req.ContainerName}" in pod "${req.PodName ?? req.PodUID}"`;
+    const plan = planLogs(req, Date.now());
+    const query = {
+      ...(plan.tailLines !== undefined ? { tailLines: plan.tailLines } : {}),
+      ...(plan.sinceMs !== undefined ? { sinceMs: plan.sinceMs } : {}),
+      follow: plan.follow,
+      signal,
+    };
     if (req.Opts?.Previous === true) {
-      throw new ExecutorError('INVALID_ARGUMENT', `previous terminated container "${req.ContainerName}" not found: containers are not restarted on this host`);
+      // kubelet's words, for a container that has not been restarted.
+      if (found.previousTaskId === undefined) throw new ExecutorError('INVALID_ARGUMENT', `previous terminated container "${req.ContainerName}" in pod "${req.PodName ?? req.PodUID}" not found`);
+      return { plan, batches: reader.read(found.previousTaskId, query) };
     }
     const { record } = found;
-    const where = `container "${req.ContainerName}" in pod "${req.PodName ?? req.PodUID}"`;
     if (record.refused !== undefined) throw new ExecutorError('INVALID_ARGUMENT', `${where} never started: ${record.refused.message}`);
     if (record.state === undefined && record.lost !== true) {
       const waiting = toContainerStatus(found.planned.name, found.planned.image, found.planned.init, record).state.waiting;
       throw new ExecutorError('INVALID_ARGUMENT', `${where} is waiting to start: ${waiting?.reason ?? 'PodInitializing'}`);
     }
-    const plan = planLogs(req, Date.now());
-    const batches = reader.read(found.planned.taskId, {
-      ...(plan.tailLines !== undefined ? { tailLines: plan.tailLines } : {}),
-      ...(plan.sinceMs !== undefined ? { sinceMs: plan.sinceMs } : {}),
-      follow: plan.follow,
-      signal,
-    });
-    return { plan, batches };
+    return { plan, batches: reader.read(found.taskId, query) };
   }
 }
 

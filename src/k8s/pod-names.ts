@@ -21,6 +21,18 @@ export const POD_LABEL = {
  */
 export const podTaskId = (podUid: string, containerName: string): string => `k8s-${podUid}.${containerName}`;
 
+/** The task of a container's run: the first is podTaskId, restart N is `<podTaskId>.<N>`. */
+export const runTaskId = (firstTaskId: string, restarts: number): string => (restarts === 0 ? firstTaskId : `${firstTaskId}.${restarts}`);
+
+const POD_TASK_RE = /^k8s-([^.]+)\.([^.]+)(?:\.(\d+))?$/;
+
+/** The pod, container and run a task id names; undefined for a task that is no pod's. */
+export const parsePodTaskId = (taskId: string): { podUid: string; container: string; restarts: number } | undefined => {
+  const m = POD_TASK_RE.exec(taskId);
+  if (m === null) return undefined;
+  return { podUid: m[1] ?? '', container: m[2] ?? '', restarts: Number(m[3] ?? 0) };
+};
+
 export interface PodIdentity {
   readonly uid: string;
   readonly name: string;

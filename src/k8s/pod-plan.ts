@@ -8,6 +8,7 @@ import { podContainerLabels, podTaskId, type PodIdentity } from './pod-names.js'
 import type { CreateRequest, K8sConfigMap, K8sContainer, K8sPod, K8sSecret } from './pod-schema.js';
 import { containerMounts, materializeVolumes, type VolumeData } from './pod-volumes.js';
 import { parseQuantity } from './quantity.js';
+import { RESTART_POLICIES, type RestartPolicy } from './restart-policy.js';
 
 const MiB = 1024 * 1024;
 /** Kubernetes' default grace period when the pod does not set one. */
@@ -28,6 +29,8 @@ export interface PlannedContainer {
 export interface PodPlan {
   readonly pod: PodIdentity;
   readonly graceSeconds: number;
+  /** When a container that ended runs again. */
+  readonly restartPolicy: RestartPolicy;
   /** Init containers in order, then the containers. */
   readonly containers: readonly PlannedContainer[];
 }
@@ -98,7 +101,15 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
     };
     containers.push({ name: c.name, init, taskId, image: c.image, launch });
   }
-  return { pod: identity, graceSeconds, containers };
+  return { pod: identity, graceSeconds, restartPolicy: restartPolicyOf(pod.spec.restartPolicy), containers };
+};
+
+/** The API server always sets it; absent, Kubernetes' default applies. */
+const restartPolicyOf = (value: string | null | undefined): RestartPolicy => {
+  if (value === undefined || value === null || value === '') return 'Always';
+  const policy = RESTART_POLICIES.find((p) => p === value);
+  if (policy === undefined) throw invalidArgument('pod.spec.restartPolicy', `must be one of ${RESTART_POLICIES.join(', ')}, not ${JSON.stringify(value)}`);
+  return policy;
 };
 
 /** The ConfigMaps, Secrets and resolved projected volumes sent with any of the pod's containers. */

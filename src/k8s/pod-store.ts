@@ -9,6 +9,7 @@ import type { LaunchSpec } from '../task/types.js';
 import type { ContainerRecord } from './container-status.js';
 import type { PodPlan } from './pod-plan.js';
 import { POD_UID_RE } from './pod-schema.js';
+import { RESTART_POLICIES } from './restart-policy.js';
 
 /** One pod as this host keeps it: enough to answer /status and carry on after a restart. */
 export interface StoredPod {
@@ -19,8 +20,12 @@ export interface StoredPod {
   readonly createdAtMs: number;
   /** Containers whose task has been launched, in launch order. */
   readonly launched: readonly string[];
-  /** The final record of every container that has ended. */
+  /** The final record of every container whose current run has ended. */
   readonly ended: Readonly<Record<string, ContainerRecord>>;
+  /** Restarts so far, by container (absent: none); run N's task is runTaskId(taskId, N). */
+  readonly restarts?: Readonly<Record<string, number>>;
+  /** The final record of each restarted container's previous run (its lastState). */
+  readonly previous?: Readonly<Record<string, ContainerRecord>>;
 }
 
 const exitSchema = z.object({ exitCode: z.number().int(), oomKilled: z.boolean(), signal: z.string().optional() });
@@ -40,6 +45,8 @@ const storedPodSchema = z.object({
   plan: z.object({
     pod: z.object({ uid: z.string().regex(POD_UID_RE), name: z.string(), namespace: z.string() }),
     graceSeconds: z.number().int().nonnegative(),
+    // Pods stored before restarts existed ran as Never.
+    restartPolicy: z.enum(RESTART_POLICIES).default('Never'),
     containers: z.array(
       z.object({
         name: z.string(),
@@ -54,6 +61,8 @@ const storedPodSchema = z.object({
   createdAtMs: z.number(),
   launched: z.array(z.string()),
   ended: z.record(z.string(), recordSchema.transform((r) => r as ContainerRecord)),
+  restarts: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  previous: z.record(z.string(), recordSchema.transform((r) => r as ContainerRecord)).optional(),
 });
 
 /**

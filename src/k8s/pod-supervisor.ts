@@ -2,9 +2,20 @@ import { errorMessage, isExecutorError, type ExecutorError } from '../common/err
 import type { Logger } from '../common/log.js';
 import type { SharedNetworks } from '../task/shared-network-part.js';
 import type { LaunchSpec, StatusUpdate, TaskView } from '../task/types.js';
-import { applyUpdate, isEnded, isSucceeded, recordFromView, toContainerStatus, type ContainerRecord, type K8sContainerStatus } from './container-status.js';
+import {
+  applyUpdate,
+  isEnded,
+  isSucceeded,
+  recordFromView,
+  toContainerStatus,
+  type ContainerRecord,
+  type K8sContainerStatus,
+  type RunHistory,
+} from './container-status.js';
+import { parsePodTaskId, runTaskId } from './pod-names.js';
 import type { PlannedContainer } from './pod-plan.js';
 import type { PodStore, StoredPod } from './pod-store.js';
+import { backoffMs, shouldRestart, type RestartBackoff } from './restart-policy.js';
 
 /** The task core as a pod needs it; TaskManager is one. */
 export interface PodTasks {
@@ -19,6 +30,8 @@ export interface PodSupervisorDeps {
   readonly log: Logger;
   /** Between launch attempts while the engine or the host is unavailable. */
   readonly retryMs?: number;
+  /** Before a container runs again (restartPolicy). */
+  readonly restartBackoff: RestartBackoff;
   /** The pod's shared network (keyed by its UID), removed once its last container has ended. */
   readonly sharedNetworks?: SharedNetworks;
 }
@@ -38,14 +51,20 @@ const DEFAULT_RETRY_MS = 2000;
 /**
  * Runs one pod: its init containers one at a time, each to exit 0, then all
  * its containers; keeps each container's record current from the task core's
- * updates; deletes it with its grace period. No container is restarted: a
- * failed init container ends the pod, whatever its restartPolicy.
+ * updates; runs a container that ended again as the restartPolicy says, after
+ * a crash-loop back-off, each run as a task of its own (runTaskId); deletes
+ * the pod with its grace period. A failed init container the policy does not
+ * restart ends the pod.
  */
 export class PodSupervisor {
   private readonly records = new Map<string, ContainerRecord>();
-  private readonly byTask = new Map<string, PlannedContainer>();
+  private readonly byName = new Map<string, PlannedContainer>();
+  /** Containers whose current run was launched. */
   private readonly launched: string[];
+  /** The final record of each container's current run, once it has ended. */
   private readonly ended: Record<string, ContainerRecord>;
+  private readonly restarts: Record<string, number>;
+  private readonly previous: Record<string, ContainerRecord>;
   private readonly changed = new Set<() => void>();
   private readonly log: Logger;
   /** Set by delete: launch nothing more. */
@@ -62,18 +81,16 @@ export class PodSupervisor {
     this.log = deps.log.child({ podUid: stored.plan.pod.uid, pod: `${stored.plan.pod.namespace}/${stored.plan.pod.name}` });
     this.launched = [...stored.launched];
     this.ended = { ...stored.ended };
+    this.restarts = { ...stored.restarts };
+    this.previous = { ...stored.previous };
     for (const c of stored.plan.containers) {
-      this.byTask.set(c.taskId, c);
+      this.byName.set(c.name, c);
       this.records.set(c.name, this.initialRecord(c));
     }
   }
 
   get uid(): string {
     return this.stored.plan.pod.uid;
-  }
-
-  get taskIds(): string[] {
-    return [...this.byTask.keys()];
   }
 
   get graceSeconds(): number {
@@ -86,7 +103,7 @@ export class PodSupervisor {
     if (ended !== undefined) return ended;
     if (!this.launched.includes(c.name)) return {};
     try {
-      const record = recordFromView(this.deps.tasks.get(c.taskId));
+      const record = recordFromView(this.deps.tasks.get(this.currentTaskId(c)));
       if (isEnded(record)) this.ended[c.name] = record;
       return record;
     } catch (err) {
@@ -108,10 +125,11 @@ export class PodSupervisor {
     void this.sequence.then(() => this.releaseNetworkOnceEnded());
   }
 
-  /** A status update from the task core; ignored unless it is about one of this pod's containers. */
+  /** A status update from the task core; ignored unless it is about the current run of one of this pod's containers. */
   onUpdate(u: StatusUpdate): void {
-    const c = this.byTask.get(u.taskId);
-    if (c === undefined) return;
+    const run = parsePodTaskId(u.taskId);
+    const c = run === undefined ? undefined : this.byName.get(run.container);
+    if (c === undefined || run?.restarts !== (this.restarts[c.name] ?? 0)) return;
     const before = this.records.get(c.name) ?? {};
     if (isEnded(before)) return;
     const record = applyUpdate(before, u);
@@ -125,7 +143,8 @@ export class PodSupervisor {
 
   status(): PodStatusAnswer {
     const { pod, containers } = this.stored.plan;
-    const of = (c: PlannedContainer): K8sContainerStatus => toContainerStatus(c.name, c.image, c.init, this.records.get(c.name) ?? {});
+    const of = (c: PlannedContainer): K8sContainerStatus =>
+      toContainerStatus(c.name, c.image, c.init, this.records.get(c.name) ?? {}, this.runsOf(c));
     return {
       name: pod.name,
       UID: pod.uid,
@@ -136,10 +155,26 @@ export class PodSupervisor {
     };
   }
 
-  /** The planned container by name, with its record; undefined when the pod has no such container. */
-  container(name: string): { planned: PlannedContainer; record: ContainerRecord } | undefined {
-    const planned = this.stored.plan.containers.find((c) => c.name === name);
-    return planned === undefined ? undefined : { planned, record: this.records.get(name) ?? {} };
+  /** The planned container by name, with its record and the task ids of its current and previous runs. */
+  container(name: string): { planned: PlannedContainer; record: ContainerRecord; taskId: string; previousTaskId?: string } | undefined {
+    const planned = this.byName.get(name);
+    if (planned === undefined) return undefined;
+    const restarts = this.restarts[name] ?? 0;
+    return {
+      planned,
+      record: this.records.get(name) ?? {},
+      taskId: runTaskId(planned.taskId, restarts),
+      ...(restarts > 0 ? { previousTaskId: runTaskId(planned.taskId, restarts - 1) } : {}),
+    };
+  }
+
+  private runsOf(c: PlannedContainer): RunHistory {
+    const previous = this.previous[c.name];
+    return { restarts: this.restarts[c.name] ?? 0, ...(previous !== undefined ? { previous } : {}) };
+  }
+
+  private currentTaskId(c: PlannedContainer): string {
+    return runTaskId(c.taskId, this.restarts[c.name] ?? 0);
   }
 
   /**
@@ -166,7 +201,7 @@ export class PodSupervisor {
     this.log.info({ graceSeconds, containers: live.map((c) => c.name) }, 'deleting pod');
     for (const c of live) {
       try {
-        this.deps.tasks.kill(c.taskId, 'pod deleted through interLink', graceSeconds);
+        this.deps.tasks.kill(this.currentTaskId(c), 'pod deleted through interLink', graceSeconds);
       } catch (err) {
         if (!isExecutorError(err, 'NOT_FOUND')) throw err;
         this.records.set(c.name, { lost: true, finishedAtMs: Date.now() });
@@ -191,15 +226,47 @@ export class PodSupervisor {
   private async runSequence(): Promise<void> {
     const { containers } = this.stored.plan;
     for (const c of containers.filter((x) => x.init)) {
-      await this.launchOnce(c);
-      await this.untilEnded(c, true);
+      await this.runUntilDone(c);
       if (this.stopped()) return;
       if (!isSucceeded(this.records.get(c.name) ?? {})) {
         this.log.info({ container: c.name }, 'init container did not succeed; the pod fails and its containers are not started');
         return;
       }
     }
-    for (const c of containers.filter((x) => !x.init)) await this.launchOnce(c);
+    await Promise.all(containers.filter((x) => !x.init).map((c) => this.runUntilDone(c)));
+  }
+
+  /** Runs the container, and again while the restart policy says so, until it stays ended or the pod stops. */
+  private async runUntilDone(c: PlannedContainer): Promise<void> {
+    for (;;) {
+      await this.backOff(c);
+      await this.launchOnce(c);
+      await this.untilEnded(c, true);
+      const ended = this.records.get(c.name) ?? {};
+      if (this.stopped() || !isEnded(ended) || !shouldRestart(this.stored.plan.restartPolicy, c.init, ended)) return;
+      this.restarts[c.name] = (this.restarts[c.name] ?? 0) + 1;
+      this.previous[c.name] = ended;
+      delete this.ended[c.name];
+      this.launched.splice(this.launched.indexOf(c.name), 1);
+      this.records.set(c.name, {});
+      this.log.info({ container: c.name, restarts: this.restarts[c.name], exit: ended.exit }, `container ended; restarting it (restartPolicy ${this.stored.plan.restartPolicy})`);
+      await this.persist();
+    }
+  }
+
+  /** Before a restart (also one interrupted by an executor restart): waits out the back-off, reported as CrashLoopBackOff. */
+  private async backOff(c: PlannedContainer): Promise<void> {
+    const restarts = this.restarts[c.name] ?? 0;
+    const previous = this.previous[c.name];
+    if (restarts === 0 || previous === undefined || this.launched.includes(c.name)) return;
+    const delayMs = backoffMs(restarts, previous, this.deps.restartBackoff);
+    const untilMs = (previous.finishedAtMs ?? Date.now()) + delayMs;
+    const { pod } = this.stored.plan;
+    const message = `back-off ${Math.round(delayMs / 1000)}s restarting failed container=${c.name} pod=${pod.name}_${pod.namespace}(${pod.uid})`;
+    this.records.set(c.name, { backoffUntilMs: untilMs, message });
+    this.notify();
+    while (!this.stopped() && Date.now() < untilMs) await this.waitForChange(untilMs - Date.now());
+    this.records.set(c.name, {});
   }
 
   private stopped(): boolean {
@@ -227,7 +294,7 @@ export class PodSupervisor {
         return;
       }
       try {
-        const view = this.deps.tasks.launch(c.launch);
+        const view = this.deps.tasks.launch({ ...c.launch, taskId: this.currentTaskId(c) });
         // Updates published during launch arrived through onUpdate; the view covers a task that already existed.
         const current = this.records.get(c.name) ?? {};
         if (current.state === undefined) this.records.set(c.name, recordFromView(view));
@@ -287,7 +354,13 @@ export class PodSupervisor {
   }
 
   private persist(): Promise<void> {
-    const stored: StoredPod = { ...this.stored, launched: [...this.launched], ended: { ...this.ended } };
+    const stored: StoredPod = {
+      ...this.stored,
+      launched: [...this.launched],
+      ended: { ...this.ended },
+      restarts: { ...this.restarts },
+      previous: { ...this.previous },
+    };
     return this.deps.store.save(stored).catch((err: unknown) => {
       this.log.error({ err: errorMessage(err) }, 'could not write the pod record; a restart may report its containers as unknown');
     });

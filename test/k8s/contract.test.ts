@@ -216,7 +216,7 @@ test('a follower that goes away is let go, and the logs of a waiting container a
 test('the same API on a loopback TCP listener (SidecarURL http://127.0.0.1)', async (t) => {
   const interlink = suite.ex.executor.interlink;
   if (interlink === undefined) throw new Error('the executor should serve interLink');
-  const server = new InterlinkServer(interlink.service, { enabled: true, socketPath: null, listen: '127.0.0.1:0', maxPods: 110 }, silentLogger());
+  const server = new InterlinkServer(interlink.service, { socketPath: null, listen: '127.0.0.1:0' }, silentLogger());
   await server.start();
   t.teardown(() => server.stop());
   const [address] = server.addresses;
@@ -233,7 +233,7 @@ test('the same API on a loopback TCP listener (SidecarURL http://127.0.0.1)', as
     req.end('[]');
   });
   t.match(JSON.parse(ping), { status: 'ok', resources: { pods: '110' } }, 'a GET with a JSON body, over TCP');
-  const refused = new InterlinkServer(interlink.service, { enabled: true, socketPath: null, listen: '0.0.0.0:0', maxPods: 110 }, silentLogger());
+  const refused = new InterlinkServer(interlink.service, { socketPath: null, listen: '0.0.0.0:0' }, silentLogger());
   await t.rejects(refused.start(), /not a loopback/, 'never off-host, whatever the caller passes');
 });
 

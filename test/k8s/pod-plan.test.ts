@@ -17,7 +17,8 @@ import { pingAnswer } from '../../src/k8s/node-status.js';
 import { expandVars } from '../../src/k8s/pod-env.js';
 import { imageFields, planPod } from '../../src/k8s/pod-plan.js';
 import { POD_UID_RE, createRequestSchema, logsRequestSchema, type CreateRequest } from '../../src/k8s/pod-schema.js';
-import { podTaskId } from '../../src/k8s/pod-names.js';
+import { parsePodTaskId, podTaskId, runTaskId } from '../../src/k8s/pod-names.js';
+import { backoffMs, shouldRestart, type RestartPolicy } from '../../src/k8s/restart-policy.js';
 import { TASK_ID_RE } from '../../src/api/validate.js';
 import { parseQuantity } from '../../src/k8s/quantity.js';
 import type { HostResourcesView } from '../../src/task/task-manager.js';
@@ -232,7 +233,14 @@ t.test('config: loopback only', async (t) => {
     t.throws(() => parseConfig({ interlink: { listen: bad } }), /interlink\.listen: must be a loopback/, bad);
   }
   t.throws(() => parseConfig({ interlink: { enabled: true, socketPath: null } }), /socketPath or listen/);
-  t.same(parseConfig({}).interlink, { enabled: false, socketPath: '/run/titus-executor/interlink.sock', listen: null, maxPods: 110 });
+  t.same(parseConfig({}).interlink, {
+    enabled: false,
+    socketPath: '/run/titus-executor/interlink.sock',
+    listen: null,
+    maxPods: 110,
+    restartBackoff: { initialSeconds: 10, maxSeconds: 300 },
+  });
+  t.throws(() => parseConfig({ interlink: { restartBackoff: { initialSeconds: 60, maxSeconds: 30 } } }), /maxSeconds must be at least initialSeconds/);
 });
 
 t.test('the container builder honours the launch extras', async (t) => {
@@ -259,4 +267,45 @@ t.test('the container builder honours the launch extras', async (t) => {
   t.equal(spec.labels['io.kubernetes.pod.uid'], UID);
   t.equal(spec.labels['titus.task_id'], launch.taskId, "the executor's own labels win");
   t.equal(spec.hostname, 'interlink-contract');
+});
+
+t.test('restartPolicy: Kubernetes\' default when absent; which ends run again; the back-off', async (t) => {
+  const req = contractRequest();
+  t.equal((await planPod(req, tempDir(t), defaults)).restartPolicy, 'Never', 'as the pod says');
+  delete (req.pod.spec as { restartPolicy?: string }).restartPolicy;
+  t.equal((await planPod(req, tempDir(t), defaults)).restartPolicy, 'Always', 'absent: Always');
+  t.same(parsePodTaskId(runTaskId(podTaskId(UID, 'main'), 0)), { podUid: UID, container: 'main', restarts: 0 });
+  t.same(parsePodTaskId(runTaskId(podTaskId(UID, 'main'), 12)), { podUid: UID, container: 'main', restarts: 12 });
+  t.equal(parsePodTaskId('some-task'), undefined, 'not a pod task');
+
+  const ok: ContainerRecord = { state: 'FINISHED', exit: { exitCode: 0, oomKilled: false } };
+  const failed: ContainerRecord = { state: 'FAILED', exit: { exitCode: 1, oomKilled: false } };
+  const refused: ContainerRecord = { refused: { code: 'RESOURCE_EXHAUSTED', message: 'no room' } };
+  const table: Array<[RestartPolicy, boolean, ContainerRecord, boolean]> = [
+    ['Always', false, ok, true],
+    ['Always', false, failed, true],
+    ['OnFailure', false, ok, false],
+    ['OnFailure', false, failed, true],
+    ['Never', false, failed, false],
+    ['Always', true, ok, false], // an init container that succeeded is done
+    ['Always', true, failed, true],
+    ['Never', true, failed, false],
+    ['Always', false, refused, false], // the same request would be refused again
+  ];
+  for (const [policy, init, ended, expected] of table) {
+    t.equal(shouldRestart(policy, init, ended), expected, `${policy}, ${init ? 'init' : 'main'}, ${ended.state ?? 'refused'}`);
+  }
+
+  const backoff = { initialSeconds: 10, maxSeconds: 300 };
+  const crashed = { startedAtMs: 0, finishedAtMs: 1000 };
+  t.same([1, 2, 3, 6, 7, 40].map((n) => backoffMs(n, crashed, backoff) / 1000), [10, 20, 40, 300, 300, 300], 'doubling, capped');
+  t.equal(backoffMs(5, { startedAtMs: 0, finishedAtMs: 11 * 60_000 }, backoff), 10_000, 'after a run of 10 minutes or more, from the start again');
+
+  const status = toContainerStatus('main', IMAGE, false, { backoffUntilMs: Date.now() + 5000, message: 'back-off 20s restarting failed container=main' }, { restarts: 2, previous: { ...failed, startedAtMs: 1000, finishedAtMs: 2000, containerId: 'c1' } });
+  t.match(status, {
+    state: { waiting: { reason: 'CrashLoopBackOff', message: /back-off 20s/ } },
+    lastState: { terminated: { exitCode: 1, reason: 'Error', containerID: 'docker://c1' } },
+    restartCount: 2,
+    ready: false,
+  });
 });

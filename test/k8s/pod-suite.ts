@@ -25,12 +25,12 @@ export interface PodSuite extends Suite {
   del(pod: SimplePod, graceSeconds?: number): Promise<Reply>;
 }
 
-export const podSuite = (t: Test): PodSuite => {
+export const podSuite = (t: Test, interlink: Record<string, unknown> = {}): PodSuite => {
   // Unix socket paths are limited to 107 bytes: a short directory of its own.
   const dir = mkdtempSync(join(tmpdir(), 'titus-k8s-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'interlink.sock');
-  const suite = executorSuite(t, { interlink: { enabled: true, socketPath: socket } });
+  const suite = executorSuite(t, { interlink: { enabled: true, socketPath: socket, ...interlink } });
   const status = async (pod: SimplePod): Promise<PodStatusAnswer> => {
     const r = await call(socket, 'GET', '/status', [pod]);
     if (r.status !== 200) throw new Error(`/status answered ${r.status}: ${r.text}`);
@@ -95,7 +95,7 @@ export const shellPod = (
   image: string,
   containers: Record<string, string>,
   init: Record<string, string> = {},
-  extra: { graceSeconds?: number; resources?: Record<string, SimpleContainer['resources']> } = {},
+  extra: { graceSeconds?: number; resources?: Record<string, SimpleContainer['resources']>; restartPolicy?: string } = {},
 ): SimplePod => {
   const container = ([n, script]: [string, string]): SimpleContainer => ({
     name: n,
@@ -110,7 +110,7 @@ export const shellPod = (
       ...(Object.keys(init).length > 0 ? { initContainers: Object.entries(init).map(container) } : {}),
       containers: Object.entries(containers).map(container),
       volumes: [{ name: 'shared', emptyDir: {} }],
-      restartPolicy: 'Never',
+      restartPolicy: extra.restartPolicy ?? 'Never',
       ...(extra.graceSeconds !== undefined ? { terminationGracePeriodSeconds: extra.graceSeconds } : {}),
     },
   };

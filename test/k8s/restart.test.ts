@@ -23,7 +23,7 @@ t.test('after a crash and restart, pods answer the same and carry on', { skip: n
   const executorId = `k8s-restart-${h.runId}`;
   const stateDir = join(dir, 'state');
   const socket = join(dir, 'il.sock');
-  const serve = serveProcesses(t, dir, { executorId, stateDir, docker: { host: h.dockerHost }, interlink: { enabled: true, socketPath: socket } });
+  const serve = serveProcesses(t, dir, { executorId, stateDir, docker: { host: h.dockerHost }, interlink: { enabled: true, socketPath: socket, restartBackoff: { initialSeconds: 0.2, maxSeconds: 0.4 } } });
   const status = async (pod: SimplePod): Promise<PodStatusAnswer> => {
     const r = await call(socket, 'GET', '/status', [pod]);
     if (r.status !== 200) throw new Error(`/status: ${r.status} ${r.text}`);
@@ -47,7 +47,9 @@ t.test('after a crash and restart, pods answer the same and carry on', { skip: n
     { init: 'echo init-done' },
   );
   const initStuck = shellPod('init-stuck', image, { main: 'echo main-ran' }, { init: 'until [ -e /shared/go-init ]; do sleep 0.1; done' });
-  for (const pod of [mixed, initStuck]) t.equal((await call(socket, 'POST', '/create', createBody(pod))).status, 200);
+  // Fails until the gate is opened; restarted meanwhile (OnFailure).
+  const restarting = shellPod('restarting', image, { retry: 'echo try; [ -e /shared/ok ] || exit 3' }, {}, { restartPolicy: 'OnFailure' });
+  for (const pod of [mixed, initStuck, restarting]) t.equal((await call(socket, 'POST', '/create', createBody(pod))).status, 200);
   const before = await waitFor(
     mixed,
     (s) => byName(s.containers, 'ended').state.terminated !== undefined && byName(s.containers, 'waiting').state.running !== undefined,
@@ -55,8 +57,9 @@ t.test('after a crash and restart, pods answer the same and carry on', { skip: n
   );
   await waitFor(initStuck, (s) => byName(s.initContainers, 'init').state.running !== undefined, 'in its init container');
 
+  const restartsBefore = byName((await waitFor(restarting, (s) => byName(s.containers, 'retry').restartCount >= 2, 'restarted twice')).containers, 'retry').restartCount;
   const sharedBefore = await containersWithLabel(h, 'titus.executor.role', 'shared-sandbox');
-  t.equal(sharedBefore.length, 2, "each pod's containers share one network");
+  t.equal(sharedBefore.length, 3, "each pod's containers share one network");
 
   await first.crash();
   gate(mixed, 'go'); // the running container ends while the executor is down
@@ -83,6 +86,12 @@ t.test('after a crash and restart, pods answer the same and carry on', { skip: n
   t.match(byName(resumed.containers, 'main').state.terminated, { exitCode: 0, reason: 'Completed' }, 'the pod sequence resumed');
   t.ok(sharedBefore.some((id) => sharedAfter.includes(id)), 'the shared network of a pod still running is kept across the restart');
 
-  for (const pod of [mixed, initStuck]) t.equal((await call(socket, 'POST', '/delete', pod)).status, 200);
+  gate(restarting, 'ok');
+  const succeeded = byName((await waitFor(restarting, allTerminated, 'succeeded after the restart')).containers, 'retry');
+  t.match(succeeded.state.terminated, { exitCode: 0, reason: 'Completed' });
+  t.ok(succeeded.restartCount > restartsBefore, `restarts counted on across the executor restart (${restartsBefore} before, ${succeeded.restartCount} in all)`);
+  t.match(succeeded.lastState.terminated, { exitCode: 3 });
+
+  for (const pod of [mixed, initStuck, restarting]) t.equal((await call(socket, 'POST', '/delete', pod)).status, 200);
   t.same(await containersWithLabel(h, 'titus.executor.id', executorId), [], 'no container left behind');
 });
