@@ -190,7 +190,7 @@ export class InterlinkService {
     };
     if (req.Opts?.Previous === true) {
       // kubelet's words, for a container that has not been restarted.
-      if (found.previousTaskId === undefined) throw new ExecutorError('INVALID_ARGUMENT', `previous terminated container "${req.ContainerName}" in pod "${req.PodName ?? req.PodUID}" not found`);
+      if (found.previousTaskId === undefined) throw new ExecutorError('INVALID_ARGUMENT', `previous terminated ${where} not found`);
       return { plan, batches: reader.read(found.previousTaskId, query) };
     }
     const { record } = found;

@@ -219,7 +219,7 @@ export class PodSupervisor {
     await Promise.all(launched.map((c) => this.untilEnded(c, false)));
     if (this.halted) return;
     await network.remove(this.uid).catch((err: unknown) => {
-      this.log.error({ err: errorMessage(err) }, "could not remove the pod's shared network; it is removed at the next executor start");
+      this.log.error({ err: errorMessage(err) }, "could not remove the pod's shared network; it is tried again when the pod is deleted, and at the first executor start after that");
     });
   }
 
