@@ -131,7 +131,8 @@ t.test('a follower gets new lines and stops when the task has ended, also when o
   writeFileSync(join(stateDir, 'logs', 'ended-earlier', 'ended'), JSON.stringify({ endedAtMs: Date.now() }));
   const started = Date.now();
   t.same((await collect(store.read('ended-earlier', query({ follow: true })))).map((l) => l.text), ['line 0']);
-  t.ok(Date.now() - started < 500, 'returns at once, without waiting for news');
+  // Under the follow poll (1 s): it did not wait for one, with room for a loaded machine.
+  t.ok(Date.now() - started < 900, 'returns at once, without waiting for news');
 });
 
 t.test('a follower is ended by its abort signal and by the store stopping', async (t) => {
