@@ -76,14 +76,18 @@ class Reader {
   }
 }
 
+/** The next field's key: where it starts, its number and its wire type. */
+const readTag = (r: Reader): { at: number; number: number; wire: number } => {
+  const at = r.pos;
+  const tag = r.varint();
+  return { at, number: Math.floor(tag / 8), wire: tag % 8 };
+};
+
 const checkMessage = (type: protobuf.Type, buf: Uint8Array, start: number, end: number, path: string, depth: number): void => {
   if (depth > MAX_DEPTH) throw new WireTypeError(`${path}: messages nested more than ${MAX_DEPTH} deep`);
   const r = new Reader(buf, start, end);
   while (r.pos < end) {
-    const at = r.pos;
-    const tag = r.varint();
-    const number = Math.floor(tag / 8);
-    const wire = tag % 8;
+    const { at, number, wire } = readTag(r);
     if (number === 0) throw new WireTypeError(`${path === '' ? '' : `${path}: `}field number 0 at offset ${at}`);
     const field = type.fieldsById[number];
     if (field === undefined) {
@@ -106,10 +110,7 @@ const checkMessage = (type: protobuf.Type, buf: Uint8Array, start: number, end: 
 const checkMapEntry = (field: protobuf.MapField, buf: Uint8Array, [start, end]: [number, number], path: string, depth: number): void => {
   const r = new Reader(buf, start, end);
   while (r.pos < end) {
-    const at = r.pos;
-    const tag = r.varint();
-    const number = Math.floor(tag / 8);
-    const wire = tag % 8;
+    const { at, number, wire } = readTag(r);
     const expected = number === 1 ? mapKey[field.keyType] : number === 2 ? valueWireType(field) : undefined;
     if (expected !== undefined && wire !== expected) {
       throw new WireTypeError(`${path}: a map ${number === 1 ? 'key' : 'value'} arrived as ${wireName(wire)}, expected ${wireName(expected)}`);

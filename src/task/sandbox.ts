@@ -290,13 +290,16 @@ export class SandboxManager {
   }
 
   /** Idempotent; a container of that name that is not our sandbox is left alone. */
-  remove(taskId: string): Promise<void> {
-    return this.removeSandbox(taskSandboxRef(taskId));
+  async remove(taskId: string): Promise<void> {
+    await this.removeSandbox(taskSandboxRef(taskId));
   }
 
-  async removeSandbox(which: SandboxRef): Promise<void> {
+  /** Whether there was one to remove. */
+  async removeSandbox(which: SandboxRef): Promise<boolean> {
     const mine = await ownedContainer(this.runtime, which.name, this.labelsOf(which));
-    if (mine !== undefined) await this.runtime.removeContainer(mine.id);
+    if (mine === undefined) return false;
+    await this.runtime.removeContainer(mine.id);
+    return true;
   }
 
   /** The sandbox of that identity, in any state; undefined if there is none (or the name is someone else's). */

@@ -76,8 +76,7 @@ export class SharedNetworkPart implements TaskPart, SharedNetworks {
 
   private async removeNow(key: string): Promise<void> {
     await this.ensuring.get(key)?.catch(() => undefined);
-    await this.sandboxes.removeSandbox(sharedSandboxRef(key));
-    this.log.info({ key }, 'shared network removed');
+    if (await this.sandboxes.removeSandbox(sharedSandboxRef(key))) this.log.info({ key }, 'shared network removed');
   }
 
   async removeAllExcept(keep: ReadonlySet<string>): Promise<string[]> {
