@@ -3,10 +3,10 @@ import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import type { ExecutorConfig } from '../config/config.js';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { groupId } from '../common/unix-group.js';
 import type { TaskLogReader } from '../logs/types.js';
 import type { TaskManager } from '../task/task-manager.js';
 import { WatchRegistry, executorHandlers } from './executor-service.js';
@@ -75,7 +75,7 @@ export class ExecutorServer {
     rmSync(path, { force: true });
     await this.bind(`unix://${path}`, grpc.ServerCredentials.createInsecure());
     chmodSync(path, mode);
-    if (group !== undefined) chownSync(path, 0, groupId(group));
+    if (group !== undefined) chownSync(path, 0, groupId(group, 'api.socketGroup'));
     this.addresses.push(`unix://${path}`);
     this.log.info({ socket: path, mode: mode.toString(8), group }, 'gRPC listening on unix socket');
   }
@@ -106,12 +106,3 @@ export class ExecutorServer {
     });
   }
 }
-
-const groupId = (group: string): number => {
-  if (/^\d+$/.test(group)) return Number(group);
-  try {
-    return Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
-  } catch {
-    throw new ExecutorError('FAILED_PRECONDITION', `socket group ${group} does not exist (create it or unset api.socketGroup)`);
-  }
-};

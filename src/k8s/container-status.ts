@@ -20,10 +20,12 @@ export interface ContainerRecord {
   readonly lost?: boolean;
   /** Waiting to run again (restartPolicy) until then: kubelet's CrashLoopBackOff. */
   readonly backoffUntilMs?: number;
+  /** Never to run: the pod gave up before it (why). Only in answers, never stored. */
+  readonly skipped?: string;
 }
 
 export const isEnded = (r: ContainerRecord): boolean =>
-  r.refused !== undefined || r.lost === true || (r.state !== undefined && isTerminal(r.state));
+  r.refused !== undefined || r.lost === true || r.skipped !== undefined || (r.state !== undefined && isTerminal(r.state));
 
 /** Ended with exit code 0. */
 export const isSucceeded = (r: ContainerRecord): boolean => r.state === 'FINISHED' && (r.exit?.exitCode ?? 0) === 0;
@@ -105,7 +107,13 @@ const terminated = (r: ContainerRecord, exitCode: number, reason: string, messag
 };
 
 /** An ended task's terminated state: OOMKilled, Completed or Error by its exit; no exit means it never ran to one. */
+/** Why a container never ran because its pod gave up, read by interLink's virtual kubelet as Failed. */
+export const NOT_STARTED_REASON = 'InitContainerFailed';
+
 const endedState = (r: ContainerRecord): State => {
+  // Exit 0: the pod's failure is its init container's (its exit code is the one that counts, for the
+  // virtual kubelet's pod reason and for a Job's podFailurePolicy); this one did nothing.
+  if (r.skipped !== undefined) return terminated(r, 0, NOT_STARTED_REASON, r.skipped);
   if (r.refused !== undefined) return terminated(r, 128, REFUSED_REASON[r.refused.code] ?? 'StartError', r.refused.message);
   if (r.lost === true) return terminated(r, 137, 'ContainerStatusUnknown', 'the container could not be located when the executor restarted');
   const exit = r.exit;
@@ -148,7 +156,7 @@ export const toContainerStatus = (name: string, image: string, init: boolean, r:
     state,
     lastState: runs.previous !== undefined ? endedState(runs.previous) : {},
     // No probes: a running container is ready; an init container once it completed.
-    ready: init ? state.terminated?.exitCode === 0 : running,
+    ready: init ? state.terminated?.exitCode === 0 && r.skipped === undefined : running,
     restartCount: runs.restarts,
     image,
     imageID: '',

@@ -3,18 +3,26 @@
  * method (interLink sends JSON bodies on GET). Served on a unix socket and,
  * optionally, on loopback: no authentication reaches a plugin.
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { ExecutorError, errorMessage, isExecutorError, type ExecutorErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { groupId } from '../common/unix-group.js';
 import { parseLoopbackListen, type InterlinkConfig } from './config.js';
 import type { InterlinkService } from './interlink-service.js';
 import { formatLogLine } from './log-request.js';
 
 /** Pods with their ConfigMaps and Secrets: generous, but bounded. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * How long an idle keep-alive connection stays open. interLink's clients keep
+ * theirs 120 s (IdleConnTimeout) and do not retry a POST that meets a
+ * connection the server closed meanwhile: the server must outlast them.
+ */
+export const KEEP_ALIVE_MS = 130_000;
 
 const HTTP_STATUS: Record<ExecutorErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -40,7 +48,7 @@ export class InterlinkServer {
 
   constructor(
     private readonly service: InterlinkService,
-    private readonly config: Pick<InterlinkConfig, 'socketPath' | 'listen'>,
+    private readonly config: Pick<InterlinkConfig, 'socketPath' | 'listen'> & Partial<Pick<InterlinkConfig, 'socketMode' | 'socketGroup'>>,
     private readonly log: Logger,
   ) {
     this.routes = {
@@ -58,7 +66,9 @@ export class InterlinkServer {
       mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
       rmSync(socketPath, { force: true }); // left by a crashed executor, it would make the bind fail
       await this.listen((s, cb) => s.listen(socketPath, cb), `unix:${socketPath}`);
-      chmodSync(socketPath, 0o660);
+      const { socketMode = 0o660, socketGroup } = this.config;
+      chmodSync(socketPath, socketMode);
+      if (socketGroup !== undefined) chownSync(socketPath, 0, groupId(socketGroup, 'interlink.socketGroup'));
       this.addresses.push(`unix:${socketPath}`);
     }
     if (listen !== null) {
@@ -68,7 +78,10 @@ export class InterlinkServer {
       const bound = server.address() as AddressInfo;
       this.addresses.push(`${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`);
     }
-    this.log.info({ addresses: this.addresses }, 'interLink plugin API listening');
+    this.log.info(
+      { addresses: this.addresses, socketMode: this.config.socketMode?.toString(8), socketGroup: this.config.socketGroup },
+      'interLink plugin API listening',
+    );
   }
 
   /** Idempotent; open log follows are cut. */
@@ -90,6 +103,9 @@ export class InterlinkServer {
 
   private async listen(bind: (s: Server, cb: () => void) => void, where: string): Promise<Server> {
     const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    // Node closes a connection whose next request's headers take longer than this, idle time included.
+    server.headersTimeout = KEEP_ALIVE_MS + 5_000;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new ExecutorError('FAILED_PRECONDITION', `interLink plugin API cannot listen on ${where}: ${err.message}`));
       server.once('error', onError);
@@ -131,10 +147,16 @@ export class InterlinkServer {
     try {
       const { plan, batches } = this.service.logs(body, abort.signal);
       const iterator = batches[Symbol.asyncIterator]();
-      // The first batch decides the status: an unknown task is a 404, not an empty 200.
-      let next = await iterator.next();
+      // A log store that keeps nothing for the task fails the first read at once: that is a 404,
+      // not an empty 200. Otherwise the headers go now, whether or not a line exists yet:
+      // interLink gives up on a response without headers after 120 s (a quiet `kubectl logs -f`).
+      const first = iterator.next();
+      let failedAtOnce: { err: unknown } | undefined;
+      await Promise.race([first.catch((err: unknown) => void (failedAtOnce = { err })), new Promise((resolve) => setImmediate(resolve))]);
+      if (failedAtOnce !== undefined) throw failedAtOnce.err;
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.flushHeaders();
+      let next = await first;
       let budget = plan.limitBytes ?? Number.POSITIVE_INFINITY;
       while (!next.done && !abort.signal.aborted && budget > 0) {
         let chunk = next.value.map((line) => formatLogLine(line, plan.timestamps)).join('');

@@ -8,7 +8,7 @@ import type { SharedNetworks } from '../task/shared-network-part.js';
 import type { HostResourcesView } from '../task/task-manager.js';
 import type { UpdateListener } from '../task/status-bus.js';
 import type { TaskState, TaskView } from '../task/types.js';
-import { toContainerStatus } from './container-status.js';
+import { toContainerStatus, type ContainerRecord } from './container-status.js';
 import { planLogs, type LogPlan } from './log-request.js';
 import { pingAnswer, type PingAnswer } from './node-status.js';
 import { parseBody } from './parse-body.js';
@@ -62,6 +62,8 @@ export class InterlinkService {
   /** Creates in flight, so a retried create of the same UID waits for the first. */
   private readonly creating = new Map<string, Promise<CreateAnswer>>();
   private unsubscribe: (() => void) | undefined;
+  /** A ping was answered with the drain taint: from then on, pings that are not draining clear it. */
+  private drainAnswered = false;
 
   constructor(private readonly deps: InterlinkServiceDeps) {
     this.store = new PodStore(join(deps.config.stateDir, 'k8s'), deps.log);
@@ -125,7 +127,9 @@ export class InterlinkService {
       await this.store.remove(uid).catch(() => undefined);
       throw err;
     }
-    this.deps.log.info({ podUid: uid, pod: `${stored.plan.pod.namespace}/${stored.plan.pod.name}`, containers: stored.plan.containers.length }, 'pod created');
+    const where = { podUid: uid, pod: `${stored.plan.pod.namespace}/${stored.plan.pod.name}` };
+    for (const warning of stored.plan.warnings ?? []) this.deps.log.warn(where, warning);
+    this.deps.log.info({ ...where, containers: stored.plan.containers.length }, 'pod created');
     this.adopt(stored);
   }
 
@@ -162,13 +166,22 @@ export class InterlinkService {
   async status(body: unknown): Promise<PingAnswer | PodStatusAnswer[]> {
     const refs = parseBody(statusBodySchema, body, 'pods') ?? [];
     if (refs.length === 0) return this.ping();
-    return refs.map((ref) => this.pods.get(ref.metadata.uid)?.status() ?? unknownPodStatus(ref));
+    return refs.map((ref) => {
+      const uid = ref.metadata.uid;
+      const pod = this.pods.get(uid);
+      if (pod !== undefined) return pod.status();
+      if (this.creating.has(uid)) return podStatusOf(ref, { message: 'the pod is being created on this host' });
+      return unknownPodStatus(ref);
+    });
   }
 
   private async ping(): Promise<PingAnswer> {
     const host = await this.deps.tasks.hostResources();
     const live = this.deps.tasks.list({ includeTerminal: false, states: [] });
-    return pingAnswer(host, live, this.deps.config.interlink.maxPods, this.deps.isDraining?.() === true);
+    const draining = this.deps.isDraining?.() === true;
+    // Remembered from the first draining ping on: the virtual kubelet keeps a taint until told otherwise.
+    if (draining) this.drainAnswered = true;
+    return pingAnswer(host, live, this.deps.config.interlink.maxPods, draining, this.drainAnswered);
   }
 
   /** GET /getLogs: the container's lines from the log store, following if asked. */
@@ -204,15 +217,34 @@ export class InterlinkService {
 }
 
 /**
- * A pod this host has no record of (its state was lost, or it was never
- * created here): every container reads as ended with an unknown status, as
- * kubelet reports containers it cannot find, so the pod fails and its
- * controller replaces it.
+ * The annotation interLink's virtual kubelet puts on a pod once the plugin's
+ * /create answered, with the PodJID; it is the only sign that a create was made.
+ */
+export const JOB_ID_ANNOTATION = 'JobID';
+
+/**
+ * A pod this host has no record of. Without the virtual kubelet's JobID it was
+ * not created yet (the virtual kubelet polls a new pod while it still resolves
+ * its volumes, up to minutes): every container waits, which it leaves Pending.
+ * With one, it was created and is gone (its record was lost, or it was deleted
+ * meanwhile): every container reads as ended with an unknown status, as kubelet
+ * reports containers it cannot find, so the pod fails and its controller
+ * replaces it.
  */
 const unknownPodStatus = (ref: K8sPodRef): PodStatusAnswer => {
-  const lost = { lost: true as const, finishedAtMs: Date.now() };
+  const jobId = ref.metadata.annotations?.[JOB_ID_ANNOTATION];
+  if (jobId === undefined || jobId === '') return podStatusOf(ref, { message: 'the pod is not created on this host yet' });
+  return podStatusOf(ref, {
+    state: 'LOST',
+    message: `the pod was created (${JOB_ID_ANNOTATION} ${jobId}) but this host has no record of it: its state was lost or it was deleted`,
+    finishedAtMs: Date.now(),
+  });
+};
+
+/** Every container of the pod as it was sent, each with the same record. */
+const podStatusOf = (ref: K8sPodRef, record: ContainerRecord): PodStatusAnswer => {
   const spec = ref.spec;
-  const of = (init: boolean) => (c: { name: string; image?: string | null | undefined }) => toContainerStatus(c.name, c.image ?? '', init, lost);
+  const of = (init: boolean) => (c: { name: string; image?: string | null | undefined }) => toContainerStatus(c.name, c.image ?? '', init, record);
   return {
     name: ref.metadata.name ?? '',
     UID: ref.metadata.uid,

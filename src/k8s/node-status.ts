@@ -13,17 +13,29 @@ export interface PingAnswer {
     readonly accelerators: ReadonlyArray<{ resourceType: string; available: string }>;
   };
   readonly taints?: ReadonlyArray<{ key: string; value: string; effect: 'NoSchedule' }>;
+  /** Only while draining; read by people and tools in the node's ping-response annotation (ignored by Go). */
+  readonly draining?: true;
 }
 
 /** Set while the host drains, so the scheduler sends no new pods. */
 export const DRAINING_TAINT = { key: 'titus.executor/draining', value: 'true', effect: 'NoSchedule' } as const;
 
 /**
- * The node's capacity: the host's, less what tasks launched outside
+ * How the ping says "draining". interLink's virtual kubelet (0.6.2 on) puts
+ * `resources` into the node's status, which reaches the cluster, and `taints`
+ * into its in-memory node spec, which its virtual-kubelet fork never pushes.
+ * So the drain is a pod capacity of 0 (the scheduler places nothing more;
+ * running pods stay), with the taint for a virtual kubelet that does push
+ * taints, and `draining` for whoever reads the ping-response annotation
+ * (0.5.1 on). After a drain (`drainEnded`), `taints: []` clears the taint
+ * where it was kept; before any, taints are left alone (interLink's own
+ * configured taints live in the same list).
+ *
+ * The node's capacity is the host's, less what tasks launched outside
  * Kubernetes (gRPC, run-task) hold, since the scheduler cannot see them and
  * already counts its own pods.
  */
-export const pingAnswer = (host: HostResourcesView, live: readonly TaskView[], maxPods: number, draining: boolean): PingAnswer => {
+export const pingAnswer = (host: HostResourcesView, live: readonly TaskView[], maxPods: number, draining: boolean, drainEnded = false): PingAnswer => {
   let cpu = host.total.cpu;
   let memoryMb = host.total.memoryMb;
   let gpus = host.total.gpus;
@@ -38,9 +50,10 @@ export const pingAnswer = (host: HostResourcesView, live: readonly TaskView[], m
     resources: {
       cpu: `${Math.max(0, Math.floor(cpu * 1000))}m`,
       memory: `${Math.max(0, Math.floor(memoryMb))}Mi`,
-      pods: String(maxPods),
+      pods: draining ? '0' : String(maxPods),
       accelerators: [{ resourceType: GPU_RESOURCE, available: String(Math.max(0, gpus)) }],
     },
-    ...(draining ? { taints: [DRAINING_TAINT] } : {}),
+    ...(draining ? { taints: [DRAINING_TAINT], draining: true as const } : {}),
+    ...(!draining && drainEnded ? { taints: [] } : {}),
   };
 };

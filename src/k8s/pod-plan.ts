@@ -33,6 +33,8 @@ export interface PodPlan {
   readonly restartPolicy: RestartPolicy;
   /** Init containers in order, then the containers. */
   readonly containers: readonly PlannedContainer[];
+  /** What the pod asked for that it runs without, logged at create. */
+  readonly warnings?: readonly string[];
 }
 
 export const podIdentity = (pod: K8sPod): PodIdentity => ({
@@ -65,16 +67,17 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
   for (const { c, field } of all) {
     if (names.has(c.name)) throw invalidArgument(`${field}.name`, `container name ${c.name} is used twice in the pod`);
     names.add(c.name);
-    refuseUnsupported(c, field);
+    refuseUnsupported(c, field, pod);
   }
-  await materializeVolumes(volumesDir, pod, data);
+  refuseMeshAnnotations(pod);
+  const skipped = await materializeVolumes(volumesDir, pod, data);
   const graceSeconds = graceSecondsOf(pod) ?? DEFAULT_GRACE_SECONDS;
   const hostname = hostnameFor(pod.spec.hostname ?? identity.name);
   const containers: PlannedContainer[] = [];
   for (const { c, init, field } of all) {
     const resources = resourcesFor(c, defaults, field);
     const env = buildPodEnv({ pod, container: c, data, cpu: resources.cpu, memoryBytes: resources.memoryMb * MiB, field });
-    const mounts = await containerMounts(volumesDir, pod, c, field);
+    const mounts = await containerMounts(volumesDir, pod, c, field, skipped.names);
     const labels = podContainerLabels(identity, c.name, init);
     const taskId = podTaskId(identity.uid, c.name);
     const containerInfo: ContainerInfo = {
@@ -101,7 +104,13 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
     };
     containers.push({ name: c.name, init, taskId, image: c.image, launch });
   }
-  return { pod: identity, graceSeconds, restartPolicy: restartPolicyOf(pod.spec.restartPolicy), containers };
+  return {
+    pod: identity,
+    graceSeconds,
+    restartPolicy: restartPolicyOf(pod.spec.restartPolicy),
+    containers,
+    ...(skipped.warnings.length > 0 ? { warnings: skipped.warnings } : {}),
+  };
 };
 
 /** The API server always sets it; absent, Kubernetes' default applies. */
@@ -135,13 +144,34 @@ const workingDirOf = (dir: string, field: string): string => {
  * Fields that would change what the program does and that this host cannot
  * honour yet are refused rather than silently ignored.
  */
-const refuseUnsupported = (c: K8sContainer, field: string): void => {
+const refuseUnsupported = (c: K8sContainer, field: string, pod: K8sPod): void => {
   if (c.workingDir) workingDirOf(c.workingDir, `${field}.workingDir`);
   const sc = c.securityContext as Record<string, unknown> | null | undefined;
+  const podSc = pod.spec['securityContext'] as Record<string, unknown> | null | undefined;
   if (sc?.['privileged'] === true) throw invalidArgument(`${field}.securityContext.privileged`, 'privileged containers are not supported');
   for (const key of ['runAsUser', 'runAsGroup'] as const) {
-    const v = sc?.[key];
-    if (v !== undefined && v !== null && v !== 0) throw invalidArgument(`${field}.securityContext.${key}`, 'is not supported on this host; containers run as the image user');
+    // The container's setting wins over the pod's, as in Kubernetes; either one that is not root is refused.
+    const own = sc?.[key];
+    const [v, where] = own !== undefined && own !== null ? [own, `${field}.securityContext.${key}`] : [podSc?.[key], `pod.spec.securityContext.${key}`];
+    if (v !== undefined && v !== null && v !== 0) throw invalidArgument(where, 'is not supported on this host; containers run as the image user');
+  }
+};
+
+/**
+ * interLink's mesh networking (wstunnel/WireGuard) asks the plugin to run
+ * these shell scripts before the pod and to report the pod IP they set up;
+ * this host runs neither, and without them the pod is not on the cluster
+ * network it was promised, so the pod is refused rather than run off it.
+ */
+export const MESH_ANNOTATIONS = ['slurm-job.vk.io/pre-exec', 'interlink.eu/wstunnel-client-commands'] as const;
+
+const refuseMeshAnnotations = (pod: K8sPod): void => {
+  for (const key of MESH_ANNOTATIONS) {
+    if (pod.metadata.annotations?.[key] === undefined) continue;
+    throw invalidArgument(
+      `pod.metadata.annotations.${key}`,
+      "interLink's mesh networking is not supported by this plugin: the pod would not be on the cluster network (disable the virtual kubelet's mesh, or the pod's with interlink.eu/mesh-network: disabled)",
+    );
   }
 };
 

@@ -145,6 +145,7 @@ export const podRefSchema = z.looseObject({
     namespace: opt(z.string()),
     uid: z.string().min(1, 'is required'),
     deletionGracePeriodSeconds: opt(z.number().int().nonnegative()),
+    annotations: opt(stringMap),
   }),
   spec: opt(
     z.looseObject({

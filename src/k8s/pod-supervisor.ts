@@ -143,8 +143,13 @@ export class PodSupervisor {
 
   status(): PodStatusAnswer {
     const { pod, containers } = this.stored.plan;
-    const of = (c: PlannedContainer): K8sContainerStatus =>
-      toContainerStatus(c.name, c.image, c.init, this.records.get(c.name) ?? {}, this.runsOf(c));
+    const gaveUp = this.gaveUp();
+    const of = (c: PlannedContainer): K8sContainerStatus => {
+      let record = this.records.get(c.name) ?? {};
+      // interLink's virtual kubelet fails a pod only once every container reads terminated.
+      if (gaveUp !== undefined && !isEnded(record)) record = { skipped: gaveUp.why, finishedAtMs: gaveUp.atMs };
+      return toContainerStatus(c.name, c.image, c.init, record, this.runsOf(c));
+    };
     return {
       name: pod.name,
       UID: pod.uid,
@@ -153,6 +158,22 @@ export class PodSupervisor {
       containers: containers.filter((c) => !c.init).map(of),
       initContainers: containers.filter((c) => c.init).map(of),
     };
+  }
+
+  /**
+   * The init container that failed for good (the restartPolicy does not run it
+   * again, or its launch was refused), after which nothing more of the pod runs.
+   */
+  private gaveUp(): { why: string; atMs: number } | undefined {
+    for (const c of this.stored.plan.containers.filter((x) => x.init)) {
+      const r = this.records.get(c.name) ?? {};
+      if (!isEnded(r)) return undefined;
+      if (isSucceeded(r)) continue;
+      if (shouldRestart(this.stored.plan.restartPolicy, true, r)) return undefined;
+      const how = r.refused !== undefined ? 'could not start' : r.exit !== undefined ? `exited with code ${r.exit.exitCode}` : 'failed';
+      return { why: `not started: init container ${c.name} ${how} and restartPolicy ${this.stored.plan.restartPolicy} does not run it again`, atMs: r.finishedAtMs ?? Date.now() };
+    }
+    return undefined;
   }
 
   /** The planned container by name, with its record and the task ids of its current and previous runs. */

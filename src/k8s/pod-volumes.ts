@@ -13,6 +13,19 @@ export interface VolumeData extends PodData {
 /** Kubernetes' default file mode for ConfigMap, Secret and projected volumes. */
 const DEFAULT_MODE = 0o644;
 
+/**
+ * The ServiceAccount admission plugin's name for the default token volume
+ * (`kube-api-access-<random>`), which interLink does not resolve under 0.3.x or
+ * with the virtual kubelet's DisableProjectedVolumes.
+ */
+const DEFAULT_TOKEN_VOLUME_PREFIX = 'kube-api-access-';
+
+/** What materializeVolumes left out, and why, for the create to warn about. */
+export interface SkippedVolumes {
+  readonly names: ReadonlySet<string>;
+  readonly warnings: readonly string[];
+}
+
 /** A relative path that stays inside its volume: no absolute path, no `..`. */
 const safeRelative = (path: string, field: string): string => {
   const parts = path.split('/');
@@ -37,12 +50,20 @@ const mountedVolumes = (pod: K8sPod): K8sVolume[] => {
  * Secrets and projected volumes as files. Replaces what an interrupted earlier
  * attempt left. Throws INVALID_ARGUMENT for a volume it cannot provide.
  */
-export const materializeVolumes = async (volumesDir: string, pod: K8sPod, data: VolumeData): Promise<void> => {
+export const materializeVolumes = async (volumesDir: string, pod: K8sPod, data: VolumeData): Promise<SkippedVolumes> => {
   await mkdir(volumesDir, { recursive: true, mode: 0o700 });
+  const skipped = new Set<string>();
+  const warnings: string[] = [];
   for (const [i, volume] of mountedVolumes(pod).entries()) {
     const field = `pod.spec.volumes.${i}`;
     const dir = volumeDir(volumesDir, volume.name);
     await rm(dir, { recursive: true, force: true });
+    if (isUnresolvedDefaultToken(volume, data)) {
+      // As interLink's slurm plugin does: the pod runs without in-cluster API credentials rather than not at all.
+      skipped.add(volume.name);
+      warnings.push(`${field}: the service-account token volume ${volume.name} was not resolved by interLink; its mounts are left out`);
+      continue;
+    }
     await mkdir(dir, { recursive: true });
     const files = volumeFiles(volume, data, field);
     if (files === 'emptyDir') {
@@ -57,7 +78,11 @@ export const materializeVolumes = async (volumesDir: string, pod: K8sPod, data: 
       await chmod(path, f.mode); // the umask must not decide it
     }
   }
+  return { names: skipped, warnings };
 };
+
+const isUnresolvedDefaultToken = (volume: K8sVolume, data: VolumeData): boolean =>
+  volume.name.startsWith(DEFAULT_TOKEN_VOLUME_PREFIX) && volume.projected !== undefined && volume.projected !== null && !data.projected.has(volume.name);
 
 interface VolumeFile {
   readonly path: string;
@@ -114,12 +139,19 @@ const volumeFiles = (volume: K8sVolume, data: VolumeData, field: string): Volume
  * Secrets and projected volumes are always read-only, as in Kubernetes; a
  * subPath of an emptyDir is created when missing.
  */
-export const containerMounts = async (volumesDir: string, pod: K8sPod, container: K8sContainer, field: string): Promise<BindMount[]> => {
+export const containerMounts = async (
+  volumesDir: string,
+  pod: K8sPod,
+  container: K8sContainer,
+  field: string,
+  skipped: ReadonlySet<string> = new Set(),
+): Promise<BindMount[]> => {
   const volumes = new Map((pod.spec.volumes ?? []).map((v) => [v.name, v]));
   const mounts: BindMount[] = [];
   for (const [i, m] of (container.volumeMounts ?? []).entries()) {
     const volume = volumes.get(m.name);
     if (volume === undefined) throw invalidArgument(`${field}.volumeMounts.${i}.name`, `no volume ${m.name} in the pod`);
+    if (skipped.has(m.name)) continue;
     let source = volumeDir(volumesDir, m.name);
     if (m.subPath !== undefined && m.subPath !== null && m.subPath !== '') {
       source = join(source, safeRelative(m.subPath, `${field}.volumeMounts.${i}.subPath`));
