@@ -31,8 +31,8 @@ export const interlinkConfigSchema = z
     enabled: z.boolean().default(false),
     /** The unix socket interLink's API server calls (its SidecarURL `unix://…`); null: none. */
     socketPath: z.string().min(1).nullable().default('/run/titus-executor/interlink.sock'),
-    /** The socket's permissions; interLink's API server connects as its own user, so it needs group rw. */
-    socketMode: z.number().int().min(0).max(0o777).default(0o660),
+    /** The socket's permissions (unset: 0o660); interLink's API server connects as its own user, so it needs group rw. */
+    socketMode: z.number().int().min(0).max(0o777).optional(),
     /** Group given the socket (a name or a gid), e.g. one interLink's `User=interlink` is in; unset keeps root's group. */
     socketGroup: z.string().min(1).optional(),
     /** Optional loopback TCP listener (SidecarURL `http://127.0.0.1`, SidecarPort). */

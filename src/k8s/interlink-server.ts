@@ -79,7 +79,7 @@ export class InterlinkServer {
       this.addresses.push(`${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`);
     }
     this.log.info(
-      { addresses: this.addresses, socketMode: this.config.socketMode?.toString(8), socketGroup: this.config.socketGroup },
+      { addresses: this.addresses, socketMode: (this.config.socketMode ?? 0o660).toString(8), socketGroup: this.config.socketGroup ?? 'root' },
       'interLink plugin API listening',
     );
   }

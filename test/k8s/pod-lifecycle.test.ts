@@ -124,8 +124,9 @@ test('a failing init container ends the pod: later init containers and the conta
   await new Promise((r) => setTimeout(r, 1000));
   const after = await suite.status(pod);
   t.match(byName(done.initContainers, 'broken').state.terminated, { exitCode: 2, reason: 'Error' });
-  t.same(byName(after.initContainers, 'after').state, { waiting: { reason: 'PodInitializing' } });
-  t.same(byName(after.containers, 'main').state, { waiting: { reason: 'PodInitializing' } });
+  // interLink's virtual kubelet fails a pod only once every container reads terminated (test/k8s/interlink-replay.test.ts).
+  t.match(byName(after.initContainers, 'after').state.terminated, { exitCode: 0, reason: 'InitContainerFailed' });
+  t.match(byName(after.containers, 'main').state.terminated, { exitCode: 0, reason: 'InitContainerFailed' });
   const tasks = suite.ex.executor.tasks.list({ includeTerminal: true, states: [] }).filter((v) => v.labels['io.kubernetes.pod.uid'] === pod.metadata.uid);
   t.same(tasks.map((v) => v.labels['io.kubernetes.container.name']), ['broken'], 'only the failed init container ever ran');
   t.equal((await suite.del(pod)).status, 200);
