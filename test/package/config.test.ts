@@ -21,7 +21,12 @@ const SETTING = /^(\s*)#?([A-Za-z_][\w]*):/;
 const PROSE = /^\s*# /;
 
 /** Where the package deliberately differs from the schema's defaults. */
-const PACKAGE_CHOICES: Record<string, unknown> = { 'api.socketGroup': 'titus-executor' };
+const PACKAGE_CHOICES: Record<string, unknown> = {
+  'api.socketGroup': 'titus-executor',
+  // interLink's API server runs as its own user (User=interlink): the package gives it a group of its own.
+  'interlink.socketMode': 0o660,
+  'interlink.socketGroup': 'titus-interlink',
+};
 /** Defaults taken from the environment of whoever parses (host name, $DOCKER_HOST). */
 const HOST_DEPENDENT = ['executorId', 'docker.host'];
 

@@ -94,6 +94,7 @@ t.test('the conffile is debian/config.yaml and matches the units', async (t) => 
   t.equal(shipped, readFileSync(join(REPO, 'debian/config.yaml'), 'utf8'));
   const config = parseConfig(parseYaml(shipped));
   t.match(await dpkgDeb('-I', deb.path, 'postinst'), new RegExp(`addgroup --system --quiet ${config.api.socketGroup ?? 'none'}`), 'postinst creates the socket group');
+  t.match(await dpkgDeb('-I', deb.path, 'postinst'), new RegExp(`addgroup --system --quiet ${config.interlink.socketGroup ?? 'none'}`), 'and the interLink plugin socket’s group');
 
   const daemon = unitSettings(readFileSync(join(extracted, 'lib/systemd/system/titus-executor.service'), 'utf8'));
   t.equal(daemon.get('ExecStart'), '/usr/bin/titus-executor serve --config /etc/titus-executor/config.yaml');
