@@ -209,6 +209,8 @@ export class InterlinkService {
     const { record } = found;
     if (record.refused !== undefined) throw new ExecutorError('INVALID_ARGUMENT', `${where} never started: ${record.refused.message}`);
     if (record.state === undefined && record.lost !== true) {
+      const gaveUp = pod.gaveUp();
+      if (gaveUp !== undefined) throw new ExecutorError('INVALID_ARGUMENT', `${where} was ${gaveUp.why}`);
       const waiting = toContainerStatus(found.planned.name, found.planned.image, found.planned.init, record).state.waiting;
       throw new ExecutorError('INVALID_ARGUMENT', `${where} is waiting to start: ${waiting?.reason ?? 'PodInitializing'}`);
     }

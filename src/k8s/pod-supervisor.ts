@@ -164,7 +164,7 @@ export class PodSupervisor {
    * The init container that failed for good (the restartPolicy does not run it
    * again, or its launch was refused), after which nothing more of the pod runs.
    */
-  private gaveUp(): { why: string; atMs: number } | undefined {
+  gaveUp(): { why: string; atMs: number } | undefined {
     for (const c of this.stored.plan.containers.filter((x) => x.init)) {
       const r = this.records.get(c.name) ?? {};
       if (!isEnded(r)) return undefined;

@@ -135,9 +135,28 @@ test('a failed init container under restartPolicy Never fails the pod for the vi
   t.same(vkPodPhase(done), { phase: 'Failed', reason: 'Error: 2', skipped: false }, 'Failed with the init container’s exit: a Job sees it and its backoffLimit acts (today: Pending forever)');
   const tasks = suite.ex.executor.tasks.list({ includeTerminal: true, states: [] }).filter((v) => v.labels['io.kubernetes.pod.uid'] === uid);
   t.same(tasks.map((v) => v.labels['io.kubernetes.container.name']), ['broken'], 'only the failed init container ever ran');
+  const logs = await call(suite.socket, 'GET', '/getLogs', goLogsBody(pod, 'main', false));
+  t.equal(logs.status, 400);
+  t.match(logs.text, /container "main" in pod "replay-init-fails" was not started: init container broken exited with code 2/, 'its logs say why there are none');
   const del = await deleteGo(pod, 5);
   t.equal(del.status, 200, del.text);
   t.notOk(existsSync(join(suite.ex.config.stateDir, 'k8s', 'pods', uid)), 'its files are gone');
+});
+
+test('an init container the host refuses gives the pod up whatever its restartPolicy: Failed, not Pending', async (t) => {
+  const uid = randomUUID();
+  const pod = withJobId(
+    goPod('replay-init-refused', uid, { initContainers: [{ name: 'gpu', image: image() }], containers: [{ name: 'main', image: image() }], restartPolicy: 'Always' }),
+    uid,
+  );
+  const gpuInit = pod.spec.initContainers?.[0];
+  if (gpuInit !== undefined) gpuInit['resources'] = { limits: { 'nvidia.com/gpu': '1' } };
+  t.equal((await createGo(goCreateBody(pod, { resolveToken: true }))).status, 200);
+  const done = await pollUntil(pod, (s) => vkPodPhase(s).phase !== 'Pending', 'decided');
+  t.match(byName(done.initContainers, 'gpu').state.terminated, { exitCode: 128 });
+  t.match(byName(done.containers, 'main').state.terminated, { exitCode: 0, reason: 'InitContainerFailed', message: /init container gpu could not start/ });
+  t.same(vkPodPhase(done), { phase: 'Failed', reason: 'Error: 128', skipped: false });
+  t.equal((await deleteGo(pod)).status, 200);
 });
 
 test('kubectl logs -f on a container with no output yet gets its headers at once, then the lines', async (t) => {
