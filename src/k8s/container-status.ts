@@ -106,10 +106,10 @@ const terminated = (r: ContainerRecord, exitCode: number, reason: string, messag
   };
 };
 
-/** An ended task's terminated state: OOMKilled, Completed or Error by its exit; no exit means it never ran to one. */
-/** Why a container never ran because its pod gave up, read by interLink's virtual kubelet as Failed. */
+/** Why a container never ran because its pod gave up (interLink's virtual kubelet then fails the pod). */
 export const NOT_STARTED_REASON = 'InitContainerFailed';
 
+/** An ended task's terminated state: OOMKilled, Completed or Error by its exit; no exit means it never ran to one. */
 const endedState = (r: ContainerRecord): State => {
   // Exit 0: the pod's failure is its init container's (its exit code is the one that counts, for the
   // virtual kubelet's pod reason and for a Job's podFailurePolicy); this one did nothing.

@@ -178,6 +178,23 @@ test('kubectl logs -f on a container with no output yet gets its headers at once
   t.equal((await deleteGo(pod)).status, 200);
 });
 
+test('delete as the virtual kubelet sends it: deletionGracePeriodSeconds, SIGTERM then SIGKILL after it', async (t) => {
+  const uid = randomUUID();
+  const pod = withJobId(
+    goPod('replay-grace', uid, { containers: [{ name: 'main', image: image(), command: ['sh', '-c', "trap '' TERM; touch /shared/ready; while :; do sleep 0.2; done"], volumeMounts: [{ name: 'shared', mountPath: '/shared' }] }] }),
+    uid,
+  );
+  t.equal((await createGo(goCreateBody(pod, { resolveToken: true }))).status, 200);
+  const ready = join(suite.ex.config.stateDir, 'k8s', 'pods', uid, 'volumes', 'shared', 'ready');
+  await pollUntil(pod, (s) => byName(s.containers, 'main').state.running !== undefined && existsSync(ready), 'running and trapping');
+  const started = Date.now();
+  const del = await deleteGo(pod, 2);
+  const ms = Date.now() - started;
+  t.equal(del.status, 200, del.text);
+  t.ok(ms >= 2000 && ms < 15_000, `answered after the 2 s grace, not the spec's 30 s (${ms} ms)`);
+  t.notOk(existsSync(join(suite.ex.config.stateDir, 'k8s', 'pods', uid)), 'its files are gone');
+});
+
 test('a pod whose service-account token volume interLink did not resolve runs without that mount', async (t) => {
   const uid = randomUUID();
   const pod = withJobId(goPod('replay-no-token', uid, { containers: [{ name: 'main', image: image(), command: ['sh', '-c', `test ! -e ${TOKEN_MOUNT_PATH}/token`] }] }), uid);
