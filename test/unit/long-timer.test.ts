@@ -41,8 +41,10 @@ t.test('a chained interval repeats at its period and stops on clear', async (t) 
   await sleep(400);
   interval.clear();
   const n = times.length;
-  t.ok(n >= 3 && n <= 7, `${n} ticks in 400 ms at a 60 ms period`);
-  t.ok((times[0] ?? 0) >= 59, `the first after ${Math.round(times[0] ?? 0)} ms`);
+  // Never early (a loaded machine may make them late, so only the bounds that cannot flake).
+  t.ok(n >= 1 && n <= 6, `${n} ticks in 400 ms at a 60 ms period`);
+  const gaps = times.map((at, i) => at - (i === 0 ? 0 : (times[i - 1] ?? 0)));
+  t.ok(gaps.every((g) => g >= 59), `each after a full period (gaps ${gaps.map(Math.round).join(', ')} ms)`);
   await sleep(150);
   t.equal(times.length, n, 'none after clear');
   let selfCleared = 0;
