@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { ExecutorConfig } from '../config/config.js';
 import { ExecutorError } from '../common/errors.js';
+import { setLongInterval } from '../common/long-timer.js';
 import type { Logger } from '../common/log.js';
 import type { TaskLogReader } from '../logs/types.js';
 import type { TaskManager } from '../task/task-manager.js';
@@ -124,11 +125,12 @@ const watchTaskStatus = (
   }
   for (const u of replay) if (wanted(u)) send({ update: updateToProto(u) });
   const seconds = req.keepAliveSeconds ?? deps.config.watch.keepAliveSeconds;
-  const timer = setInterval(() => {
+  // The period is the client's (bounded at the edge) or the config's: a long-delay interval either way.
+  const timer = setLongInterval(() => {
     send({ keepAlive: { timestamp: timestamp(Date.now()), sequence: String(tasks.bus.latestSequence()) } });
   }, seconds * 1000);
   const close = (): void => {
-    clearInterval(timer);
+    timer.clear();
     unsubscribe();
     unregister();
   };

@@ -116,13 +116,30 @@ export const parseLaunchRequest = (
 /** The passthrough attribute a control plane without the request field can set. */
 export const RUNTIME_LIMIT_ATTRIBUTE = 'titusParameter.agent.runtimeLimitSeconds';
 
+/**
+ * The longest runtime limit accepted: 365 days. Longer is no batch job's
+ * limit; a larger number is more likely a unit mistake (milliseconds) or a
+ * wrapped negative. The timer that enforces it chains (src/common/long-timer.ts).
+ */
+export const MAX_RUNTIME_LIMIT_SECONDS = 365 * 24 * 3600;
+const runtimeLimitTooLong = `must be at most ${MAX_RUNTIME_LIMIT_SECONDS} seconds (365 days)`;
+
 /** The request's runtime_limit_seconds, else the passthrough attribute, else none. */
 const runtimeLimit = (fromRequest: number | undefined, info: ContainerInfo): { runtimeLimitSeconds?: number } => {
-  if (fromRequest !== undefined && fromRequest > 0) return { runtimeLimitSeconds: fromRequest };
+  if (fromRequest !== undefined && fromRequest > 0) {
+    return { runtimeLimitSeconds: check(z.number().int().max(MAX_RUNTIME_LIMIT_SECONDS, runtimeLimitTooLong), fromRequest, 'runtimeLimitSeconds') };
+  }
   const attribute = info.passthroughAttributes?.[RUNTIME_LIMIT_ATTRIBUTE];
   if (attribute === undefined || attribute === '') return {};
   const field = `containerInfo.passthroughAttributes.${RUNTIME_LIMIT_ATTRIBUTE}`;
-  const seconds = check(z.string().regex(/^\d{1,9}$/, 'must be a whole number of seconds'), attribute, field);
+  const seconds = check(
+    z
+      .string()
+      .regex(/^\d{1,12}$/, 'must be a whole number of seconds')
+      .refine((s) => Number(s) <= MAX_RUNTIME_LIMIT_SECONDS, runtimeLimitTooLong),
+    attribute,
+    field,
+  );
   return Number(seconds) > 0 ? { runtimeLimitSeconds: Number(seconds) } : {};
 };
 
@@ -186,11 +203,21 @@ export interface WatchRequest {
   readonly keepAliveSeconds: number | undefined;
 }
 
+/**
+ * The longest keep-alive period a watch may ask for: one day. Keep-alives are
+ * how a client tells a quiet stream from a dead one; a longer period tells it nothing.
+ */
+export const MAX_KEEPALIVE_SECONDS = 86_400;
+
 export const parseWatchRequest = (req: WatchTaskStatusRequest__Output): WatchRequest => {
   rejectUndecodable(req);
   const ids = (req.taskIds ?? []).map((id, i) => check(taskIdSchema, id, `taskIds.${i}`));
   const after = check(z.string().regex(/^\d{1,15}$/, 'must be a sequence number'), req.afterSequence ?? '0', 'afterSequence');
-  const keepAlive = req.keepaliveSeconds;
+  const keepAlive = check(
+    z.number().int().max(MAX_KEEPALIVE_SECONDS, `must be at most ${MAX_KEEPALIVE_SECONDS} seconds (one day), or 0 for the server default`).optional(),
+    req.keepaliveSeconds,
+    'keepaliveSeconds',
+  );
   return {
     taskIds: new Set(ids),
     sendSnapshot: req.sendSnapshot === true,

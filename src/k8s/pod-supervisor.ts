@@ -1,5 +1,6 @@
 import { errorMessage, isExecutorError, type ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { clampTimerDelay } from '../common/long-timer.js';
 import type { SharedNetworks } from '../task/shared-network-part.js';
 import type { LaunchSpec, StatusUpdate, TaskView } from '../task/types.js';
 import {
@@ -365,7 +366,8 @@ export class PodSupervisor {
         this.changed.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      // Back-off waits come from config (restartBackoff.maxSeconds); callers loop to their deadline.
+      const timer = setTimeout(done, clampTimerDelay(ms));
       this.changed.add(done);
     });
   }

@@ -3,6 +3,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { clampTimerDelay } from '../common/long-timer.js';
 import type { ContainerOutputSource } from '../runtime/container-runtime.js';
 import { timestampFromMs, timestampToMs } from '../runtime/output-timestamp.js';
 import { ChangeSignal } from './change-signal.js';
@@ -64,7 +65,7 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
       this.options.log.error({ dir: this.root, err: errorMessage(err) }, 'task logs cannot be kept: the logs directory cannot be created');
     }
     await this.sweep();
-    this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs).unref();
+    this.sweepTimer = setInterval(() => void this.sweep(), clampTimerDelay(this.options.sweepIntervalMs)).unref();
   }
 
   collect(taskId: string, containerId: string): void {
@@ -252,7 +253,7 @@ function* inBatches(lines: readonly StoredLine[]): Generator<readonly LogLine[]>
 /** True when `p` settled within `ms`. */
 const settlesWithin = (p: Promise<unknown>, ms: number): Promise<boolean> =>
   new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
+    const timer = setTimeout(() => resolve(false), clampTimerDelay(ms)); // ms may come from config
     void p.then(
       () => {
         clearTimeout(timer);

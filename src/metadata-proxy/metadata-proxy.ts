@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { clampTimerDelay } from '../common/long-timer.js';
 import { status } from './answers.js';
 import type { MetadataProxyConfig } from './config.js';
 import { RoleCredentialCache } from './credential-cache.js';
@@ -114,7 +115,7 @@ export class MetadataProxy {
       });
     }
     for (const host of config.listen.hosts) this.servers.push(await this.listen(host, config.listen.port));
-    this.refreshTimer = setInterval(() => void this.refreshCredentials(), config.sts.refreshCheckIntervalSeconds * 1000);
+    this.refreshTimer = setInterval(() => void this.refreshCredentials(), clampTimerDelay(config.sts.refreshCheckIntervalSeconds * 1000));
     this.refreshTimer.unref();
     this.o.log.info({ addresses: this.addresses(), ...(this.o.netnsPath === undefined ? {} : { netns: this.o.netnsPath }) }, 'metadata proxy listening');
   }

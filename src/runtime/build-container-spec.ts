@@ -4,7 +4,7 @@ import type { LaunchSpec } from '../task/types.js';
 import type { BindMount, ContainerSpec, ImageConfig, Ulimit } from './container-spec.js';
 import { resolveProcess, requestedProcess } from './entrypoint.js';
 import type { ImageRef } from './image-ref.js';
-import { LABEL, LABEL_SCHEMA_VERSION } from './labels.js';
+import { LABEL, LABEL_SCHEMA_VERSION, boundedLabelValue } from './labels.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -109,8 +109,8 @@ const buildLabels = (input: SpecInput, entrypoint: readonly string[], cmd: reado
     [LABEL.disk]: String(r.diskMb),
     [LABEL.network]: String(r.networkMbps),
     [LABEL.workloadType]: info.allowCpuBursting === true ? 'burst' : 'static',
-    [LABEL.entrypoint]: entrypoint.join(' '),
-    [LABEL.command]: cmd.join(' '),
+    [LABEL.entrypoint]: boundedLabelValue(entrypoint.join(' ')),
+    [LABEL.command]: boundedLabelValue(cmd.join(' ')),
   };
   if (info.iamProfile !== undefined && info.iamProfile !== '') labels[LABEL.iamRole] = info.iamProfile;
   if (info.appName !== undefined && info.appName !== '') labels[LABEL.appName] = info.appName;

@@ -145,7 +145,7 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
 
   async createContainer(spec: ContainerSpec): Promise<string> {
     try {
-      const c = await this.docker.createContainer(toCreateOptions(spec));
+      const c = await this.docker.createContainer(createRequest(spec));
       return c.id;
     } catch (err) {
       const status = asEngineError(err).statusCode;
@@ -363,7 +363,9 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     if (status === 404 || /not found|manifest unknown|repository does not exist|invalid reference format/i.test(msg)) {
       return new RuntimeError('image-not-found', `image ${ref} not found: ${msg}`, { cause: err });
     }
-    return this.wrap(err, `pull ${ref}`);
+    if (isUnreachable(err)) return this.wrap(err, `pull ${ref}`);
+    // The engine answered, or the stream carried the registry's error: a known cause, in its words.
+    return new RuntimeError('pull-failed', `pull ${ref}: ${msg.trim()}`, { cause: err });
   }
 
   private wrap(err: unknown, what: string): RuntimeError {
@@ -472,6 +474,15 @@ export const demuxLogs = (buf: Buffer): string => {
   if (off < buf.length) parts.push(buf.subarray(off));
   return Buffer.concat(parts).toString('utf8');
 };
+
+/**
+ * dockerode copies every create option into the query string as well as the
+ * body unless `_query` and `_body` are given apart; a large command or
+ * capability list then overflows the engine's 1 MiB header limit (HTTP 431).
+ * Only the name belongs in the query.
+ */
+const createRequest = (spec: ContainerSpec): Docker.ContainerCreateOptions =>
+  ({ _query: { name: spec.name }, _body: toCreateOptions(spec) }) as Docker.ContainerCreateOptions;
 
 const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => ({
   name: spec.name,

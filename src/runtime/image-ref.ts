@@ -38,9 +38,17 @@ export const isValidImageName = (name: string): boolean => {
   const slash = name.indexOf('/');
   const first = slash < 0 ? '' : name.slice(0, slash);
   if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-    return DOMAIN_RE.test(first) && PATH_RE.test(name.slice(slash + 1));
+    return DOMAIN_RE.test(first) && hasValidPort(first) && PATH_RE.test(name.slice(slash + 1));
   }
   return PATH_RE.test(name);
+};
+
+/** A registry's port, when it has one, is a TCP port: 1-65535 (the grammar alone takes any digits). */
+const hasValidPort = (domain: string): boolean => {
+  const colon = domain.lastIndexOf(':');
+  if (colon < 0) return true;
+  const port = Number(domain.slice(colon + 1));
+  return port >= 1 && port <= 65535;
 };
 
 /**
@@ -51,7 +59,7 @@ export const imageRefFor = (fields: ImageFields, registry: string): ImageRef => 
   const base = baseName(fields, registry);
   if (!isValidImageName(base)) {
     const field = nonEmpty(fields.fullyQualifiedImage) ? 'containerInfo.fullyQualifiedImage' : 'containerInfo.imageName';
-    throw invalidArgument(field, `"${base}" is not a valid image name (lower-case repository, optional registry host:port)`);
+    throw invalidArgument(field, `"${base}" is not a valid image name (lower-case repository, optional registry host:port with a port of 1-65535)`);
   }
   if (nonEmpty(fields.imageDigest)) {
     if (!DIGEST_RE.test(fields.imageDigest)) {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Every label key the executor puts on containers, in one place. The
  * `titus.executor.*` labels let state be rebuilt from the engine alone; the
@@ -33,3 +35,22 @@ export const LABEL = {
 } as const;
 
 export const LABEL_SCHEMA_VERSION = '1';
+
+/**
+ * The longest value the executor puts in a label it derives from the request
+ * (the process labels). Labels travel in every list and inspect answer, so
+ * large request data stays out of them: a longer value keeps its start and
+ * names the whole by size and hash (the task record keeps the command itself).
+ */
+export const MAX_DERIVED_LABEL_BYTES = 4096;
+
+export const boundedLabelValue = (value: string): string => {
+  const bytes = Buffer.byteLength(value);
+  if (bytes <= MAX_DERIVED_LABEL_BYTES) return value;
+  const digest = createHash('sha256').update(value).digest('hex');
+  const suffix = `… [${bytes} bytes, sha256:${digest}]`;
+  // Cut by characters, then make sure the UTF-8 still fits.
+  let head = value.slice(0, MAX_DERIVED_LABEL_BYTES - Buffer.byteLength(suffix));
+  while (Buffer.byteLength(head) + Buffer.byteLength(suffix) > MAX_DERIVED_LABEL_BYTES) head = head.slice(0, -1);
+  return `${head}${suffix}`;
+};

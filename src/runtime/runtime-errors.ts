@@ -5,6 +5,7 @@
  */
 export type RuntimeFailureKind =
   | 'image-not-found' // no such repository, tag or digest: the request is wrong
+  | 'pull-failed' // the engine or registry refused a pull for another reason it gave (unreachable registry, auth, bad layer)
   | 'bad-entrypoint' // the executable does not exist in the image
   | 'conflict' // a container with that name exists
   | 'not-found' // no such container

@@ -55,6 +55,25 @@ const checkEnvTotal = (info: { userProvidedEnv?: Record<string, string> | undefi
   }
 };
 
+/**
+ * Request values the executor copies into container labels as they are
+ * (a restart reads them back), at most this long: containerd's bound for one
+ * label, and more than any real app name, IAM role ARN or owner address.
+ */
+export const MAX_LABEL_COPIED_BYTES = 4096;
+const labelCopied = (): z.ZodString =>
+  z.string().refine((v) => Buffer.byteLength(v) <= MAX_LABEL_COPIED_BYTES, `must be at most ${MAX_LABEL_COPIED_BYTES} bytes (it is copied into a container label)`);
+/** Passthrough attributes that become labels (src/runtime/build-container-spec.ts). */
+const LABEL_COPIED_ATTRIBUTES = ['titus.agent.ownerEmail', 'titus.agent.jobType'] as const;
+
+/** There are 41 Linux capabilities; a longer list is a client's mistake, not a wish (200,000 once reached the engine). */
+export const MAX_CAPABILITY_ENTRIES = 64;
+const capabilityList = () => z.array(capabilityName).max(MAX_CAPABILITY_ENTRIES, `must have at most ${MAX_CAPABILITY_ENTRIES} entries (there are ${LINUX_CAPABILITIES.length} Linux capabilities)`);
+
+/** The kernel's range for /proc/<pid>/oom_score_adj; the engine refuses anything else at create. */
+export const OOM_SCORE_ADJ_MIN = -1000;
+export const OOM_SCORE_ADJ_MAX = 1000;
+
 /** Values beyond 2^31 in a uint32 field are almost always a negative number a client wrapped. */
 const MAX_UINT_FIELD = 2 ** 31 - 1;
 const uint = (): z.ZodNumber => z.number().int().nonnegative().max(MAX_UINT_FIELD, `must be below 2^31 (a negative number sent as uint32 arrives as 4294967295 or so)`);
@@ -67,10 +86,10 @@ export const containerInfoSchema = z
     jobId: z.string().optional(),
     logUploadRegexp: z.string().optional(),
     entrypointStr: z.string().optional(),
-    appName: z.string().optional(),
+    appName: labelCopied().optional(),
     jobGroupStack: z.string().optional(),
     jobGroupDetail: z.string().optional(),
-    iamProfile: z.string().optional(),
+    iamProfile: labelCopied().optional(),
     networkConfigInfo: z
       .object({
         eniLablel: z.string().optional(),
@@ -83,7 +102,7 @@ export const containerInfoSchema = z
     numGpus: uint().optional(),
     efsConfigInfo: z.array(z.record(z.string(), z.unknown())).optional(),
     capabilities: z
-      .object({ add: z.array(capabilityName).optional(), drop: z.array(capabilityName).optional() })
+      .object({ add: capabilityList().optional(), drop: capabilityList().optional() })
       .optional(),
     metatronCreds: z.object({ appMetadata: z.string().optional(), metadataSig: z.string().optional() }).optional(),
     userProvidedEnv: envMap.optional(),
@@ -96,8 +115,22 @@ export const containerInfoSchema = z
     fullyQualifiedImage: z.string().optional(),
     allowCpuBursting: z.boolean().optional(),
     batch: z.boolean().optional(),
-    oomScoreAdj: z.number().int().optional(),
-    passthroughAttributes: stringMap.optional(),
+    oomScoreAdj: z
+      .number()
+      .int()
+      .min(OOM_SCORE_ADJ_MIN, `must be between ${OOM_SCORE_ADJ_MIN} and ${OOM_SCORE_ADJ_MAX}`)
+      .max(OOM_SCORE_ADJ_MAX, `must be between ${OOM_SCORE_ADJ_MIN} and ${OOM_SCORE_ADJ_MAX}`)
+      .optional(),
+    passthroughAttributes: stringMap
+      .superRefine((attrs, ctx) => {
+        for (const key of LABEL_COPIED_ATTRIBUTES) {
+          const v = attrs[key];
+          if (v !== undefined && Buffer.byteLength(v) > MAX_LABEL_COPIED_BYTES) {
+            ctx.addIssue({ code: 'custom', path: [key], message: `must be at most ${MAX_LABEL_COPIED_BYTES} bytes (it is copied into a container label)` });
+          }
+        }
+      })
+      .optional(),
     process: z
       .object({ entrypoint: z.array(z.string()).optional(), command: z.array(z.string()).optional() })
       .optional(),

@@ -56,7 +56,10 @@ export const exitOutcome = (exit: ContainerExit, command: readonly string[] = []
 
 /**
  * The terminal state for an error: the task's own fault is FAILED (bad image,
- * bad entrypoint, invalid request); anything else is LOST, never a crash.
+ * bad entrypoint, invalid request), and so is a pull the registry or engine
+ * refused (FAILED/failed, in their words). An engine that went away is LOST,
+ * saying so. Only a cause the executor cannot name is "probably Titus bug"
+ * (Netflix's wording, which control planes match on); never a crash.
  */
 export const errorOutcome = (err: unknown, containerStarted: boolean): Outcome => {
   const msg = errorMessage(err);
@@ -66,8 +69,14 @@ export const errorOutcome = (err: unknown, containerStarted: boolean): Outcome =
   if (isRuntimeError(err, 'bad-entrypoint')) {
     return { state: 'FAILED', message: `Failed to start container due to bad entrypoint: ${msg}`, reason: 'failed' };
   }
+  if (isRuntimeError(err, 'pull-failed')) {
+    return { state: 'FAILED', message: `Failed to pull the image: ${msg}`, reason: 'failed' };
+  }
   if (containerStarted) {
     return { state: 'LOST', message: `Lost connection to runtime driver: ${msg}`, reason: 'lost' };
+  }
+  if (isRuntimeError(err, 'engine-unavailable')) {
+    return { state: 'LOST', message: `The container engine was unreachable before the container started: ${msg}`, reason: 'lost' };
   }
   return { state: 'LOST', message: `Error (probably Titus bug) encountered before even starting the container: ${msg}`, reason: 'lost' };
 };

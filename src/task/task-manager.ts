@@ -5,6 +5,7 @@ import { ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { checkShmFitsMemory } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { checkRequestedProcess } from '../runtime/entrypoint.js';
 import { imageRefFor } from '../runtime/image-ref.js';
 import { availableResources, sumResources } from '../host/admission.js';
 import type { DiskUsage } from '../host/disks.js';
@@ -107,6 +108,7 @@ export class TaskManager {
       throw new ExecutorError('ALREADY_EXISTS', `task ${spec.taskId} already runs on this host under titus-executor run-task`);
     }
     const image = imageRefFor(spec.containerInfo, this.deps.config.docker.registry);
+    checkRequestedProcess(spec.containerInfo);
     checkShmFitsMemory(spec);
     this.host().checkFits(spec.resources, this.allocated());
     admitAll(this.deps.parts ?? [], spec);

@@ -1,5 +1,6 @@
 import type { ExecutorConfig } from '../config/config.js';
 import { errorMessage } from '../common/errors.js';
+import { clampTimerDelay, setLongTimeout, type LongTimer } from '../common/long-timer.js';
 import type { Logger } from '../common/log.js';
 import { buildContainerSpec, checkShmFitsMemory } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -63,7 +64,7 @@ export class TaskRunner {
   private kill: KillRequest | undefined;
   private stopping: Promise<void> | undefined;
   private readonly abort = new AbortController();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: LongTimer[] = [];
   /** Set when the executor stops: the task is left to the next executor, as a crash would leave it. */
   private abandoned = false;
   private readonly log: Logger;
@@ -121,7 +122,7 @@ export class TaskRunner {
    */
   abandon(): void {
     this.abandoned = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) t.clear();
   }
 
   /** Writes the task's record (with `update`, which is about to be streamed, as its latest). */
@@ -192,7 +193,7 @@ export class TaskRunner {
       outcome = this.kill !== undefined ? outcomeForKill(this.kill, this.exit) : errorOutcome(err, this.containerStarted);
       this.log.warn({ err: errorMessage(err), state: outcome.state }, 'task ended with an error');
     }
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) t.clear();
     if (this.abandoned) return;
     const cleanupErrors = await this.cleanup();
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
@@ -325,12 +326,15 @@ export class TaskRunner {
     this.armRuntimeLimit();
   }
 
-  /** The runtime limit counts from the container's start, across restarts. */
+  /**
+   * The runtime limit counts from the container's start, across restarts.
+   * A long-delay timer: a limit past 24.8 days would fire at once with Node's own.
+   */
   private armRuntimeLimit(): void {
     const limit = this.launch.runtimeLimitSeconds;
     if (limit === undefined || limit <= 0) return;
     const elapsed = Date.now() - (this.startedAtMs ?? Date.now());
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       this.requestKill(`task exceeded its runtime limit of ${limit} s`, this.deps.config.container.defaultKillWaitSeconds, 'runtimeLimitExceeded');
     }, Math.max(0, limit * 1000 - elapsed));
     timer.unref();
@@ -341,7 +345,7 @@ export class TaskRunner {
   private armStartingDeadline(): void {
     const seconds = this.deps.maxStartingSeconds ?? 0;
     if (seconds <= 0) return;
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       if (this.sm.state !== 'ACCEPTED' && this.sm.state !== 'STARTING') return;
       const last = this.sm.last.message;
       this.requestKill(`task stuck in STARTING for more than ${seconds} s (last: ${last})`, 0, 'stuckInState');
@@ -396,7 +400,8 @@ export class TaskRunner {
       } catch (err) {
         const final = attempt >= pullAttempts || isRuntimeError(err, 'image-not-found') || isRuntimeError(err, 'aborted');
         if (final) throw err;
-        const delay = pullBackoffMs * 2 ** (attempt - 1);
+        // Doubling from a configured base: clamped, or a long retry run would overflow the timer and spin.
+        const delay = clampTimerDelay(pullBackoffMs * 2 ** (attempt - 1));
         this.log.warn({ attempt, delayMs: delay, err: errorMessage(err) }, 'image pull failed; retrying');
         await sleep(delay, this.abort.signal);
       }

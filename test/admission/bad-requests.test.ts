@@ -13,7 +13,8 @@ import { useHarness, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { call } from '../../src/cli/client.js';
 import { loadExecutorProto } from '../../src/api/proto.js';
-import { TASK_ID_RE, MAX_CONTAINER_INFO_BYTES } from '../../src/api/validate.js';
+import { TASK_ID_RE, MAX_CONTAINER_INFO_BYTES, RUNTIME_LIMIT_ATTRIBUTE } from '../../src/api/validate.js';
+import type { WatchTaskStatusRequest } from '../../src/api/generated/titus/executor/v1/WatchTaskStatusRequest.js';
 import { LABEL } from '../../src/runtime/labels.js';
 import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
 import type { LaunchTaskRequest } from '../../src/api/generated/titus/executor/v1/LaunchTaskRequest.js';
@@ -47,6 +48,28 @@ const sendRaw = (method: string, bytes: Uint8Array): Promise<unknown> =>
   });
 
 const launch = (req: LaunchTaskRequest): Promise<unknown> => call(ex.client.LaunchTask.bind(ex.client), req);
+/**
+ * A watch refused at once rejects with its status; one that sends anything
+ * (a keep-alive) or stays open a second is "accepted".
+ */
+const watch = (req: WatchTaskStatusRequest): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    const stream = ex.client.WatchTaskStatus(req);
+    const timer = setTimeout(() => {
+      stream.cancel();
+      resolve('open');
+    }, 1000);
+    stream.on('data', () => {
+      clearTimeout(timer);
+      stream.cancel();
+      resolve('sent an event');
+    });
+    stream.on('error', (err: grpc.ServiceError) => {
+      clearTimeout(timer);
+      if (err.code === grpc.status.CANCELLED) resolve('open');
+      else reject(err);
+    });
+  });
 const busybox = (extra: ContainerInfo = {}): ContainerInfo => ({ fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['true'] }, ...extra });
 const infoBytes = (info: Record<string, unknown>): Uint8Array => proto.encodeContainerInfo(info);
 
@@ -113,6 +136,48 @@ const rows = (holder: string): Row[] => {
     bad('image name with a space', INVALID_ARGUMENT, /^containerInfo\.fullyQualifiedImage: /, { containerInfo: busybox({ fullyQualifiedImage: 'busy box' }) }),
     bad('bad tag', INVALID_ARGUMENT, /^containerInfo\.version: "bad tag!" is not a valid image tag/, { containerInfo: busybox({ version: 'bad tag!' }) }),
     bad('bad digest', INVALID_ARGUMENT, /^containerInfo\.imageDigest: "sha256:xyz" is not a digest/, { containerInfo: busybox({ imageDigest: 'sha256:xyz' }) }),
+    bad('registry port 0', INVALID_ARGUMENT, /^containerInfo\.fullyQualifiedImage: "127\.0\.0\.1:0\/x" is not a valid image name .*port of 1-65535/, {
+      containerInfo: busybox({ fullyQualifiedImage: '127.0.0.1:0/x' }),
+    }),
+    bad('registry port 99999', INVALID_ARGUMENT, /^containerInfo\.fullyQualifiedImage: "127\.0\.0\.1:99999\/x" is not a valid image name/, {
+      containerInfo: busybox({ fullyQualifiedImage: '127.0.0.1:99999/x' }),
+    }),
+    bad('registry port 65536 in imageName', INVALID_ARGUMENT, /^containerInfo\.imageName: "localhost:65536\/app" is not a valid image name/, { containerInfo: { imageName: 'localhost:65536/app' } }),
+    // The process (refused by the engine, the kernel or the shell-word parser after acceptance, once).
+    bad('entrypointStr with an unbalanced double quote', INVALID_ARGUMENT, /^containerInfo\.entrypointStr: unterminated double quote/, {
+      containerInfo: busybox({ entrypointStr: 'echo "hi' }),
+    }),
+    bad('entrypointStr with an unbalanced single quote', INVALID_ARGUMENT, /^containerInfo\.entrypointStr: unterminated single quote/, {
+      containerInfo: busybox({ entrypointStr: "sh -c 'exit 0" }),
+    }),
+    bad('a 1 MB command argument', INVALID_ARGUMENT, /^containerInfo\.process\.command\.1: argument 1 is 1048576 bytes, over the 131071-byte limit for one argument/, {
+      containerInfo: busybox({ process: { command: ['echo', 'x'.repeat(1024 * 1024)] } }),
+    }),
+    bad('a 1 MB entrypointStr word', INVALID_ARGUMENT, /^containerInfo\.entrypointStr: argument 1 is 1048576 bytes/, {
+      containerInfo: busybox({ entrypointStr: `echo ${'y'.repeat(1024 * 1024)}` }),
+    }),
+    bad('a command line of 8 × 100 KiB', INVALID_ARGUMENT, /^containerInfo\.process: the command line adds up to \d+ bytes, over the 524288-byte limit/, {
+      containerInfo: busybox({ process: { entrypoint: ['echo'], command: Array.from({ length: 8 }, () => 'z'.repeat(100 * 1024)) } }),
+    }),
+    bad('a command argument with NUL', INVALID_ARGUMENT, /^containerInfo\.process\.entrypoint\.0: argument 0 contains NUL/, {
+      containerInfo: busybox({ process: { entrypoint: ['ec\0ho'] } }),
+    }),
+    bad('oomScoreAdj 2147483647', INVALID_ARGUMENT, /^containerInfo\.oomScoreAdj: must be between -1000 and 1000/, { containerInfo: busybox({ oomScoreAdj: 2147483647 }) }),
+    bad('oomScoreAdj -5000', INVALID_ARGUMENT, /^containerInfo\.oomScoreAdj: must be between -1000 and 1000/, { containerInfo: busybox({ oomScoreAdj: -5000 }) }),
+    // Values copied into container labels.
+    bad('a 1 MB appName', INVALID_ARGUMENT, /^containerInfo\.appName: must be at most 4096 bytes \(it is copied into a container label\)/, {
+      containerInfo: busybox({ appName: 'a'.repeat(1024 * 1024) }),
+    }),
+    bad('a 5000-byte IAM profile', INVALID_ARGUMENT, /^containerInfo\.iamProfile: must be at most 4096 bytes/, { containerInfo: busybox({ iamProfile: `arn:aws:iam::1:role/${'r'.repeat(5000)}` }) }),
+    bad('a 5000-byte owner email attribute', INVALID_ARGUMENT, /^containerInfo\.passthroughAttributes\.titus\.agent\.ownerEmail: must be at most 4096 bytes/, {
+      containerInfo: busybox({ passthroughAttributes: { 'titus.agent.ownerEmail': `${'o'.repeat(5000)}@example.com` } }),
+    }),
+    // Runtime limits: at most 365 days, by the field or the passthrough attribute.
+    bad('runtime limit of 366 days', INVALID_ARGUMENT, /^runtimeLimitSeconds: must be at most 31536000 seconds \(365 days\)/, { containerInfo: busybox(), runtimeLimitSeconds: 366 * 86_400 }),
+    bad('runtime limit of 4294967295 s (a wrapped -1)', INVALID_ARGUMENT, /^runtimeLimitSeconds: must be at most 31536000 seconds/, { containerInfo: busybox(), runtimeLimitSeconds: 4_294_967_295 }),
+    bad('runtime limit attribute of 366 days', INVALID_ARGUMENT, new RegExp(`^containerInfo\\.passthroughAttributes\\.${RUNTIME_LIMIT_ATTRIBUTE.replaceAll('.', '\\.')}: must be at most 31536000 seconds`), {
+      containerInfo: busybox({ passthroughAttributes: { [RUNTIME_LIMIT_ATTRIBUTE]: String(366 * 86_400) } }),
+    }),
     // The environment.
     bad("env name with '='", INVALID_ARGUMENT, /^containerInfo\.userProvidedEnv\."A=B": the name contains '='/, { containerInfo: busybox({ userProvidedEnv: { 'A=B': 'x' } }) }),
     bad('empty env name', INVALID_ARGUMENT, /^containerInfo\.userProvidedEnv\."": the name is empty/, { containerInfo: busybox({ userProvidedEnv: { '': 'x' } }) }),
@@ -143,6 +208,9 @@ const rows = (holder: string): Row[] => {
     // Capabilities.
     bad('capability number agent.proto does not name', INVALID_ARGUMENT, /^containerInfo\.capabilities\.add\.0: 99 is not a Linux capability/, {
       containerInfo: busybox({ capabilities: { add: [99 as unknown as 'CHOWN'] } }),
+    }),
+    bad('200,000 capabilities', INVALID_ARGUMENT, /^containerInfo\.capabilities\.add: must have at most 64 entries \(there are 41 Linux capabilities\)/, {
+      containerInfo: busybox({ capabilities: { add: Array.from({ length: 200_000 }, () => 'CHOWN' as const) } }),
     }),
     bad('capability newer than agent.proto (PERFMON by number)', INVALID_ARGUMENT, /^containerInfo\.capabilities\.drop\.1: 38 is not a Linux capability/, {
       containerInfo: busybox({ capabilities: { drop: ['NET_RAW', 38 as unknown as 'CHOWN'] } }),
@@ -197,6 +265,9 @@ const rows = (holder: string): Row[] => {
     { name: 'KillTask of an unknown task', code: NOT_FOUND, message: /^no task nobody-here on this host/, send: () => call(ex.client.KillTask.bind(ex.client), { taskId: 'nobody-here' }) },
     { name: 'GetTask of an unknown task', code: NOT_FOUND, message: /^no task nobody-here on this host/, send: () => call(ex.client.GetTask.bind(ex.client), { taskId: 'nobody-here' }) },
     { name: 'KillTask with a bad task id', code: INVALID_ARGUMENT, message: /^taskId: must be/, send: () => call(ex.client.KillTask.bind(ex.client), { taskId: '../etc' }) },
+    // Watch keep-alives: at most a day (larger periods once overflowed Node's timers into ~900 keep-alives a second).
+    { name: 'WatchTaskStatus with keepalive_seconds 2,200,000', code: INVALID_ARGUMENT, message: /^keepaliveSeconds: must be at most 86400 seconds/, send: () => watch({ keepaliveSeconds: 2_200_000 }) },
+    { name: 'WatchTaskStatus with keepalive_seconds 4,294,967,295', code: INVALID_ARGUMENT, message: /^keepaliveSeconds: must be at most 86400 seconds/, send: () => watch({ keepaliveSeconds: 4_294_967_295 }) },
     { name: 'KillTask that is not a KillTaskRequest', code: INVALID_ARGUMENT, message: /^request: not a serialized titus\.executor\.v1\.KillTaskRequest/, send: () => sendRaw('KillTask', Uint8Array.from([0x0f, 0x01])) },
   ];
 };
