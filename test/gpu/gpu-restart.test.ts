@@ -78,6 +78,8 @@ t.test('GPUs of a task that outlives an executor crash are re-derived, not doubl
   const again = await launch(second, 4, ['true']);
   t.ok(again, 'four GPUs free again');
   await call(second.KillTask.bind(second), { taskId: other, killWaitSeconds: 0 });
+  const stateDir = join(dir, 'state');
+  t.same(await settledCensus({ h, executorId: `restart-${h.runId}`, client: second, stateDir, gpuLockDir: join(dir, 'locks') }), [], 'nothing left that no live task owns');
   second.close();
   // The restarted executor re-attached the survivor from its record and removed its container when it exited.
   const left = await h.docker(['ps', '-aq', '--filter', `id=${survivorContainer}`]);

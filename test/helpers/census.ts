@@ -122,9 +122,12 @@ const hostNetwork = async (hostNs: string, live: ReadonlySet<string>): Promise<s
   for (const table of inv.nftTables) if (!tables.has(table)) found.push(`nft table ${table} in ${hostNs}`);
   for (const qdisc of inv.qdiscDevices) if (!devices.has(qdisc.split(':')[0] ?? '')) found.push(`qdisc ${qdisc} in ${hostNs}`);
   for (const dev of ['lo', ...inv.links.filter((l) => !devices.has(l))]) {
-    const out = await inNs(hostNs, ['tc', '-j', 'class', 'show', 'dev', dev]).catch(() => '[]');
-    const classes = (out.trim() === '' ? [] : JSON.parse(out)) as Array<{ handle?: string }>;
-    found.push(...classes.map((c) => `tc class ${dev}:${c.handle ?? '?'} in ${hostNs}`));
+    // Plain text: this iproute2's `tc -j class show` prints htb classes as text anyway.
+    const out = await inNs(hostNs, ['tc', 'class', 'show', 'dev', dev]).catch(() => '');
+    for (const line of out.split('\n')) {
+      const handle = /^class \S+ (\S+)/.exec(line)?.[1];
+      if (handle !== undefined) found.push(`tc class ${dev}:${handle} in ${hostNs}`);
+    }
   }
   return found;
 };

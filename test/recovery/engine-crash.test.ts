@@ -18,7 +18,7 @@ import type { TaskStatusUpdate__Output } from '../../src/api/generated/titus/exe
 import { call } from '../../src/cli/client.js';
 import { createLogger, silentLogger } from '../../src/common/log.js';
 import { useHarness } from '../harness/index.js';
-import { settledCensus } from '../helpers/census.js';
+import { census, settledCensus } from '../helpers/census.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 
@@ -131,6 +131,7 @@ t.test('dockerd SIGKILLed with live-restore: running tasks are re-attached, exit
   await sleep(2000);
   t.equal((await state(ex.client, runner)).state, 'TASK_STATE_RUNNING', 'a container the engine kept running is still RUNNING');
   t.same(await settledCensus({ h, executorId: ex.config.executorId, client: ex.client, stateDir: ex.config.stateDir }), [], 'nothing left but the running task\'s');
+  t.match(await census({ h, executorId: ex.config.executorId, liveTaskIds: [] }), [new RegExp(`^container \\w+ \\(running, role main\\) of task ${runner}$`)], 'told no task is live, the census lists the running task\'s container');
 
   await ex.kill(runner, 1);
   await waitFor(ex.client, runner, /KILLED/, 30_000);
