@@ -1,4 +1,4 @@
-import { errorMessage } from '../common/errors.js';
+import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ContainerSummary } from '../runtime/container-runtime.js';
 import { LABEL } from '../runtime/labels.js';
@@ -23,6 +23,8 @@ export interface GpuTaskPartOptions {
  */
 export class GpuTaskPart implements TaskPart {
   readonly name = 'gpu';
+  /** Set while the GPUs of containers that outlived a restart are not known yet (the engine was down at start). */
+  #awaitingReconcile = false;
 
   constructor(
     private readonly allocator: GpuAllocator,
@@ -33,6 +35,9 @@ export class GpuTaskPart implements TaskPart {
 
   admit(launch: LaunchSpec): void {
     if (launch.resources.gpus === 0) return;
+    if (this.#awaitingReconcile) {
+      throw new ExecutorError('UNAVAILABLE', 'GPUs are not granted until the GPUs of tasks that outlived the executor restart are known again; retry shortly');
+    }
     const lease = this.allocator.allocate(launch.taskId, launch.resources.gpus);
     this.log.info({ taskId: launch.taskId, gpus: lease.devices.map((d) => d.uuid) }, 'GPUs allocated');
   }
@@ -65,6 +70,15 @@ export class GpuTaskPart implements TaskPart {
    * whoever's task it named: a task that ended while the executor was down
    * never released its lock.
    */
+  /**
+   * The executor started while the engine was down: the GPUs its running
+   * containers hold cannot be read yet, so none is granted until
+   * reconcileAfterRestart (or the free ones could go to a second task).
+   */
+  holdUntilReconciled(): void {
+    this.#awaitingReconcile = true;
+  }
+
   async reconcileAfterRestart(containers: readonly ContainerSummary[], live: ReadonlySet<string>): Promise<void> {
     for (const c of containers) {
       const taskId = c.labels[LABEL.taskId] ?? '';
@@ -76,6 +90,7 @@ export class GpuTaskPart implements TaskPart {
         this.log.error({ taskId, err: errorMessage(err) }, 'cannot re-grant the GPUs of a running container');
       }
     }
+    this.#awaitingReconcile = false;
     for (const owner of this.allocator.removeStaleLocks?.() ?? []) {
       this.log.warn({ taskId: owner.taskId, pid: owner.pid }, 'removed a GPU lock left by a process that is gone');
     }
