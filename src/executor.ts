@@ -72,9 +72,12 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   log.info({ engine, dockerHost: config.docker.host, executorId: config.executorId }, 'container engine');
   const gpu = await createGpuPart(config, log);
   if (engine !== 'unreachable') {
-    await recoverGpuLeases(runtime, gpu, config.executorId, log).catch((err: unknown) =>
-      log.error({ err: (err as Error).message }, 'could not re-derive GPU leases from the engine'),
-    );
+    await recoverGpuLeases(runtime, gpu, config.executorId, log).catch((err: unknown) => {
+      log.error({ err: (err as Error).message }, 'could not re-derive GPU leases from the engine; task recovery tries again');
+      gpu.holdUntilReconciled();
+    });
+  } else {
+    gpu.holdUntilReconciled(); // task recovery re-derives them once the engine answers
   }
   const network = await createNetworkPart(config, runtime, log);
   // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.

@@ -38,8 +38,11 @@ export const createGpuPart = async (config: ExecutorConfig, log: Logger): Promis
 
 /**
  * After a restart: GPUs held by this executor's still-running containers are
- * re-granted from their labels (never double-granted) and come back when the
- * container exits. Task records themselves are recovered elsewhere.
+ * re-granted from their labels (never double-granted), before the API opens.
+ * They come back when the re-attached task (or, for a container with no task
+ * record, the orphan removal) releases its parts; not on the end of a wait
+ * here, which an engine restart also ends while a live-restored container
+ * runs on. Task records themselves are recovered elsewhere.
  */
 export const recoverGpuLeases = async (runtime: ContainerRuntime, part: GpuTaskPart, executorId: string, log: Logger): Promise<void> => {
   const containers = await runtime.listContainers({ [LABEL.executor]: executorId });
@@ -52,11 +55,6 @@ export const recoverGpuLeases = async (runtime: ContainerRuntime, part: GpuTaskP
       log.info({ taskId, gpus: uuids }, 'GPUs of a running container re-granted after restart');
     } catch (err) {
       log.error({ taskId, err: errorMessage(err) }, 'cannot re-grant the GPUs of a running container');
-      continue;
     }
-    void runtime
-      .waitContainer(c.id)
-      .catch(() => undefined)
-      .then(() => part.release(taskId));
   }
 };

@@ -26,6 +26,8 @@ export interface GpuAllocator {
    */
   restore(taskId: string, uuids: readonly string[]): GpuLease;
   leases(): readonly GpuLease[];
+  /** Removes cross-process locks whose process is gone (after a crash); what was removed. */
+  removeStaleLocks?(): readonly GpuLockOwner[];
 }
 
 export interface ExclusiveGpuAllocatorOptions {
@@ -134,6 +136,10 @@ export class ExclusiveGpuAllocator implements GpuAllocator {
     const devices = uuids.map((uuid) => this.#restorable(taskId, uuid));
     this.#lockAll(taskId, devices);
     return this.#grant(taskId, devices);
+  }
+
+  removeStaleLocks(): readonly GpuLockOwner[] {
+    return this.#locks.removeStale?.() ?? [];
   }
 
   /** Walks the GPUs lowest index first, locking free ones until it has `count`. */

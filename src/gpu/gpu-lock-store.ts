@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import { ExecutorError, errorMessage } from '../common/errors.js';
@@ -24,6 +24,12 @@ export interface GpuLockStore {
   tryAcquire(uuid: string, taskId: string): GpuLockAttempt;
   /** Best effort and never throws: it runs on every task exit path. */
   release(uuid: string, taskId: string): void;
+  /**
+   * Removes every lock whose process is gone (a crash, kill -9): no live task
+   * can own it, and a reader trusting the directory would see the GPU taken.
+   * Returns what was removed; best effort, never throws.
+   */
+  removeStale?(): readonly GpuLockOwner[];
 }
 
 /** For a process that is alone on its host (or tests): nothing beyond the in-process allocator. */
@@ -148,6 +154,29 @@ export class FileGpuLockStore implements GpuLockStore {
     }
   }
 
+  removeStale(): readonly GpuLockOwner[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.lockDir).filter((name) => name.endsWith('.lock'));
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) this.#log?.warn({ err: errorMessage(err), lockDir: this.lockDir }, 'cannot list the GPU lock directory');
+      return [];
+    }
+    const removed: GpuLockOwner[] = [];
+    for (const name of names) {
+      const path = join(this.lockDir, name);
+      try {
+        const reading = this.#read(path);
+        if (reading.state !== 'owned' || isProcessAlive(reading.owner.pid, reading.owner.startTime)) continue;
+        // The same guard as a takeover, so a process taking this lock over right now is not undone.
+        if (this.#takeOver(path, reading.raw, undefined).acquired) removed.push(reading.owner);
+      } catch (err) {
+        this.#log?.warn({ err: errorMessage(err), lock: path }, 'could not remove a stale GPU lock');
+      }
+    }
+    return removed;
+  }
+
   /** The lock exists: ours already, someone else's, or stale. */
   #contend(path: string, taskId: string, content: string): GpuLockAttempt {
     const reading = this.#read(path);
@@ -167,11 +196,11 @@ export class FileGpuLockStore implements GpuLockStore {
   }
 
   /**
-   * Replaces a stale lock. A per-lock guard file (O_EXCL again) makes sure only
+   * Replaces a stale lock (or, without `content`, removes it). A per-lock guard file (O_EXCL again) makes sure only
    * one process does so, and the lock is re-read under the guard so a lock
    * that someone else took over meanwhile is left alone.
    */
-  #takeOver(path: string, staleRaw: string, content: string): GpuLockAttempt {
+  #takeOver(path: string, staleRaw: string, content: string | undefined): GpuLockAttempt {
     const guard = `${path}.takeover`;
     if (!this.#enterGuard(guard)) return { acquired: false };
     try {
@@ -181,6 +210,8 @@ export class FileGpuLockStore implements GpuLockStore {
         return holder === undefined ? { acquired: false } : { acquired: false, holder };
       }
       unlinkIfPresent(path);
+      // No content: the stale lock is only removed (removeStale).
+      if (content === undefined) return { acquired: true };
       return createExclusive(path, content) ? { acquired: true } : { acquired: false };
     } finally {
       unlinkIfPresent(guard);

@@ -62,8 +62,8 @@ export class InstrumentedRuntime implements ContainerRuntime, ContainerOutputSou
   }
 
   /** Not timed: it lasts as long as the task. Its failures still count. */
-  waitContainer(id: string): Promise<ContainerExit> {
-    return this.counted('wait_container', () => this.inner.waitContainer(id));
+  waitContainer(id: string, signal?: AbortSignal): Promise<ContainerExit> {
+    return this.counted('wait_container', () => this.inner.waitContainer(id, signal));
   }
 
   stopContainer(id: string, graceSeconds: number): Promise<void> {

@@ -30,8 +30,12 @@ export interface ContainerRuntime {
   pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;
   startContainer(id: string): Promise<void>;
-  /** Resolves when the container is no longer running. */
-  waitContainer(id: string): Promise<ContainerExit>;
+  /**
+   * Resolves when the container is no longer running. `signal` drops the
+   * request (it then rejects): a wait cut by an engine that was SIGKILLed
+   * after it had answered the headers may otherwise never settle.
+   */
+  waitContainer(id: string, signal?: AbortSignal): Promise<ContainerExit>;
   /** The stop signal (the image's, else SIGTERM), then SIGKILL after graceSeconds. */
   stopContainer(id: string, graceSeconds: number): Promise<void>;
   removeContainer(id: string): Promise<void>;

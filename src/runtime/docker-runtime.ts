@@ -170,13 +170,13 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     }
   }
 
-  async waitContainer(id: string): Promise<ContainerExit> {
+  async waitContainer(id: string, signal?: AbortSignal): Promise<ContainerExit> {
     const c = this.docker.getContainer(id);
     // Its init's pid while it still runs, in case the engine misses an OOM kill (kernel-oom-log.ts).
     const initPid = c.inspect().then((i) => i.State.Pid, () => 0);
     let status: number;
     try {
-      const res = (await c.wait()) as { StatusCode: number; Error?: { Message?: string } | null };
+      const res = (await c.wait(signal !== undefined ? { abortSignal: signal } : {})) as { StatusCode: number; Error?: { Message?: string } | null };
       status = res.StatusCode;
     } catch (err) {
       throw this.wrap(err, `wait for container ${id}`);

@@ -1,3 +1,4 @@
+import type { ContainerSummary } from '../runtime/container-runtime.js';
 import type { BindMount } from '../runtime/container-spec.js';
 import type { LaunchSpec, NetworkDetails } from './types.js';
 
@@ -40,6 +41,14 @@ export interface TaskPart {
   acquire(launch: LaunchSpec, signal: AbortSignal): Promise<PartGrant>;
   /** Idempotent; called whether or not acquire succeeded. */
   release(taskId: string): Promise<void>;
+  /**
+   * After an executor restart, once the engine answers and before the tasks
+   * are picked up again: takes up again what the part granted the live tasks
+   * whose containers still run, and removes what it finds that no live task
+   * owns (a crash skips every release). `containers`: this executor's task
+   * containers as the engine lists them; `live`: the tasks not ended.
+   */
+  reconcileAfterRestart?(containers: readonly ContainerSummary[], live: ReadonlySet<string>): Promise<void>;
 }
 
 /** Every part admits the task or none does: a refusal releases what earlier parts reserved. */

@@ -65,6 +65,7 @@ export const recoverTasks = async (deps: RecoveryDeps): Promise<RecoveryReport> 
   if (deps.engine !== undefined) await deps.engine.whenUp();
   const containers = await listOwnContainers(deps);
   if (containers === undefined) return { restored: records.length, resumed: 0, corrupt: corrupt.length, orphansRemoved: 0 };
+  await recoverParts(deps, containers, new Set(unfinished.map((r) => r.launch.taskId)));
   for (const runner of unfinished) runner.resume(containers.get(runner.launch.taskId));
   const orphans = [...containers.values()].filter((c) => !deps.has(c.labels[LABEL.taskId] ?? '') || corrupt.some((b) => b.taskId === c.labels[LABEL.taskId]));
   await Promise.all(orphans.map((c) => removeOrphan(deps, c)));
@@ -83,6 +84,13 @@ const listOwnContainers = async (deps: RecoveryDeps): Promise<Map<string, Contai
       await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)).unref());
       if (deps.engine !== undefined) await deps.engine.whenUp();
     }
+  }
+};
+
+/** Each part takes up the live tasks' grants again and drops what no live task owns; one failing does not stop the others. */
+const recoverParts = async (deps: RecoveryDeps, containers: ReadonlyMap<string, ContainerSummary>, live: ReadonlySet<string>): Promise<void> => {
+  for (const part of deps.parts) {
+    await part.reconcileAfterRestart?.([...containers.values()], live).catch((err: unknown) => deps.log.error({ part: part.name, err: errorMessage(err) }, 'part recovery failed'));
   }
 };
 

@@ -41,6 +41,12 @@ export interface EngineAvailability {
   isUp(): boolean;
   /** Resolves once the engine answers again (at once when it does now). */
   whenUp(): Promise<void>;
+  /**
+   * Called after each reconnection; returns the unsubscribe. A wait that was
+   * open when the engine went away is asked again then: an engine killed with
+   * SIGKILL may leave it hanging forever, with no error and no exit.
+   */
+  onReconnect?(listener: () => void): () => void;
 }
 
 const MB = 1_000_000;
@@ -293,11 +299,13 @@ export class TaskRunner {
     const engine = this.deps.engine;
     for (;;) {
       try {
-        return await this.deps.runtime.waitContainer(id);
+        return await this.waitUntilReconnect(id);
       } catch (err) {
-        if (engine === undefined || !isRuntimeError(err, 'engine-unavailable')) throw err;
+        if (engine === undefined || !(isRuntimeError(err, 'engine-unavailable') || isRuntimeError(err, 'aborted'))) throw err;
         this.log.warn({ err: errorMessage(err) }, 'container engine unreachable while the task runs; waiting for it to come back');
         await engine.whenUp();
+        // Not events (a SIGKILLed engine sends none): the engine is asked again, and a
+        // container it stopped at its restart, or that exited meanwhile, answers at once.
         this.log.info('container engine is back; re-attaching to the task container');
         // The engine's log stream was cut too.
         this.deps.output?.collect(this.launch.taskId, id);
@@ -306,6 +314,26 @@ export class TaskRunner {
           void this.stopContainer();
         }
       }
+    }
+  }
+
+  /**
+   * One wait on the engine, given up (as 'aborted') when the engine reconnects
+   * while it is open: that wait was made of an engine that has gone since.
+   */
+  private async waitUntilReconnect(id: string): Promise<ContainerExit> {
+    const attempt = new AbortController();
+    const unsubscribe = this.deps.engine?.onReconnect?.(() => attempt.abort());
+    const cut = new Promise<never>((_, reject) => {
+      attempt.signal.addEventListener('abort', () => reject(new RuntimeError('aborted', 'the container engine restarted while the task was waited on')), { once: true });
+    });
+    const wait = this.deps.runtime.waitContainer(id, attempt.signal);
+    wait.catch(() => undefined); // when the cut wins, the dropped request's rejection is expected
+    try {
+      return await Promise.race([wait, cut]);
+    } finally {
+      unsubscribe?.();
+      attempt.abort();
     }
   }
 

@@ -191,3 +191,23 @@ t.test('an unusable lock dir is a typed error', async (t) => {
   });
   t.doesNotThrow(() => store.release(fakeGpus(1)[0]?.uuid ?? '', 'a'), 'release never throws');
 });
+
+t.test('removeStale removes the locks of processes that are gone, and only those', async (t) => {
+  const lockDir = makeTempDir(t);
+  const gpus = fakeGpus(4);
+  const neighbour = new ExclusiveGpuAllocator(gpus, { lockStore: new FileGpuLockStore({ lockDir, owner: otherProcess(t) }) });
+  const store = new FileGpuLockStore({ lockDir });
+  const daemon = new ExclusiveGpuAllocator(gpus, { lockStore: store });
+  const alive = neighbour.allocate('run-task', 1).devices.map((d) => `${d.uuid}.lock`);
+  const ours = daemon.allocate('running', 1).devices.map((d) => `${d.uuid}.lock`);
+  // What an executor killed with -9 leaves: the locks of a task that ended while it was down.
+  const pid = deadPid();
+  const dead = gpus.slice(2).map((d) => `${d.uuid}.lock`);
+  for (const name of dead) writeFileSync(join(lockDir, name), `${JSON.stringify({ taskId: 'ended-while-down', pid })}\n`);
+  writeFileSync(join(lockDir, 'GPU-being-written.lock'), ''); // a holder between its create and its write
+  t.same(store.removeStale().map((o) => o.taskId), ['ended-while-down', 'ended-while-down'], 'the crashed process\'s two locks');
+  t.same(readdirSync(lockDir).sort(), [...alive, ...ours, 'GPU-being-written.lock'].sort(), 'live processes keep theirs; a lock being written is left alone');
+  t.notOk(dead.some((name) => existsSync(join(lockDir, name))));
+  t.same(store.removeStale(), [], 'nothing more to remove');
+  t.same(daemon.allocate('next', 2).devices.map((d) => `${d.uuid}.lock`).sort(), [...dead].sort(), 'the freed GPUs are granted again');
+});

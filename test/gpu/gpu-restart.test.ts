@@ -6,12 +6,14 @@
  */
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useHarness } from '../harness/index.js';
+import { settledCensus } from '../helpers/census.js';
 import { uniqueTaskId } from '../helpers/executor.js';
+import { startFakeGpuHost } from '../helpers/gpu-host.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 import { createFakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
 import { call } from '../../src/cli/client.js';
@@ -76,8 +78,57 @@ t.test('GPUs of a task that outlives an executor crash are re-derived, not doubl
   const again = await launch(second, 4, ['true']);
   t.ok(again, 'four GPUs free again');
   await call(second.KillTask.bind(second), { taskId: other, killWaitSeconds: 0 });
+  const stateDir = join(dir, 'state');
+  t.same(await settledCensus({ h, executorId: `restart-${h.runId}`, client: second, stateDir, gpuLockDir: join(dir, 'locks') }), [], 'nothing left that no live task owns');
   second.close();
   // The restarted executor re-attached the survivor from its record and removed its container when it exited.
   const left = await h.docker(['ps', '-aq', '--filter', `id=${survivorContainer}`]);
   t.equal(left.stdout.trim(), '', 'the survivor\'s container was removed by the restarted executor');
+});
+
+t.test('no GPU lock outlives its task across a kill -9 of the executor', { skip: needsBuild() }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'titus-gpu-locks-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const gpuHost = await startFakeGpuHost(t, dir);
+  const { h } = gpuHost;
+  const executorId = `gpu-locks-${h.runId}`;
+  const stateDir = join(dir, 'state');
+  const lockDir = String(gpuHost.gpuConfig['lockDir']);
+  const serve = serveProcesses(t, dir, { executorId, stateDir, docker: { host: h.dockerHost }, gpu: gpuHost.gpuConfig, container: { defaultKillWaitSeconds: 1 } }, { FAKE_NVIDIA_SMI_MODE: 'gpus8' });
+  const state = (c: TitusExecutorClient, taskId: string) => call(c.GetTask.bind(c), { taskId });
+  const waitFor = async (c: TitusExecutorClient, taskId: string, re: RegExp): Promise<void> => {
+    for (let i = 0; i < 600; i++) {
+      if (re.test((await state(c, taskId)).state ?? '')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${taskId} never reached ${re}`);
+  };
+  const locks = (): string[] => (existsSync(lockDir) ? readdirSync(lockDir).sort() : []);
+
+  const first = await serve.start();
+  const c1 = first.client;
+  const launch = (gpus: number, command: string[]) => {
+    const taskId = uniqueTaskId('gl');
+    return call(c1.LaunchTask.bind(c1), { taskId, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command } }, resources: { gpus } }).then(() => taskId);
+  };
+  const survivor = await launch(2, ['sleep', '300']);
+  const endsWhileDown = await launch(2, ['sh', '-c', 'sleep 3; exit 0']);
+  const killedInFlight = await launch(1, ['sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done']);
+  for (const id of [survivor, endsWhileDown, killedInFlight]) await waitFor(c1, id, /RUNNING/);
+  t.equal(locks().length, 5, 'one lock file per GPU held');
+  await call(c1.KillTask.bind(c1), { taskId: killedInFlight, killWaitSeconds: 2 });
+  await first.crash();
+  await new Promise((r) => setTimeout(r, 5000)); // the short task exits and the kill completes while no executor runs
+
+  const second = await serve.start();
+  const c2 = second.client;
+  for (const id of [endsWhileDown, killedInFlight]) await waitFor(c2, id, /FINISHED|FAILED|KILLED|LOST/);
+  t.match((await state(c2, endsWhileDown)).lastUpdate, { state: 'TASK_STATE_FINISHED' });
+  t.match((await state(c2, killedInFlight)).lastUpdate, { state: 'TASK_STATE_KILLED' });
+  t.same(await settledCensus({ h, executorId, client: c2, stateDir, gpuLockDir: lockDir }), [], 'only the running task holds GPU locks, in the name of the running executor');
+  await call(c2.KillTask.bind(c2), { taskId: survivor, killWaitSeconds: 0 });
+  await waitFor(c2, survivor, /KILLED/);
+  t.same(await settledCensus({ h, executorId, client: c2, stateDir, gpuLockDir: lockDir }), [], 'nothing left once every task ended');
+  t.same(locks(), [], 'no lock file left');
+  c2.close();
 });

@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand, type CommandResult } from '../../src/common/command-runner.js';
-import { harnessEnv, hasExited, spawnDaemon, terminate } from './proc.js';
+import { harnessEnv, hasExited, spawnDaemon, terminate, waitForExit } from './proc.js';
 
 export interface DockerOptions {
   readonly input?: string;
@@ -29,8 +29,24 @@ export interface Dockerd {
    * Stops dockerd as an operator's restart would (SIGTERM: it stops the
    * containers it runs), keeps it down for `downMs`, and starts it again on the
    * same data root and socket. Resolves once it answers /_ping.
+   * With `signal: 'SIGKILL'` it dies as in a crash instead: no die events, its
+   * containers' shims live on, and the restarted engine finds them (and, without
+   * live-restore, stops them). `until`: it stays down until that settles too.
    */
-  restart(downMs?: number): Promise<void>;
+  restart(downMs?: number, opts?: EngineRestartOptions): Promise<void>;
+}
+
+export interface EngineRestartOptions {
+  readonly signal?: 'SIGTERM' | 'SIGKILL';
+  /** Called once the engine is down; it is started again only when this settles (and downMs has passed). */
+  readonly until?: () => Promise<unknown>;
+}
+
+export interface DockerdOptions {
+  /** Extra OCI runtimes, passed to dockerd as --add-runtime name=path. */
+  readonly runtimes?: Record<string, string>;
+  /** daemon.json `live-restore`: containers keep running while dockerd is down and are re-attached when it is back. */
+  readonly liveRestore?: boolean;
 }
 
 const PING_TIMEOUT_MS = 30_000;
@@ -81,7 +97,8 @@ const dockerdArgs = (dir: string, runId: string, runtimes: Record<string, string
  * engine. The trust key path exists only as a config key (no flag in 20.10);
  * without it every engine shares, and races to create, /etc/docker/key.json.
  */
-const daemonJson = (dir: string): string => `${JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') }, null, 2)}\n`;
+const daemonJson = (dir: string, liveRestore: boolean): string =>
+  `${JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json'), ...(liveRestore ? { 'live-restore': true } : {}) }, null, 2)}\n`;
 
 /** Answers true when GET /_ping on the socket returns 200. */
 const ping = (socket: string): Promise<boolean> =>
@@ -144,13 +161,21 @@ const removeAllContainers = async (docker: Dockerd['docker']): Promise<void> => 
   if (listed.code === 0 && ids.length > 0) await docker(['rm', '-f', '-v', ...ids], { allowFailure: true });
 };
 
-export const startDockerd = async (dir: string, runId: string, runtimes: Record<string, string>): Promise<Dockerd> => {
+/** SIGKILL, as a crash would; resolves once the process is gone. */
+const crash = async (child: ChildProcess): Promise<void> => {
+  if (hasExited(child) || child.pid === undefined) return;
+  child.kill('SIGKILL');
+  if (!(await waitForExit(child, 5_000))) throw new Error(`dockerd ${child.pid} survived SIGKILL`);
+};
+
+export const startDockerd = async (dir: string, runId: string, options: DockerdOptions = {}): Promise<Dockerd> => {
+  const runtimes = options.runtimes ?? {};
   const socket = join(dir, 'docker.sock');
   const host = `unix://${socket}`;
   const logPath = join(dir, 'dockerd.log');
   const configDir = join(dir, 'cli');
   await mkdir(configDir);
-  await writeFile(join(dir, 'daemon.json'), daemonJson(dir));
+  await writeFile(join(dir, 'daemon.json'), daemonJson(dir, options.liveRestore === true));
   let child = spawnDaemon(dockerdArgs(dir, runId, runtimes), logPath, harnessEnv());
   const docker = makeDockerCli(host, configDir);
   let stopping: Promise<void> | undefined;
@@ -169,12 +194,23 @@ export const startDockerd = async (dir: string, runId: string, runtimes: Record<
         if (!hasExited(child)) await removeAllContainers(docker);
         await terminate(child, STOP_GRACE_MS);
       })()),
-    restart: async (downMs = 0) => {
+    restart: async (downMs = 0, opts = {}) => {
       restarting = (async () => {
-        await terminate(child, STOP_GRACE_MS);
-        await sleep(downMs);
-        child = spawnDaemon(dockerdArgs(dir, runId, runtimes), logPath, harnessEnv());
-        await waitForPing(child, socket, logPath);
+        if (opts.signal === 'SIGKILL') await crash(child);
+        else await terminate(child, STOP_GRACE_MS);
+        await Promise.all([sleep(downMs), opts.until?.()]);
+        // After a SIGKILL the new engine's containerd reconnects to every
+        // surviving shim first; on a loaded machine dockerd can give up
+        // waiting for it (it exits: "timeout waiting for containerd to start").
+        for (let attempt = 1; ; attempt++) {
+          child = spawnDaemon(dockerdArgs(dir, runId, runtimes), logPath, harnessEnv());
+          try {
+            await waitForPing(child, socket, logPath);
+            return;
+          } catch (err) {
+            if (attempt >= 3 || !hasExited(child)) throw err;
+          }
+        }
       })();
       await restarting;
     },

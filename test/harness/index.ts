@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDockerd, type Dockerd } from './dockerd.js';
+import { startDockerd, type Dockerd, type EngineRestartOptions } from './dockerd.js';
 import { trackForExitCleanup, untrack } from './exit-cleanup.js';
 import { buildTestImages, type TestImages } from './images.js';
 import { unmountUnder } from './mounts.js';
@@ -19,6 +19,7 @@ import { runCommand } from '../../src/common/command-runner.js';
 
 export { containersWithLabel, leftoversOf, type Leftovers } from './leak-check.js';
 export type { TestImages } from './images.js';
+export type { EngineRestartOptions } from './dockerd.js';
 
 export interface Harness {
   readonly runId: string;
@@ -27,8 +28,8 @@ export interface Harness {
   readonly registry: string;
   readonly images: TestImages;
   docker(args: string[], opts?: { input?: string; allowFailure?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
-  /** Restarts the engine (SIGTERM, down for `downMs`, start again on the same data root and socket). */
-  restartEngine(downMs?: number): Promise<void>;
+  /** Restarts the engine (SIGTERM or, with opts.signal, SIGKILL; down for `downMs`; started again on the same data root and socket). */
+  restartEngine(downMs?: number, opts?: EngineRestartOptions): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -37,6 +38,8 @@ export interface HarnessOptions {
   runtimes?: Record<string, string>;
   /** Build and push the test images (default true); without them `images` throws. */
   withImages?: boolean;
+  /** `live-restore` in the engine's daemon.json: containers outlive a dockerd that goes down. */
+  liveRestore?: boolean;
 }
 
 /**
@@ -79,7 +82,7 @@ const stopParts = async (dir: string, parts: Parts): Promise<void> => {
 /** Starts dockerd and the registry side by side; whatever started is recorded in `parts` even if the other failed. */
 const startDaemons = async (dir: string, runId: string, opts: HarnessOptions, parts: Parts): Promise<void> => {
   const [dockerd, registry] = await Promise.allSettled([
-    startDockerd(dir, runId, opts.runtimes ?? {}),
+    startDockerd(dir, runId, { runtimes: opts.runtimes ?? {}, ...(opts.liveRestore === true ? { liveRestore: true } : {}) }),
     startRegistry(dir, runId),
   ]);
   if (dockerd.status === 'fulfilled') parts.dockerd = dockerd.value;
@@ -110,7 +113,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         return images;
       },
       docker: (args, dockerOpts) => dockerd.docker(args, dockerOpts),
-      restartEngine: (downMs) => dockerd.restart(downMs),
+      restartEngine: (downMs, restartOpts) => dockerd.restart(downMs, restartOpts),
       stop,
     };
   } catch (err) {

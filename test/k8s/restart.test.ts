@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containersWithLabel, useHarness } from '../harness/index.js';
+import { settledCensus } from '../helpers/census.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 import type { PodStatusAnswer } from '../../src/k8s/pod-supervisor.js';
 import { call } from './interlink-client.js';
@@ -66,7 +67,7 @@ t.test('after a crash and restart, pods answer the same and carry on', { skip: n
   // A shared network left by a pod this executor no longer has (deleted from its state by hand, say).
   const stale = `titus-shared-gone-${h.runId}`;
   await h.docker(['run', '-d', '--name', stale, '--label', `titus.executor.id=${executorId}`, '--label', 'titus.executor.role=shared-sandbox', '--label', `titus.executor.shared_network=gone-${h.runId}`, image, 'sleep', '600']);
-  await serve.start();
+  const second = await serve.start();
   const staleExists = async (): Promise<boolean> => (await h.docker(['inspect', stale], { allowFailure: true })).code === 0;
   for (let i = 0; i < 100 && (await staleExists()); i++) await new Promise((r) => setTimeout(r, 100));
   t.notOk(await staleExists(), 'the stale shared network is removed at start');
@@ -94,4 +95,6 @@ t.test('after a crash and restart, pods answer the same and carry on', { skip: n
 
   for (const pod of [mixed, initStuck, restarting]) t.equal((await call(socket, 'POST', '/delete', pod)).status, 200);
   t.same(await containersWithLabel(h, 'titus.executor.id', executorId), [], 'no container left behind');
+  t.same(await settledCensus({ h, executorId, client: second.client, stateDir }), [], 'nothing left that no live task owns');
+  second.client.close();
 });

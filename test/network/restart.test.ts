@@ -13,11 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containersWithLabel, useHarness } from '../harness/index.js';
 import { uniqueTaskId } from '../helpers/executor.js';
+import { census, settledCensus } from '../helpers/census.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 import { call } from '../../src/cli/client.js';
 import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
 import { namesForTask } from '../../src/vpc/naming.js';
-import { createHostNetns, eventually, heldNetns, inNs, inventory, localNetwork, witnessNetns } from './fixtures/tasks.js';
+import { createHostNetns, eventually, heldNetns, inNs, inventory, localNetwork, netnsHolder, witnessNetns } from './fixtures/tasks.js';
 
 
 const LIVE = 5;
@@ -105,6 +106,11 @@ t.test('networks of tasks that outlive an executor crash are restored exactly, t
   t.equal(await sandboxOf(shortLived), '', 'the ended task\'s sandbox is removed');
   t.ok((await Promise.all(live.map(sandboxOf))).every((id) => id !== ''), 'the running tasks keep their sandboxes');
   t.match(await status(second), new RegExp(`^network: local, ${253 - LIVE}/253 IPv4 free, ${LIVE * 128}/1000 Mbps allocated$`), 'GetHostResources');
+  t.same(await census({ h, executorId, client: second, leaseFile, hostNs }), [], 'the census finds nothing but what the live tasks own');
+  const unowned = await census({ h, executorId, leaseFile, hostNs, liveTaskIds: [] });
+  for (const kind of [/^link tx/, /^link ti/, /^nft table titus_/, /^qdisc /, /^address lease /, /^container .*role sandbox/, /^container .*role main/]) {
+    t.equal(unowned.filter((line) => kind.test(line)).length >= LIVE, true, `told no task is live, the census lists each task's ${kind.source}`);
+  }
 
   // A new task gets an address no running task holds.
   const fresh = await launch(second, 'sleep 300');
@@ -126,6 +132,12 @@ t.test('networks of tasks that outlive an executor crash are restored exactly, t
     for (const id of [...live, shortLived]) if (!/FINISHED|FAILED|KILLED|LOST/.test((await call(second.GetTask.bind(second), { taskId: id })).state ?? '')) return false;
     return true;
   });
+  const netnsChecks = [...live, shortLived].flatMap((taskId, i) => [netns[2 * i], netns[2 * i + 1]].map((w) => ({ taskId, held: async () => (w === undefined ? undefined : netnsHolder(w)) })));
+  t.same(
+    await settledCensus({ h, executorId, client: second, stateDir: join(dir, 'state'), leaseFile, hostNs, netns: netnsChecks }),
+    [],
+    'nothing left that no live task owns',
+  );
   second.close();
   t.same(await containersWithLabel(h, 'titus.executor.id', executorId), [], 'no container left');
 });

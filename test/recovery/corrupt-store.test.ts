@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containersWithLabel, useHarness } from '../harness/index.js';
+import { settledCensus } from '../helpers/census.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
 
 t.test('a corrupt task record: that task is LOST with the reason, the rest are kept', async (t) => {
@@ -72,4 +73,5 @@ t.test('a corrupt task record: that task is LOST with the reason, the rest are k
   await third.kill(keptRunning, 0);
   await third.waitForState(keptRunning, 'terminal');
   t.same(await containersWithLabel(h, 'titus.executor.id', executorId), [], 'no container left');
+  t.same(await settledCensus({ h, executorId, client: third.client, stateDir }), [], 'nothing left that no live task owns (the damaged files kept aside are on purpose)');
 });

@@ -18,6 +18,7 @@ import type { TitusExecutorClient } from '../../src/api/generated/titus/executor
 import type { TaskStatusUpdate__Output } from '../../src/api/generated/titus/executor/v1/TaskStatusUpdate.js';
 import { call } from '../../src/cli/client.js';
 import { containersWithLabel, useHarness } from '../harness/index.js';
+import { settledCensus } from '../helpers/census.js';
 import { uniqueTaskId } from '../helpers/executor.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 import { startTarpit } from '../helpers/tarpit.js';
@@ -144,6 +145,7 @@ t.test('SIGKILL with 20 tasks in mixed states: every task accounted for after th
   t.equal((await h.docker(['ps', '-aq', '--filter', `id=${ghost.stdout.trim()}`])).stdout.trim(), '', 'the stray container was removed');
   const files = readdirSync(join(stateDir, 'tasks')).sort();
   t.same(files, all.map((id) => `${id}.json`).sort(), 'one record per task, no temporary or orphaned file');
+  t.same(await settledCensus({ h, executorId, client: c2, stateDir }), [], 'nothing left that no live task owns');
   watch1.cancel();
   c2.close();
 });

@@ -8,6 +8,7 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { containersWithLabel, useHarness } from '../harness/index.js';
+import { settledCensus } from '../helpers/census.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
 
 const eventually = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> => {
@@ -62,4 +63,5 @@ t.test('the executor survives a dockerd restart, refuses launches meanwhile, and
   const end = (await ex.run({ taskId: after, containerInfo: { fullyQualifiedImage: image, process: { command: ['true'] } } })).at(-1);
   t.equal(end?.state, 'TASK_STATE_FINISHED', 'launches work again after the engine is back');
   await eventually('no container of the executor is left', async () => (await containersWithLabel(h, 'titus.executor.id', ex.config.executorId)).length === 0);
+  t.same(await settledCensus({ h, executorId: ex.config.executorId, client: ex.client, stateDir: ex.config.stateDir }), [], 'nothing left that no live task owns');
 });

@@ -8,6 +8,7 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { useHarness } from '../harness/index.js';
+import { settledCensus } from '../helpers/census.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
 import { startTarpit } from '../helpers/tarpit.js';
 
@@ -65,5 +66,9 @@ t.test('runtime limits and stuck tasks', async (t) => {
     t.equal(end?.state, 'TASK_STATE_FAILED');
     t.equal(end?.reasonCode, 'stuckInState');
     t.match(end?.message, /stuck in STARTING for more than 2 s \(last: pulling image/);
+  });
+
+  t.test('nothing left that no live task owns', async (t) => {
+    t.same(await settledCensus({ h, executorId: ex.config.executorId, client: ex.client, stateDir: ex.config.stateDir }), []);
   });
 });

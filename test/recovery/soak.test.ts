@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { containersWithLabel, useHarness } from '../harness/index.js';
+import { settledCensus } from '../helpers/census.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -47,4 +48,5 @@ t.test(`${TASKS} short tasks in sequence: memory and descriptors return to their
   t.ok(ex.executor.tasks.list({ includeTerminal: true, states: [] }).length <= 20, 'ended tasks beyond retention were dropped');
   t.ok(readdirSync(join(ex.config.stateDir, 'tasks')).length <= 20, 'and so were their records on disk');
   t.same(await containersWithLabel(h, 'titus.executor.id', ex.config.executorId), [], 'no container left');
+  t.same(await settledCensus({ h, executorId: ex.config.executorId, client: ex.client, stateDir: ex.config.stateDir }), [], 'nothing left that no live task owns');
 });

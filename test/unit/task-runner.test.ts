@@ -148,3 +148,57 @@ t.test('a kill before the container starts prevents it', async (t) => {
   t.same(engine.created, [], 'no container was created');
   t.notOk(v.history.some((u) => u.state === 'RUNNING'));
 });
+
+/** An engine monitor the test drives: down, then back (reconnect). */
+const fakeMonitor = () => {
+  let up = true;
+  const reconnectListeners = new Set<() => void>();
+  let upWaiters: Array<() => void> = [];
+  return {
+    isUp: () => up,
+    whenUp: () => (up ? Promise.resolve() : new Promise<void>((r) => upWaiters.push(r))),
+    describeOutage: () => 'down (test)',
+    onReconnect: (listener: () => void) => {
+      reconnectListeners.add(listener);
+      return () => void reconnectListeners.delete(listener);
+    },
+    goDown: () => void (up = false),
+    comeBack: () => {
+      up = true;
+      for (const w of upWaiters) w();
+      upWaiters = [];
+      for (const l of [...reconnectListeners]) l();
+    },
+  };
+};
+
+t.test('a wait the engine never answers (it was SIGKILLed) is asked again when the engine is back; a kill during the outage is carried out', async (t) => {
+  const engine = new FakeEngine();
+  const monitor = fakeMonitor();
+  const waits: Array<AbortSignal | undefined> = [];
+  const stops: string[] = [];
+  // The first wait of each container hangs, as one does when the engine dies after answering its headers.
+  engine.waitContainer = (id = '', signal?: AbortSignal) => {
+    waits.push(signal);
+    if (waits.length <= 2) return new Promise<ContainerExit>(() => undefined);
+    return Promise.resolve({ exitCode: id === 'c-killed' ? 137 : 143, oomKilled: false });
+  };
+  engine.stopContainer = async (id = '') => void stops.push(id);
+  const tasks = new TaskManager({ runtime: engine, config, log: silentLogger(), engine: monitor });
+  tasks.launch(spec('ended-by-engine'));
+  tasks.launch(spec('killed'));
+  for (let i = 0; i < 100 && waits.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  t.equal(waits.length, 2, 'both tasks wait on the engine');
+  monitor.goDown();
+  tasks.kill('killed', 'during the outage', 1);
+  t.equal(tasks.get('killed').lastUpdate.state, 'KILL_INITIATED');
+  stops.length = 0; // the stop tried during the outage failed (the engine was gone)
+  monitor.comeBack();
+  const settled = await Promise.race([tasks.drain().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref())]);
+  t.ok(settled, 'both tasks end once the engine is back');
+  t.ok(waits.slice(0, 2).every((s) => s?.aborted === true), 'the waits made of the engine that died are dropped');
+  t.match(tasks.get('ended-by-engine').lastUpdate, { state: 'FAILED', exit: { exitCode: 143 } }, 'the exit code the engine reports now');
+  t.match(tasks.get('killed').lastUpdate, { state: 'KILLED' });
+  t.same(stops, ['c-killed'], 'the kill is sent again to the engine that came back');
+  t.equal(tasks.get('ended-by-engine').history.filter((u) => u.state === 'FAILED').length, 1, 'one terminal update');
+});
