@@ -83,7 +83,7 @@ t.test('a mode census of what the executor and run-task create', async (t) => {
     ex.executor.tasks.setDrain(true, 'census');
     ex.executor.tasks.setDrain(false, 'census');
     const entries = census(stateDir);
-    const names = entries.map((e) => e.path.slice(stateDir.length + 1).replace(/modes-[^/]+/, '<task>'));
+    const names = entries.map((e) => e.path.slice(stateDir.length + 1).replace(/modes-[^/.]+/, '<task>'));
     for (const expected of ['tasks/<task>.json', 'sequence', 'drain.json', 'logs/<task>/output.log', 'logs/<task>/ended']) {
       t.ok(names.includes(expected), `${expected} is among the files looked at`);
     }
