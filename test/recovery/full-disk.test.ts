@@ -15,7 +15,8 @@ import type { TitusExecutorClient } from '../../src/api/generated/titus/executor
 import type { TaskStatusUpdate__Output } from '../../src/api/generated/titus/executor/v1/TaskStatusUpdate.js';
 import { call } from '../../src/cli/client.js';
 import { containersWithLabel, useHarness } from '../harness/index.js';
-import { uniqueTaskId } from '../helpers/executor.js';
+import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
+import { parseExposition, valueOf } from '../metrics/exposition.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 import { cannotMount, fillUp, smallTmpfs } from '../helpers/small-fs.js';
 
@@ -113,4 +114,43 @@ t.test('a state directory that fills during a task and during a restart: history
   t.same(await containersWithLabel(h, 'titus.executor.id', executorId), [], 'nothing left behind');
   watch1.cancel();
   c3.close();
+});
+
+t.test('held updates are logged and counted while the store refuses them', { skip: cannotMount() }, async (t) => {
+  const h = await useHarness(t);
+  const stateDir = smallTmpfs(t, 2048);
+  const logLines: string[] = [];
+  const { createLogger } = await import('../../src/common/log.js');
+  const { Writable } = await import('node:stream');
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(chunk.toString());
+      done();
+    },
+  });
+  const log = createLogger('warn', sink);
+  const ex = await startTestExecutor(t, h, { stateDir, executorId: `held-${h.runId}`, logs: { reserveMb: 0.25 } }, [], log);
+  const metric = async (name: string): Promise<number | undefined> => valueOf(parseExposition(await ex.executor.metrics.exposition()), name);
+  const taskId = uniqueTaskId('held');
+  await ex.launch({ taskId, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['sleep', '30'] } } });
+  await ex.waitForState(taskId, 'TASK_STATE_RUNNING');
+  t.equal(await metric('titus_executor_state_write_failures_total'), 0);
+  const release = fillUp(stateDir);
+  let released = false;
+  t.teardown(() => (released ? undefined : release()));
+  const killed = await ex.kill(taskId, 1);
+  t.equal(killed.state, 'TASK_STATE_RUNNING', 'KillTask answers with what is recorded: RUNNING');
+  t.equal(await metric('titus_executor_held_updates'), 1, 'KILL_INITIATED is held');
+  await eventually('retries meet the full store', async () => ((await metric('titus_executor_state_write_failures_total')) ?? 0) >= 3);
+  t.ok(logLines.some((l) => /cannot write the task record/.test(l) && l.includes(taskId) && /ENOSPC/.test(l)), 'the refused write is logged, with the task and the errno');
+  t.equal((await ex.get(taskId)).state, 'TASK_STATE_RUNNING', 'GetTask says RUNNING while nothing more is recorded');
+  release();
+  released = true;
+  const updates = await ex.waitForState(taskId, 'terminal');
+  t.same(
+    updates.filter((u) => u.state !== 'TASK_STATE_STARTING').map((u) => u.state),
+    ['TASK_STATE_ACCEPTED', 'TASK_STATE_RUNNING', 'TASK_STATE_KILL_INITIATED', 'TASK_STATE_KILLED'],
+    'the held KILL_INITIATED is streamed in its place, then the end',
+  );
+  t.equal(await metric('titus_executor_held_updates'), 0, 'nothing held once written');
 });
