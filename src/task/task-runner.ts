@@ -14,8 +14,7 @@ import { removeOwnLeftover } from './owned-container.js';
 import type { NewUpdate } from './status-bus.js';
 import type { KillRequest, TaskRecord } from './task-record.js';
 import type { TaskStore } from './task-store.js';
-import { isRecordWriteError, type RecordWriteError } from './record-write-error.js';
-import { shouldLogStoreRetry, storeRetryDelayMs } from './store-retry.js';
+import { HeldUpdatesRetry, writeUntilStored } from './store-retry.js';
 import { admitAll, type PartGrant, type TaskPart } from './task-part.js';
 import { TaskStateMachine, type FirstUpdate } from './task-state-machine.js';
 import type { TaskOutputSink } from '../logs/types.js';
@@ -70,9 +69,8 @@ export class TaskRunner {
   private abandoned = false;
   private readonly log: Logger;
   private finished: Promise<void> = Promise.resolve();
-  /** Retrying updates the store refused (held, not streamed); see TaskStateMachine. */
-  private heldRetry: { timer: NodeJS.Timeout; attempt: number } | undefined;
-  private heldWaiters: Array<() => void> = [];
+  /** Retries the updates the store refused (held, not streamed); see TaskStateMachine. */
+  private readonly held: HeldUpdatesRetry;
 
   /**
    * A new task (publishes ACCEPTED, written to the store first), or one read
@@ -101,7 +99,8 @@ export class TaskRunner {
     // the state machine and retried here until the store takes it.
     const beforeDeliver = (stamped: StatusUpdate): void => this.persist(stamped);
     this.sm = new TaskStateMachine(launch.taskId, (u) => deps.publish(u, beforeDeliver), restored?.history ?? first);
-    this.sm.onHeld((err) => this.retryHeld(err));
+    this.held = new HeldUpdatesRetry(this.sm, this.log);
+    this.sm.onHeld((err) => this.held.start(err));
   }
 
   /** Starts the lifecycle in the background; `done` settles after the terminal update. */
@@ -128,9 +127,7 @@ export class TaskRunner {
   abandon(): void {
     this.abandoned = true;
     for (const t of this.timers) clearTimeout(t);
-    if (this.heldRetry !== undefined) clearTimeout(this.heldRetry.timer);
-    this.heldRetry = undefined;
-    this.releaseHeldWaiters();
+    this.held.stop();
   }
 
   /** Writes the task's record (with `update`, which is about to be streamed, as its latest). */
@@ -207,7 +204,7 @@ export class TaskRunner {
     // The exit (or kill) is stored before the container goes: if the store is
     // full, the container is kept until it is not, so a restart still finds the
     // task's real end instead of a container that is gone.
-    await this.persistUntilWritten();
+    await writeUntilStored(() => this.persist(), this.log, () => this.abandoned);
     if (this.abandoned) return;
     const cleanupErrors = await this.cleanup();
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
@@ -215,57 +212,8 @@ export class TaskRunner {
     this.sm.transition(outcome.state, message, outcome.reason, outcome.exit !== undefined ? { exit: outcome.exit } : {});
     this.deps.output?.ended(this.launch.taskId, this.finishedAtMs);
     // `done` means the terminal update is stored and streamed.
-    await this.heldWritten();
+    await this.held.written();
     this.log.info({ state: outcome.state, message }, 'task finished');
-  }
-
-  /** Writes the record now, retrying with back-off while the store refuses it; gives up only when abandoned. */
-  private async persistUntilWritten(): Promise<void> {
-    for (let attempt = 1; !this.abandoned; attempt++) {
-      try {
-        this.persist();
-        if (attempt > 1) this.log.info({ attempts: attempt }, 'task record written; the task is cleaned up');
-        return;
-      } catch (err) {
-        if (!isRecordWriteError(err)) throw err;
-        if (shouldLogStoreRetry(attempt)) {
-          this.log.error({ err: err.message, errno: err.errno, attempt }, 'cannot write the task record; its container is kept until it can be');
-        }
-        await new Promise((r) => setTimeout(r, storeRetryDelayMs(attempt)));
-      }
-    }
-  }
-
-  /** Tries the held updates again, with back-off, until the store takes them all. */
-  private retryHeld(err: RecordWriteError, attempt = 1): void {
-    if (this.abandoned || (this.heldRetry !== undefined && attempt === 1)) return;
-    if (shouldLogStoreRetry(attempt)) {
-      this.log.error(
-        { err: err.message, errno: err.errno, attempt, held: this.sm.heldCount, next: this.sm.intendedState },
-        'cannot write the task record; its updates are held (not streamed) until it can be',
-      );
-    }
-    const timer = setTimeout(() => {
-      this.heldRetry = undefined;
-      if (this.abandoned) return;
-      const stillFailing = this.sm.flushHeld();
-      if (stillFailing !== undefined) return this.retryHeld(stillFailing, attempt + 1);
-      this.log.info({ attempts: attempt + 1, state: this.sm.state }, 'held task updates written and streamed');
-      this.releaseHeldWaiters();
-    }, storeRetryDelayMs(attempt));
-    this.heldRetry = { timer, attempt };
-  }
-
-  /** Resolves once no update is held (at once when none is), or when the task is abandoned. */
-  private heldWritten(): Promise<void> {
-    if (this.sm.heldCount === 0 || this.abandoned) return Promise.resolve();
-    return new Promise((resolve) => this.heldWaiters.push(resolve));
-  }
-
-  private releaseHeldWaiters(): void {
-    const waiters = this.heldWaiters;
-    this.heldWaiters = [];
-    for (const w of waiters) w();
   }
 
   private async execute(): Promise<Outcome> {
