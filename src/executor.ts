@@ -87,7 +87,10 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
   const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status));
   const instrumented = new InstrumentedRuntime(runtime, metrics);
-  const logs = await startTaskLogStore(config, instrumented, log);
+  const logs = await startTaskLogStore(config, instrumented, log, {
+    onPaused: () => metrics.logCopyPauses.inc(),
+    onDropped: (lines) => metrics.logLinesDropped.inc(lines),
+  });
   const tasks = new TaskManager({
     // The network part keeps the plain runtime: it needs the sandbox calls the metrics wrapper does not forward.
     runtime: instrumented,
@@ -97,10 +100,11 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     // The metadata part right after the network part: released (task detached) before the address is.
     parts: [gpu, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
-    store: new TaskStore(config.stateDir),
+    store: new TaskStore(config.stateDir, { onWriteFailed: () => metrics.stateWriteFailures.inc() }),
     engine: engineMonitor,
   });
   metrics.observeBus(tasks.bus);
+  metrics.trackHeldUpdates(() => tasks.heldUpdates());
   const drain = tasks.drainState();
   if (drain.draining) log.warn({ reason: drain.reason, sinceMs: drain.sinceMs }, 'this host is drained: launches are refused until `titus-executor drain off`');
   // Every stored task is known before the API opens (synchronously, here); re-attaching

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../common/atomic-file.js';
+import { ensurePrivateDirSync, writePrivateFileSync } from '../common/atomic-file.js';
 import { readPublishedDocuments } from '../task/published-tasks.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -30,8 +30,9 @@ export interface RunTaskStateDocument {
   readonly view: TaskView;
 }
 
-// Readers see the old document or the new one, never half of one.
-const writeAtomic = (file: string, text: string): void => writeFileAtomicSync(file, text);
+// Readers see the old document or the new one, never half of one. The document
+// holds the request, env secrets included: 0600, in a directory only root enters.
+const writeAtomic = (file: string, text: string): void => writePrivateFileSync(file, text);
 
 export interface RunTaskStateOptions {
   readonly executorId: string;
@@ -45,6 +46,7 @@ export interface RunTaskStateOptions {
 /** Rewrites the task's state after every update. */
 export class RunTaskState {
   private dirBroken = false;
+  private dirChecked = false;
   private readonly pidStartTime = processStartTime(process.pid);
 
   constructor(private readonly opts: RunTaskStateOptions) {}
@@ -62,6 +64,11 @@ export class RunTaskState {
     if (this.opts.stateFile !== undefined) writeAtomic(this.opts.stateFile, text);
     if (this.opts.runTaskDir !== undefined && !this.dirBroken) {
       try {
+        if (!this.dirChecked) {
+          // An older version created it world-readable: closed before a request is put in it.
+          ensurePrivateDirSync(this.opts.runTaskDir);
+          this.dirChecked = true;
+        }
         writeAtomic(join(this.opts.runTaskDir, `${view.taskId}.json`), text);
       } catch (err) {
         this.dirBroken = true;

@@ -134,7 +134,8 @@ const reporter = (tasks: TaskManager, spec: LaunchSpec, state: RunTaskState, not
 
 const runTask = async (opts: RunTaskOptions, log: Logger, config: ExecutorConfig): Promise<number> => {
   const spec = validate(buildRequest(opts), config);
-  if (opts.stateFile !== undefined) mkdirSync(dirname(opts.stateFile), { recursive: true });
+  // The state file holds the request (env secrets): a directory made for it is root's alone.
+  if (opts.stateFile !== undefined) mkdirSync(dirname(opts.stateFile), { recursive: true, mode: 0o700 });
   const runtime = new DockerRuntime(config.docker.host);
   // The same GPU part as the daemon, on the same lock directory: a GPU held
   // here is one the daemon (or another run-task) cannot take.

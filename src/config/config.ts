@@ -101,9 +101,17 @@ export const configSchema = z
     interlink: interlinkConfigSchema.prefault({}),
     /** Durable state: task records (tasks/), task logs (logs/), the drain flag. Must survive reboots. */
     stateDir: z.string().min(1).default('/var/lib/titus-executor'),
-    /** Each task's stdout and stderr, kept under <stateDir>/logs/<taskId>/ for GetLogs and `titus-executor logs`. */
+    /** Each task's stdout and stderr, kept under <logs.dir>/<taskId>/ for GetLogs and `titus-executor logs`. */
     logs: z
       .object({
+        /** Where task logs are kept; unset: <stateDir>/logs. Their own filesystem keeps a task's output away from the task records. */
+        dir: z.string().min(1).optional(),
+        /**
+         * MiB kept free on the logs' filesystem: below it a task's output stops being stored (a marker line says so)
+         * until there is room again, so output can never take the space task records need. Half of it is what
+         * launches need free in the state directory.
+         */
+        reserveMb: z.number().nonnegative().default(64),
         /** Bytes per log file before it is rotated; a single line longer than that is cut. */
         maxFileBytes: z.number().int().min(4096).default(10 * 1024 * 1024),
         /** Files kept per task, the one being written included: at most maxFiles x maxFileBytes per task. */

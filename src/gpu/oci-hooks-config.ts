@@ -74,7 +74,8 @@ export const writeNvidiaHooksConfig = async (
   options: NvidiaHookOptions & { readonly configPath?: string } = {},
 ): Promise<string> => {
   const configPath = options.configPath ?? DEFAULT_OCI_HOOKS_CONFIG_PATH;
-  await writeFileAtomic(configPath, `${JSON.stringify(renderNvidiaHooksConfig(options), null, 2)}\n`);
+  // Not a secret: the OCI runtime and people debugging it read it.
+  await writeFileAtomic(configPath, `${JSON.stringify(renderNvidiaHooksConfig(options), null, 2)}\n`, 0o644, 0o755);
   return configPath;
 };
 

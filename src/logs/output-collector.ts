@@ -6,6 +6,7 @@ import { isRuntimeError } from '../runtime/runtime-errors.js';
 import { readResumePoint } from './resume-point.js';
 import { ResumeFilter } from '../runtime/output-resume.js';
 import { RotatingLogWriter, type RotationLimits } from './rotating-writer.js';
+import type { LogSpaceGate } from './space-reserve.js';
 
 export interface CollectorDeps {
   readonly source: ContainerOutputSource;
@@ -13,6 +14,8 @@ export interface CollectorDeps {
   readonly log: Logger;
   /** Called after each batch is in the file (followers read on). */
   readonly onAppended: () => void;
+  /** The logs filesystem's reserve: lines are dropped (with a marker) rather than taking it. */
+  readonly space?: LogSpaceGate;
 }
 
 /** Copies after an engine error (a restarted engine, a dropped connection) before giving up. */
@@ -80,8 +83,9 @@ export class OutputCollector {
     });
     for await (const batch of output) {
       const fresh = filter.fresh(batch);
-      if (fresh.length === 0) continue;
-      await writer.append(fresh);
+      const lines = this.deps.space === undefined || fresh.length === 0 ? fresh : await this.deps.space.admit(fresh);
+      if (lines.length === 0) continue;
+      await writer.append(lines);
       this.deps.onAppended();
     }
   }

@@ -13,10 +13,17 @@ import { OutputCollector } from './output-collector.js';
 import { readEndedMarker, writeEndedMarker } from './ended-marker.js';
 import type { RotationLimits } from './rotating-writer.js';
 import type { StoredLine } from './stored-line.js';
+import { LogSpaceReserve, type LogSpaceEvents } from './space-reserve.js';
 import type { LogLine, LogQuery, TaskLogReader, TaskOutputSink } from './types.js';
 
 export interface TaskLogStoreOptions extends RotationLimits {
   readonly stateDir: string;
+  /** logs.dir: where the task directories are; default `<stateDir>/logs`. */
+  readonly dir?: string;
+  /** Bytes kept free on the logs' filesystem (logs.reserveMb); 0 or absent: none. */
+  readonly reserveBytes?: number;
+  /** Told when a task's output stops being stored for lack of room, and of the lines dropped. */
+  readonly spaceEvents?: LogSpaceEvents;
   /** How long a task's logs are kept after it ended. */
   readonly retentionMs: number;
   readonly sweepIntervalMs: number;
@@ -35,7 +42,9 @@ const BATCH_BYTES = 1024 * 1024;
 const STOP_WAIT_MS = 2000;
 
 /**
- * Each task's stdout and stderr on the host, under `<stateDir>/logs/<taskId>/`:
+ * Each task's stdout and stderr on the host, under `<stateDir>/logs/<taskId>/`
+ * (or `<logs.dir>/<taskId>/`), never taking the reserve of free space kept for
+ * the task records (src/logs/space-reserve.ts):
  * fed by one OutputCollector per running container, read (and followed) by
  * GetLogs, kept for the retention time after the task ended, then removed.
  * Everything it knows is on disk (the lines, the `ended` markers), so a
@@ -51,9 +60,11 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<string[]> | undefined;
   private stopped = false;
+  private readonly reserve: LogSpaceReserve;
 
   constructor(private readonly options: TaskLogStoreOptions) {
-    this.root = logsRoot(options.stateDir);
+    this.root = options.dir ?? logsRoot(options.stateDir);
+    this.reserve = new LogSpaceReserve(this.root, options.reserveBytes ?? 0, options.spaceEvents);
   }
 
   /** Creates the logs directory and removes what is past retention, now and then every sweep interval. */
@@ -92,6 +103,12 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
         limits: this.options,
         log: this.options.log.child({ taskId }),
         onAppended: () => this.changes.notify(taskId),
+        space: this.reserve.gate(() =>
+          this.options.log.warn(
+            { taskId, dir: this.root, reserveBytes: this.reserve.reserveBytes },
+            "the logs filesystem is down to its reserve (logs.reserveMb): the task's output is not stored until there is room",
+          ),
+        ),
       },
       previous?.done,
     );

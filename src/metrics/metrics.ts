@@ -140,6 +140,39 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly stateWriteFailures = new Counter({
+    name: 'titus_executor_state_write_failures_total',
+    help: 'Task record writes the state directory refused (full, read-only); the update each carried is held, not streamed, and retried',
+    registers: [this.registry],
+  });
+
+  private readHeldUpdates: (() => number) | undefined;
+
+  readonly heldUpdates: Gauge = new Gauge({
+    name: 'titus_executor_held_updates',
+    help: 'Task status updates decided but not streamed yet, because the state directory cannot record them',
+    registers: [this.registry],
+    collect: () => {
+      if (this.readHeldUpdates !== undefined) this.heldUpdates.set(this.readHeldUpdates());
+    },
+  });
+
+  readonly logCopyPauses = new Counter({
+    name: 'titus_executor_task_log_pauses_total',
+    help: "Times a task's output stopped being stored because the logs filesystem was down to its reserve (logs.reserveMb)",
+    registers: [this.registry],
+  });
+
+  readonly logLinesDropped = new Counter({
+    name: 'titus_executor_task_log_dropped_lines_total',
+    help: 'Task output lines not stored because the logs filesystem was down to its reserve (logs.reserveMb)',
+    registers: [this.registry],
+  });
+
+  trackHeldUpdates(read: () => number): void {
+    this.readHeldUpdates = read;
+  }
+
   recordMetadataRequest(route: string, status: number): void {
     this.metadataRequests.inc({ route, code: String(status) });
   }
@@ -153,6 +186,7 @@ export class Metrics {
     for (const state of LIVE_STATES) this.tasks.set({ state }, 0);
     for (const phase of LAUNCH_PHASES) this.launchPhaseSeconds.zero({ phase });
     this.gpusInUse.set(0);
+    this.heldUpdates.set(0);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'titus_executor_' });
   }
 

@@ -18,6 +18,7 @@ import { StatusBus, type UpdateListener } from './status-bus.js';
 import { admitAll, type PartCapacity, type TaskPart } from './task-part.js';
 import { TaskRunner, type EngineAvailability } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
+import { refuseIfStateDirFull } from './state-space.js';
 import { recoverTasks, type RecoveryReport } from './task-recovery.js';
 import { isTerminal, type LaunchSpec, type StatusUpdate, type TaskResources, type TaskState, type TaskView } from './types.js';
 
@@ -104,6 +105,7 @@ export class TaskManager {
     if (engine !== undefined && !engine.isUp()) {
       throw new ExecutorError('UNAVAILABLE', `the container engine is ${engine.describeOutage()}; retry later or launch the task on another host`);
     }
+    if (this.deps.store !== undefined) refuseIfStateDirFull(this.deps.store.dir, (this.deps.config.logs.reserveMb * 1024 * 1024) / 2);
     if (this.external().some((v) => v.taskId === spec.taskId)) {
       throw new ExecutorError('ALREADY_EXISTS', `task ${spec.taskId} already runs on this host under titus-executor run-task`);
     }
@@ -221,7 +223,8 @@ export class TaskManager {
    */
   annotate(taskId: string, message: string): boolean {
     const runner = this.tasks.get(taskId);
-    if (runner === undefined || runner.sm.state !== 'RUNNING') return false;
+    // Not once its end is decided (held for the store): RUNNING may no longer follow.
+    if (runner === undefined || runner.sm.state !== 'RUNNING' || !runner.sm.canMoveTo('RUNNING')) return false;
     runner.sm.transition('RUNNING', message);
     return true;
   }
@@ -276,6 +279,13 @@ export class TaskManager {
       disks: host.disks,
       nics: host.nics,
     };
+  }
+
+  /** Status updates decided but not yet streamed, because the store could not take them yet. */
+  heldUpdates(): number {
+    let n = 0;
+    for (const r of this.tasks.values()) n += r.sm.heldCount;
+    return n;
   }
 
   /** Stops accepting launches; running tasks keep running (their containers outlive the process). */

@@ -15,6 +15,7 @@ import { removeOwnLeftover } from './owned-container.js';
 import type { NewUpdate } from './status-bus.js';
 import type { KillRequest, TaskRecord } from './task-record.js';
 import type { TaskStore } from './task-store.js';
+import { HeldUpdatesRetry, writeUntilStored } from './store-retry.js';
 import { admitAll, type PartGrant, type TaskPart } from './task-part.js';
 import { TaskStateMachine, type FirstUpdate } from './task-state-machine.js';
 import type { TaskOutputSink } from '../logs/types.js';
@@ -75,6 +76,8 @@ export class TaskRunner {
   private abandoned = false;
   private readonly log: Logger;
   private finished: Promise<void> = Promise.resolve();
+  /** Retries the updates the store refused (held, not streamed); see TaskStateMachine. */
+  private readonly held: HeldUpdatesRetry;
 
   /**
    * A new task (publishes ACCEPTED, written to the store first), or one read
@@ -98,11 +101,13 @@ export class TaskRunner {
       this.exit = restored.exit;
       this.kill = restored.kill;
     }
-    // The first update's write failing fails the launch (nothing is streamed);
-    // a later one's is logged and retried with the next change.
-    const beforeDeliver = (stamped: StatusUpdate): void =>
-      (this.sm as TaskStateMachine | undefined) === undefined ? this.persist(stamped) : this.persistQuietly(stamped);
+    // Every update is written before it is streamed. The first one's write
+    // failing fails the launch (nothing is streamed); a later one is held by
+    // the state machine and retried here until the store takes it.
+    const beforeDeliver = (stamped: StatusUpdate): void => this.persist(stamped);
     this.sm = new TaskStateMachine(launch.taskId, (u) => deps.publish(u, beforeDeliver), restored?.history ?? first);
+    this.held = new HeldUpdatesRetry(this.sm, this.log);
+    this.sm.onHeld((err) => this.held.start(err));
   }
 
   /** Starts the lifecycle in the background; `done` settles after the terminal update. */
@@ -129,6 +134,7 @@ export class TaskRunner {
   abandon(): void {
     this.abandoned = true;
     for (const t of this.timers) t.clear();
+    this.held.stop();
   }
 
   /** Writes the task's record (with `update`, which is about to be streamed, as its latest). */
@@ -161,7 +167,8 @@ export class TaskRunner {
 
   /** Idempotent: the first call decides the grace period. */
   requestKill(reason: string, graceSeconds: number, cause?: KillRequest['cause']): void {
-    if (this.sm.terminal || this.kill !== undefined) return;
+    // Not once the task has ended, even when its end is still held for the store.
+    if (!this.sm.canMoveTo('KILL_INITIATED') || this.kill !== undefined) return;
     this.kill = { reason, graceSeconds, ...(cause !== undefined ? { cause } : {}) };
     this.log.info({ graceSeconds, reason, cause }, 'kill requested');
     const message = cause === undefined ? `kill requested${reason === '' ? '' : `: ${reason}`}` : reason;
@@ -201,11 +208,18 @@ export class TaskRunner {
     }
     for (const t of this.timers) t.clear();
     if (this.abandoned) return;
+    // The exit (or kill) is stored before the container goes: if the store is
+    // full, the container is kept until it is not, so a restart still finds the
+    // task's real end instead of a container that is gone.
+    await writeUntilStored(() => this.persist(), this.log, () => this.abandoned);
+    if (this.abandoned) return;
     const cleanupErrors = await this.cleanup();
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
     this.finishedAtMs = Date.now();
     this.sm.transition(outcome.state, message, outcome.reason, outcome.exit !== undefined ? { exit: outcome.exit } : {});
     this.deps.output?.ended(this.launch.taskId, this.finishedAtMs);
+    // `done` means the terminal update is stored and streamed.
+    await this.held.written();
     this.log.info({ state: outcome.state, message }, 'task finished');
   }
 
@@ -289,8 +303,8 @@ export class TaskRunner {
   private async untilExit(id: string): Promise<Outcome> {
     const exit = await this.waitThroughOutages(id);
     this.log.info({ exitCode: exit.exitCode, oomKilled: exit.oomKilled }, 'container exited');
+    // Stored (durably, before the container is removed) by settle().
     this.exit = { exitCode: exit.exitCode, oomKilled: exit.oomKilled };
-    this.persistQuietly();
     if (this.kill !== undefined) return outcomeForKill(this.kill, this.exit);
     return exitOutcome(exit, this.command);
   }

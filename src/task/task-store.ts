@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../common/atomic-file.js';
 import { errorMessage } from '../common/errors.js';
+import { RecordWriteError } from './record-write-error.js';
 import { decodeRecord, encodeRecord, type TaskRecord } from './task-record.js';
 
 /** A record file that could not be trusted: torn, edited, or not a record at all. */
@@ -34,21 +35,38 @@ const digest = (body: string): string => createHash('sha256').update(body).diges
  * checksum and length of the body, so a torn or edited file is detected and
  * reported instead of being trusted.
  */
+export interface TaskStoreOptions {
+  /** Told of every record write that failed (a metric); the caller of save() decides what to do. */
+  readonly onWriteFailed?: (err: RecordWriteError) => void;
+}
+
 export class TaskStore {
   readonly dir: string;
   private readonly sequenceFile: string;
 
-  constructor(stateDir: string) {
+  constructor(
+    stateDir: string,
+    private readonly options: TaskStoreOptions = {},
+  ) {
     this.dir = join(stateDir, 'tasks');
     this.sequenceFile = join(stateDir, 'sequence');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  /** Synchronous on purpose: the caller streams the change only after this returns. */
+  /**
+   * Synchronous on purpose: the caller streams the change only after this
+   * returns. Throws RecordWriteError (the old record is intact).
+   */
   save(record: TaskRecord): void {
     const body = encodeRecord(record);
     const header = `${MAGIC} ${FORMAT} sha256=${digest(body)} bytes=${Buffer.byteLength(body)}`;
-    writeFileAtomicSync(this.fileFor(record.launch.taskId), `${header}\n${body}\n`, 0o600);
+    try {
+      writeFileAtomicSync(this.fileFor(record.launch.taskId), `${header}\n${body}\n`, 0o600);
+    } catch (err) {
+      const failure = new RecordWriteError(record.launch.taskId, err);
+      this.options.onWriteFailed?.(failure);
+      throw failure;
+    }
   }
 
   remove(taskId: string): void {
