@@ -31,7 +31,14 @@ const renamed = (err: unknown, origins: ReadonlyArray<readonly [string, string]>
   if (!isExecutorError(err) || err.field === undefined) return err;
   const field = err.field;
   const hit = origins.find(([prefix]) => field === prefix || field.startsWith(`${prefix}.`));
-  const origin = hit !== undefined ? `${hit[1]}${field.slice(hit[0].length)}` : fallback !== undefined ? `${fallback} (ContainerInfo ${field.replace(/^containerInfo(Bytes)?\.?/, '')})` : undefined;
+  // List indexes as Kubernetes writes them: `.add.0` is `.add[0]`.
+  const indexes = (path: string): string => path.replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+  const origin =
+    hit !== undefined
+      ? `${hit[1]}${indexes(field.slice(hit[0].length))}`
+      : fallback !== undefined
+        ? `${fallback} (ContainerInfo ${field.replace(/^containerInfo(Bytes)?\.?/, '')})`
+        : undefined;
   if (origin === undefined) return err;
   const detail = err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message;
   return new ExecutorError(err.code, `${origin}: ${detail}`, { field: origin, cause: err });

@@ -1,4 +1,5 @@
 import { parseQuantity } from '../../k8s/quantity.js';
+import { mapKeyForPath } from '../env-limits.js';
 import { readAnnotations, type AnnotationResult } from './annotations.js';
 import { annotationField, checkPodPart, fieldPath, refuse } from './pod-fields.js';
 import { podContainerSchema, podSchema, type PodContainer, type TitusPod } from './pod-schema.js';
@@ -91,7 +92,7 @@ const readEnv = (c: PodContainer, a: AnnotationResult, info: Record<string, unkn
     if (e.valueFrom !== undefined) throw refuse(mainField('env', i, 'valueFrom'), `${e.name}: only literal values are supported (there is no API server to resolve a reference)`);
     const target = a.systemEnvNames?.has(e.name) === true ? titus : user;
     target[e.name] = e.value ?? '';
-    origins.push([`containerInfo.${target === titus ? 'titusProvidedEnv' : 'userProvidedEnv'}.${e.name}`, mainField('env', i)]);
+    origins.push([`containerInfo.${target === titus ? 'titusProvidedEnv' : 'userProvidedEnv'}.${mapKeyForPath(e.name)}`, mainField('env', i)]);
   });
   if (Object.keys(user).length > 0) info['userProvidedEnv'] = { ...(info['userProvidedEnv'] as object | undefined), ...user };
   if (Object.keys(titus).length > 0) info['titusProvidedEnv'] = { ...(info['titusProvidedEnv'] as object | undefined), ...titus };
