@@ -96,7 +96,7 @@ t.test('role and passthrough: IAM role, IMDS token, idle batch, OOM score, shell
   });
   t.equal(spec.containerInfo.oomScoreAdj, 500);
   t.equal(spec.containerInfo.allowCpuBursting, true);
-  t.match(spec.containerInfo.entrypointStr, /^\/bin\/sh -c 'echo role=/, 'entrypoint-shell-splitting-enabled: the command is one string to split');
+  t.match(spec.containerInfo.entrypointStr, /^\/bin\/sh -c 'sleep 1; echo role=/, 'entrypoint-shell-splitting-enabled: the command is one string to split');
   t.equal(spec.runtimeLimitSeconds, 600, 'activeDeadlineSeconds is the runtime limit');
 });
 
