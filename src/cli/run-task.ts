@@ -197,6 +197,8 @@ export const registerRunTask = (program: Command): void => {
       let code: number;
       try {
         if (opts.runtimeDir !== undefined) {
+          const clash = opts.taskId !== undefined ? '--task-id' : opts.containerInfo !== undefined ? '--container-info' : opts.stateFile !== undefined ? '--state-file' : undefined;
+          if (clash !== undefined) throw new ExecutorError('INVALID_ARGUMENT', `${clash} does not go with --runtime-dir (the pod in pod.json names the task; state.json is its state)`);
           code = await runPodTask({ runtimeDir: opts.runtimeDir, runTaskDir: opts.runTaskDir }, log, config);
           process.stdout.write('', () => process.exit(code));
           return;

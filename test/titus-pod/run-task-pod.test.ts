@@ -197,3 +197,25 @@ t.test('no readable pod.json: exit 1 and no state.json, as titus-executor-backen
   t.equal(gone.code, 1);
   t.match(gone.stderr, /pod\.json/);
 });
+
+t.test('state.json that cannot be written: the task is killed and run-task exits 1', async (t) => {
+  const taskId = uniqueTaskId('unwritable');
+  const pod = runnablePod('batch-job', taskId, h.images.busybox);
+  pod.spec.containers[0] = { ...pod.spec.containers[0], image: h.images.busybox, args: ['sleep 300'] };
+  // A directory where state.json goes: the atomic rename onto it fails.
+  mkdirSync(join(dir, `default__${taskId}`, 'state.json'), { recursive: true });
+  const { p } = start(pod);
+  const exit = await p.exit;
+  t.equal(exit.code, 1);
+  t.match(exit.stderr, /cannot write state\.json/);
+  t.ok(p.updates.some((u) => u.state === 'TASK_STATE_KILLED'), 'the task was killed rather than left running unobserved');
+  const ps = await h.docker(['ps', '-aq', '--filter', `name=${taskId}`]);
+  t.equal(ps.stdout.trim(), '', 'no container left');
+});
+
+t.test('--runtime-dir does not go with --task-id, --container-info or --state-file', async (t) => {
+  const p = spawnRunTask(['--config', plainConfig, '--runtime-dir', join(dir, 'clash'), '--task-id', 'x', '--run-task-dir', runTaskDir()]);
+  const exit = await p.exit;
+  t.equal(exit.code, 2);
+  t.match(exit.stderr, /--task-id does not go with --runtime-dir/);
+});
