@@ -61,11 +61,15 @@ t.test('GPU job gets its GPU', async (t) => {
   t.equal(task.resources?.gpus, 1, 'nvidia.com/gpu');
 });
 
-t.test('service job gets an address, security group and bandwidth; KillTask ends it', async (t) => {
-  const { taskId } = await launchPod('service-job');
+t.test('service job gets an address, security group, bandwidth and its spec.hostname; KillTask ends it', async (t) => {
+  const taskId = uniqueTaskId('service-job');
+  const pod = runnablePod('service-job', taskId, h.images.busybox);
+  pod.spec['hostname'] = 'apigateway-main-1';
+  await ex.launch({ pod: podBytes(pod) });
   const updates = await ex.waitForState(taskId, 'TASK_STATE_RUNNING');
   const network = updates.find((u) => u.network?.ipv4Address)?.network;
   t.match(network?.ipv4Address, /^198\.18\.20\.\d+$/);
+  t.equal(network?.hostname, 'apigateway-main-1', 'the network sandbox carries the pod’s hostname');
   const task = await ex.get(taskId);
   t.equal(task.resources?.networkMbps, 50, 'kubernetes.io/ingress-bandwidth');
   t.same(task.containerInfo?.networkConfigInfo?.securityGroups, ['sg-web']);
