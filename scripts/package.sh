@@ -144,6 +144,7 @@ node -e '
 install -D -m0755 debian/titus-executor.wrapper "$root/usr/bin/titus-executor"
 install -D -m0644 debian/titus-executor.service "$root/lib/systemd/system/titus-executor.service"
 install -D -m0644 "debian/titus-executor@.service" "$root/lib/systemd/system/titus-executor@.service"
+install -D -m0644 "debian/titus-executor-pod@.service" "$root/lib/systemd/system/titus-executor-pod@.service"
 install -D -m0644 debian/titus-executor.tmpfiles "$root/usr/lib/tmpfiles.d/titus-executor.conf"
 install -D -m0644 debian/config.yaml "$root/etc/titus-executor/config.yaml"
 install -d -m0755 "$root/var/lib/titus-executor"

@@ -11,6 +11,7 @@ import type { TitusExecutorHandlers } from './generated/titus/executor/v1/TitusE
 import type { TaskStatusEvent } from './generated/titus/executor/v1/TaskStatusEvent.js';
 import type { WatchTaskStatusRequest__Output } from './generated/titus/executor/v1/WatchTaskStatusRequest.js';
 import { getLogs } from './logs-service.js';
+import { parsePodLaunchRequest } from './pod-request.js';
 import { toGrpcError } from './status-map.js';
 import { parseKillRequest, parseLaunchRequest, parseListRequest, parseSetDrainRequest, parseTaskId, parseWatchRequest } from './validate.js';
 
@@ -61,7 +62,10 @@ export const executorHandlers = (deps: ServiceDeps, watches: WatchRegistry): Tit
   const { tasks, config, log } = deps;
   return {
     LaunchTask: unary(log, 'LaunchTask', (req) => {
-      const spec = parseLaunchRequest(req, config.defaultResources, deps.decodeContainerInfo);
+      const spec =
+        req.container === 'pod'
+          ? parsePodLaunchRequest(req, { defaults: config.defaultResources, decodeContainerInfo: deps.decodeContainerInfo, registry: config.docker.registry })
+          : parseLaunchRequest(req, config.defaultResources, deps.decodeContainerInfo);
       const task = tasks.launch(spec);
       log.info({ taskId: spec.taskId, image: task.image }, 'task accepted');
       return { task: taskToProto(task) };

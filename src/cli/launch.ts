@@ -21,6 +21,7 @@ interface LaunchOptions extends GlobalOptions {
   gpus?: string;
   killWait?: string;
   containerInfo?: string;
+  pod?: string;
   format: 'auto' | 'json' | 'bytes' | 'base64';
   wait?: boolean;
   progress: boolean;
@@ -66,7 +67,26 @@ export const readContainerInfoFile = (file: string, format: LaunchOptions['forma
   return { containerInfoBytes: raw };
 };
 
+/** `--pod FILE`: a Titus v1.Pod as JSON, sent as it is; its metadata.name is the task id. */
+const podRequest = (file: string, opts: LaunchOptions, command: string[]): LaunchTaskRequest => {
+  const clashing = (['image', 'containerInfo', 'cpu', 'memory', 'disk', 'network', 'gpus', 'killWait'] as const).filter((k) => opts[k] !== undefined);
+  if (clashing.length > 0 || command.length > 0 || opts.env.length > 0) {
+    throw new Error(`--pod carries the whole task; drop ${clashing.length > 0 ? `--${clashing[0]?.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : command.length > 0 ? 'the command' : '--env'}`);
+  }
+  const bytes = readFileSync(file);
+  let name: unknown;
+  try {
+    name = (JSON.parse(bytes.toString('utf8')) as { metadata?: { name?: unknown } }).metadata?.name;
+  } catch (err) {
+    throw new Error(`--pod ${file}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof name !== 'string' || name === '') throw new Error(`--pod ${file}: metadata.name (the task id) is missing`);
+  if (opts.taskId !== undefined && opts.taskId !== name) throw new Error(`--task-id ${opts.taskId} differs from the pod's metadata.name ${name}`);
+  return { taskId: name, pod: bytes };
+};
+
 const buildRequest = (opts: LaunchOptions, command: string[]): LaunchTaskRequest => {
+  if (opts.pod !== undefined) return podRequest(opts.pod, opts, command);
   let container: Pick<LaunchTaskRequest, 'containerInfo' | 'containerInfoBytes'>;
   if (opts.containerInfo !== undefined) {
     container = readContainerInfoFile(opts.containerInfo, opts.format);
@@ -114,6 +134,7 @@ export const registerLaunch = (program: Command, globals: () => GlobalOptions): 
     .option('--kill-wait <s>', 'grace period between SIGTERM and SIGKILL')
     .option('--container-info <file>', 'a ContainerInfo: JSON, raw serialized bytes, or base64')
     .option('--format <f>', 'format of --container-info: auto|json|bytes|base64', 'auto')
+    .option('--pod <file>', "a Titus v1.Pod (JSON, as Titus' pod.json): the task id, image, process and resources all come from it")
     .option('--wait', 'wait for the task to end; exit non-zero unless it FINISHED')
     .option('--no-progress', 'no progress bar while pulling')
     .action(async (command: string[], local: Omit<LaunchOptions, keyof GlobalOptions>) => {

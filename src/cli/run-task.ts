@@ -16,11 +16,14 @@ import type { LaunchSpec, StatusUpdate, TaskState } from '../task/types.js';
 import { toProtoJson } from './format.js';
 import { readContainerInfoFile } from './launch.js';
 import { DEFAULT_RUN_TASK_DIR, RunTaskState } from './run-task-state.js';
+import { runPodTask } from './run-task-pod.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 interface RunTaskOptions {
   taskId: string;
   containerInfo: string;
+  /** Titus' per-task backend contract instead of --task-id/--container-info (src/cli/run-task-pod.ts). */
+  runtimeDir?: string;
   format: Parameters<typeof readContainerInfoFile>[1];
   cpu?: string;
   memory?: string;
@@ -108,7 +111,7 @@ const loadRunTaskConfig = (opts: RunTaskOptions): ExecutorConfig => {
 };
 
 /** Writes each update as a proto-JSON line on stdout, the state files, and systemd's status line. */
-const reporter = (tasks: TaskManager, spec: LaunchSpec, state: RunTaskState, notifier: SystemdNotifier) => {
+export const reporter = (tasks: TaskManager, spec: LaunchSpec, state: RunTaskState, notifier: SystemdNotifier) => {
   let lastState: TaskState | undefined;
   let writeQueued = false;
   // The update is published before the task's view records it (and the first
@@ -168,8 +171,9 @@ export const registerRunTask = (program: Command): void => {
   program
     .command('run-task')
     .description('run one task in the foreground, without a daemon; status updates are JSON lines on stdout')
-    .requiredOption('--task-id <id>', 'task id (names the container)')
-    .requiredOption('--container-info <file>', 'a ContainerInfo: JSON (proto JSON mapping), raw serialized bytes, or base64')
+    .option('--task-id <id>', 'task id (names the container); required without --runtime-dir')
+    .option('--container-info <file>', 'a ContainerInfo: JSON (proto JSON mapping), raw serialized bytes, or base64; required without --runtime-dir')
+    .option('--runtime-dir <dir>', "Titus' per-task contract: run the v1.Pod in DIR/pod.json, keep DIR/state.json (the pod with its status) current")
     .option('--format <f>', 'format of --container-info: auto|json|bytes|base64', 'auto')
     .addOption(new Option('--cpu <n>', 'CPUs').env('TITUS_TASK_CPU'))
     .addOption(new Option('--memory <MiB>', 'memory in MiB').env('TITUS_TASK_MEMORY_MB'))
@@ -185,13 +189,24 @@ export const registerRunTask = (program: Command): void => {
     .addHelpText(
       'after',
       '\nSIGTERM or SIGINT kills the task with its grace period.\n' +
-        `Exit status: 0 FINISHED, 1 FAILED, 3 KILLED, 4 LOST, ${EXIT_NOT_STARTED} not started (invalid request, no room).`,
+        `Exit status: 0 FINISHED, 1 FAILED, 3 KILLED, 4 LOST, ${EXIT_NOT_STARTED} not started (invalid request, no room).\n` +
+        'With --runtime-dir (as titus-executor-backend): SIGUSR1 kills too; 0 once the outcome is in state.json, 1 when pod.json cannot be read or state.json written.',
     )
     .action(async (opts: RunTaskOptions) => {
       const config = loadRunTaskConfig(opts);
       const log = createLogger(config.logLevel).child({ mode: 'run-task' });
       let code: number;
       try {
+        if (opts.runtimeDir !== undefined) {
+          const clash = opts.taskId !== undefined ? '--task-id' : opts.containerInfo !== undefined ? '--container-info' : opts.stateFile !== undefined ? '--state-file' : undefined;
+          if (clash !== undefined) throw new ExecutorError('INVALID_ARGUMENT', `${clash} does not go with --runtime-dir (the pod in pod.json names the task; state.json is its state)`);
+          code = await runPodTask({ runtimeDir: opts.runtimeDir, runTaskDir: opts.runTaskDir }, log, config);
+          process.stdout.write('', () => process.exit(code));
+          return;
+        }
+        if (opts.taskId === undefined || opts.containerInfo === undefined) {
+          throw new ExecutorError('INVALID_ARGUMENT', `required option '${opts.taskId === undefined ? '--task-id <id>' : '--container-info <file>'}' not specified (or give --runtime-dir)`);
+        }
         code = await runTask(opts, log, config);
       } catch (err) {
         if (!(err instanceof ExecutorError)) throw err;

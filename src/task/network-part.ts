@@ -23,7 +23,8 @@ export const networkSpecFor = (launch: LaunchSpec): NetworkSpec => {
     bandwidthMbps: launch.resources.networkMbps,
     allowBursting: info.allowNetworkBursting === true,
     wantIpv6: info.passthroughAttributes?.[ASSIGN_IPV6_ATTRIBUTE]?.toLowerCase() === 'true',
-    hostname: hostnameFor(launch.taskId),
+    // A pod's spec.hostname (LaunchSpec.hostname) names the sandbox, which the task joins.
+    hostname: launch.hostname ?? hostnameFor(launch.taskId),
   };
 };
 

@@ -110,6 +110,14 @@ t.test('the conffile is debian/config.yaml and matches the units', async (t) => 
   t.equal(perTask.get('EnvironmentFile'), '-/run/titus-executor/%i/resources.env');
   const stopSeconds = Number((perTask.get('TimeoutStopSec') ?? '').replace(/s$/, ''));
   t.ok(stopSeconds > config.container.maxKillWaitSeconds + 30, `TimeoutStopSec ${stopSeconds} s outlasts the longest grace period`);
+
+  // Titus' per-task contract (docs/titus-contract.md): pod.json in, state.json out, in a private runtime dir.
+  const perPod = unitSettings(readFileSync(join(extracted, 'lib/systemd/system/titus-executor-pod@.service'), 'utf8'));
+  t.equal(perPod.get('ExecStart'), '/usr/bin/titus-executor run-task --runtime-dir /run/titus-executor/%i');
+  t.equal(perPod.get('RuntimeDirectory'), 'titus-executor/%i');
+  t.equal(perPod.get('RuntimeDirectoryMode'), '0700');
+  t.equal(perPod.get('RemainAfterExit'), 'yes', 'state.json stays readable after the task ends');
+  t.equal(perPod.get('Type'), 'notify');
 });
 
 t.test('lintian: no errors or warnings beyond the explained overrides', async (t) => {

@@ -10,7 +10,8 @@ export interface LaunchTaskRequest {
   'resources'?: (_titus_executor_v1_Resources | null);
   'labels'?: ({[key: string]: string});
   'runtimeLimitSeconds'?: (number);
-  'container'?: "containerInfo"|"containerInfoBytes";
+  'pod'?: (Buffer | Uint8Array | string);
+  'container'?: "containerInfo"|"containerInfoBytes"|"pod";
 }
 
 export interface LaunchTaskRequest__Output {
@@ -20,5 +21,6 @@ export interface LaunchTaskRequest__Output {
   'resources'?: (_titus_executor_v1_Resources__Output);
   'labels'?: ({[key: string]: string});
   'runtimeLimitSeconds'?: (number);
-  'container'?: "containerInfo"|"containerInfoBytes";
+  'pod'?: (Buffer);
+  'container'?: "containerInfo"|"containerInfoBytes"|"pod";
 }
