@@ -3,6 +3,7 @@ import { ExecutorError } from '../common/errors.js';
 import { inNetns, runTool, type ToolContext } from './exec.js';
 import { listLinks, replaceAddress, replaceRoute, setLinkUp, type Link } from './iproute.js';
 import { TASK_INTERFACE } from './naming.js';
+import { guardMetadataInNetns } from './metadata-guard.js';
 import { writeSysctl } from './sysctl.js';
 
 /**
@@ -10,8 +11,11 @@ import { writeSysctl } from './sysctl.js';
  * the host kernel gets a new NIC (ena/ixgbevf) whose MAC is the ENI's; it is
  * moved into the task netns as eth0 and given the task's address. The VPC
  * router (subnet network + 1) is the gateway; security groups are enforced by
- * EC2 itself, so there are no host-side rules. Detaching the ENI in EC2 makes
- * the NIC disappear, wherever it is.
+ * EC2 itself, so there are no host-side rules. Before the NIC is up, the
+ * metadata addresses are made local to the namespace (metadata-guard.ts), so
+ * the task can never reach the VPC's instance metadata service (the host's
+ * role) through its ENI. Detaching the ENI in EC2 makes the NIC disappear,
+ * wherever it is.
  */
 export interface EniPlumbingRequest {
   readonly mac: string;
@@ -56,6 +60,8 @@ export class HostNicPlumber implements EniPlumber {
       // The executor's sandbox namespace is a fresh one with the kernel's defaults: IPv6 off, as Docker's `none` had it.
       await writeSysctl(task, 'net.ipv6.conf.all.disable_ipv6', '1');
     }
+    // Before the ENI is up: the VPC's instance metadata service answers any ENI of the instance, with the host's role.
+    await guardMetadataInNetns(task, request.ipv6 !== undefined);
     await setLinkUp(task, TASK_INTERFACE);
     // IPv6's default route comes from the VPC router's advertisements.
     await replaceRoute(task, { destination: 'default', via: request.gateway4, device: TASK_INTERFACE, source: request.ipv4 });
