@@ -233,6 +233,11 @@ export class NetworkTaskPart implements TaskPart {
     });
   }
 
+  /** The task's attachment once attach has returned (its namespace, addresses, driver details). */
+  attachmentOf(taskId: string): NetworkAttachment | undefined {
+    return this.tasks.get(taskId)?.attachment;
+  }
+
   /** Addresses held by attached tasks, by family (metrics). */
   addressesInUse(): { ipv4: number; ipv6: number } {
     let ipv4 = 0;
