@@ -61,7 +61,7 @@ export class HostNicPlumber implements EniPlumber {
       await writeSysctl(task, 'net.ipv6.conf.all.disable_ipv6', '1');
     }
     // Before the ENI is up: the VPC's instance metadata service answers any ENI of the instance, with the host's role.
-    await guardMetadataInNetns(task, request.ipv6 !== undefined);
+    await guardMetadataInNetns(task, TASK_INTERFACE, request.ipv6 !== undefined);
     await setLinkUp(task, TASK_INTERFACE);
     // IPv6's default route comes from the VPC router's advertisements.
     await replaceRoute(task, { destination: 'default', via: request.gateway4, device: TASK_INTERFACE, source: request.ipv4 });

@@ -11,9 +11,41 @@ import { runCommand } from '../../src/common/command-runner.js';
 import { AwsEniNetworkDriver } from '../../src/vpc/aws-eni-driver.js';
 import { awsEniConfigSchema } from '../../src/vpc/config.js';
 import { createEc2Client } from '../../src/vpc/ec2-api.js';
-import { METADATA_GUARD_TABLE } from '../../src/vpc/metadata-guard.js';
+import { METADATA_GUARD_DEVICE_TABLE, METADATA_GUARD_TABLE } from '../../src/vpc/metadata-guard.js';
 import { createEniHost, ENI_GATEWAY4, ENI_INSTANCE, ENI_SUBNET, ipv6DefaultRouteLikeEc2 } from './fixtures/eni-host.js';
 import { createNetns, inNs, netnsPath } from './fixtures/netns.js';
+
+/**
+ * A TCP SYN to 169.254.169.254:80 written straight onto the ENI with a raw
+ * packet socket (what NET_RAW, which Docker grants by default, allows),
+ * addressed to the VPC router's MAC: no route, no IP stack, no inet hooks.
+ * argv: interface, router MAC, source IPv4, `bypass` for PACKET_QDISC_BYPASS.
+ */
+const RAW_SYN = `
+import socket, struct, sys
+ifname, router_mac, src_ip, mode = sys.argv[1:5]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+if mode == 'bypass':
+    s.setsockopt(263, 20, 1)  # SOL_PACKET, PACKET_QDISC_BYPASS
+s.bind((ifname, 0))
+src_mac = s.getsockname()[4]
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff); t += t >> 16
+    return ~t & 0xffff
+src, dst = socket.inet_aton(src_ip), socket.inet_aton('169.254.169.254')
+tcp = struct.pack('!HHIIBBHHH', 40000, 80, 1, 0, 5 << 4, 0x02, 64240, 0, 0)
+tcp = tcp[:16] + struct.pack('!H', csum(src + dst + struct.pack('!BBH', 0, 6, len(tcp)) + tcp)) + tcp[18:]
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
+ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+eth = bytes.fromhex(router_mac.replace(':', '')) + src_mac + b'\\x08\\x00'
+refused = 0
+for _ in range(3):
+    try: s.send(eth + ip + tcp)
+    except OSError: refused += 1  # ENOBUFS: dropped on the way out
+print('refused %d of 3' % refused)
+`;
 
 const haveTools = async (): Promise<boolean> => {
   if (process.getuid?.() !== 0) return false;
@@ -80,6 +112,21 @@ t.test('an ENI task cannot reach the VPC instance metadata service on any path',
   const ruleset = await inNs(task, ['nft', 'list', 'table', 'inet', METADATA_GUARD_TABLE]);
   t.match(ruleset, /oifname != "lo" ip daddr 169\.254\.169\.254 counter packets [1-9]/, 'the guard dropped what was sent out the ENI');
   t.match(ruleset, /oifname != "lo" ip6 daddr fd00:ec2::254 counter packets [1-9]/, 'IPv6 too');
+
+  // Raw packet sockets: the frames must not even reach the VPC side of the wire.
+  const peer = (JSON.parse(await inNs(eniHost.hostNs, ['ip', '-j', 'link', 'show', 'ep1'])) as Array<{ address: string }>)[0]?.address ?? '';
+  await runCommand(['ip', 'netns', 'exec', eniHost.hostNs, 'nft', '-f', '-'], {
+    input: 'table netdev probe {\n chain seen {\n type filter hook ingress device "ep1" priority -500;\n ip daddr 169.254.169.254 counter\n }\n}\n',
+  });
+  const seenOnVpcSide = async (): Promise<number> => Number(/counter packets (\d+)/.exec(await inNs(eniHost.hostNs, ['nft', 'list', 'table', 'netdev', 'probe']))?.[1] ?? -1);
+  for (const mode of ['queued', 'bypass']) {
+    await inNs(task, ['python3', '-c', RAW_SYN, 'eth0', peer, ipv4, mode]);
+    t.equal(await seenOnVpcSide(), 0, `a raw-socket SYN to 169.254.169.254 (${mode === 'bypass' ? 'PACKET_QDISC_BYPASS' : 'through the qdisc'}) never reaches the VPC side`);
+  }
+  // Control: the probe does see such frames once the device guard is gone, so the zero above means something.
+  await inNs(task, ['nft', 'delete', 'table', 'netdev', METADATA_GUARD_DEVICE_TABLE]);
+  await inNs(task, ['python3', '-c', RAW_SYN, 'eth0', peer, ipv4, 'bypass']);
+  t.ok((await seenOnVpcSide()) > 0, 'control: without the device guard the raw frames do reach the VPC side');
 
   await driver.detach(attachment);
   t.same(eniHost.fake.enis.size, 0, 'ENI gone');
