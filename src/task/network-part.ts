@@ -165,6 +165,7 @@ export class NetworkTaskPart implements TaskPart {
     const spec = networkSpecFor(launch);
     // A request the driver would refuse (an unknown security group) fails here, before anything exists.
     this.driver.validate?.(spec);
+    this.refuseCapabilities(launch);
     const deadline = AbortSignal.timeout(this.options.setupTimeoutMs);
     const setup = AbortSignal.any([signal, deadline]);
     const timer = new StepTimer();
@@ -187,6 +188,19 @@ export class NetworkTaskPart implements TaskPart {
         throw new ExecutorError('DEADLINE_EXCEEDED', `network setup did not finish within ${this.options.setupTimeoutMs} ms`, { cause: err });
       }
       throw err;
+    }
+  }
+
+  /** A capability the driver cannot allow (NET_ADMIN with aws-eni) fails the task as an invalid request. */
+  private refuseCapabilities(launch: LaunchSpec): void {
+    const refused = this.driver.refusedCapabilities;
+    if (refused === undefined) return;
+    const added = (launch.containerInfo.capabilities?.add ?? []).map((c) => String(c).toUpperCase());
+    const bad = refused.names.filter((name) => added.includes(name));
+    if (bad.length > 0) {
+      throw new ExecutorError('INVALID_ARGUMENT', `capability ${bad.join(', ')} is not allowed with network driver ${this.driver.name}: ${refused.why}`, {
+        field: 'capabilities',
+      });
     }
   }
 

@@ -56,6 +56,11 @@ const ABSENT_CODES = new Set(['InvalidNetworkInterfaceID.NotFound', 'InvalidAtta
  */
 export class AwsEniNetworkDriver implements NetworkDriver {
   readonly name = AWS_ENI_DRIVER_NAME;
+  /** NET_ADMIN in the task's namespace could delete the metadata guard (metadata-guard.ts); ALL includes it. */
+  readonly refusedCapabilities = {
+    names: ['NET_ADMIN', 'ALL'],
+    why: "the ENI is in the task's own network namespace, where NET_ADMIN could remove the guard that keeps the instance's metadata service (the host's role) out of reach",
+  } as const;
   private readonly ec2: Ec2Api;
   private readonly plumber: EniPlumber;
   private readonly log: Logger;

@@ -55,6 +55,12 @@ export interface NetworkDriver {
   /** Remove host-side leftovers no live task owns; returns a description of each thing removed. */
   garbageCollect(liveTaskIds: ReadonlySet<string>): Promise<string[]>;
   available(): NetworkAvailability;
+  /**
+   * Linux capabilities (as ContainerInfo names them) a task on this driver
+   * must not be granted, and why: the aws-eni driver's metadata guard lives in
+   * the task's own namespace, where NET_ADMIN could remove it.
+   */
+  readonly refusedCapabilities?: { readonly names: readonly string[]; readonly why: string };
   /** Lines for GetHostResources' status list (e.g. which packet filter protects tasks). */
   statusLines?(): string[];
 }

@@ -184,3 +184,23 @@ t.test('the task\'s /etc/hosts and /etc/resolv.conf, as the engine would have wr
   t.equal(resolvConfFor('nameserver 127.0.0.53\nsearch x\n'), 'search x\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n', 'none left: the engine\'s defaults');
   t.equal(resolvConfFor(''), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
 });
+
+t.test('a capability the driver refuses (NET_ADMIN with aws-eni) fails the task before any sandbox exists', async (t) => {
+  class GuardedDriver extends FakeDriver {
+    readonly refusedCapabilities = { names: ['NET_ADMIN', 'ALL'], why: 'the guard lives in the task namespace' };
+  }
+  const driver = new GuardedDriver(10, 1000);
+  let created = 0;
+  const sandboxes = fakeSandboxes();
+  const counting = { ...sandboxes, create: async (spec: NetworkSpec) => (created++, sandboxes.create(spec, AbortSignal.abort(), undefined as never)) } as unknown as SandboxManager & { removed: string[] };
+  const p = part(driver, counting);
+  const withCaps = (add: string[]) => launch(`caps-${add.join('-')}`, { containerInfo: { capabilities: { add: add as never, drop: [] } } });
+  for (const add of [['NET_ADMIN'], ['ALL'], ['SYS_TIME', 'net_admin']]) {
+    await t.rejects(p.acquire(withCaps(add), new AbortController().signal), { code: 'INVALID_ARGUMENT', message: /is not allowed with network driver local: the guard lives in the task namespace/ }, add.join(','));
+    await p.release(withCaps(add).taskId);
+  }
+  t.equal(created, 0, 'no sandbox was built');
+  t.same(driver.leased.size, 0, 'nothing attached');
+  await p.acquire(withCaps(['NET_RAW', 'SYS_TIME']), new AbortController().signal);
+  t.equal(driver.leased.size, 1, 'other capabilities are fine');
+});
