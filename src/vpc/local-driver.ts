@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
+import { parseCidr } from './addresses.js';
 import type { LocalNetworkConfig } from './config.js';
+import { setUpEgress } from './egress.js';
 import { hostToolContext, inNetns, withSignal, type ToolContext } from './exec.js';
 import { Ipam, type Lease } from './ipam.js';
 import { JsonFileLeaseStore, MemoryLeaseStore, type LeaseStore } from './lease-store.js';
@@ -62,6 +64,8 @@ export class LocalNetworkDriver implements NetworkDriver {
     private readonly forceForwarding: boolean,
     /** Drops what a task sends from addresses not its own, and un-proxied metadata traffic. */
     private readonly filter: PacketFilter,
+    /** The source NAT's status line (network.local.egress), when on. */
+    private readonly egressStatus: string | undefined,
   ) {
     this.host = hostToolContext(config);
   }
@@ -86,7 +90,15 @@ export class LocalNetworkDriver implements NetworkDriver {
       metadataIpv4: METADATA_IPV4,
       metadataIpv6: METADATA_IPV6,
     });
-    return new LocalNetworkDriver(config, ipam, log, existsSync('/proc/sys/net/ipv6/conf/all/force_forwarding'), filter);
+    const forceForwarding = existsSync('/proc/sys/net/ipv6/conf/all/force_forwarding');
+    const egressStatus = await setUpEgress(
+      hostToolContext(config),
+      config.egress,
+      { pool4: parseCidr(config.ipv4Cidr).text, ...(config.ipv6Cidr === undefined ? {} : { pool6: parseCidr(config.ipv6Cidr).text }) },
+      forceForwarding,
+      log,
+    );
+    return new LocalNetworkDriver(config, ipam, log, forceForwarding, filter, egressStatus);
   }
 
   validate(spec: NetworkSpec): void {
@@ -98,7 +110,7 @@ export class LocalNetworkDriver implements NetworkDriver {
   }
 
   statusLines(): string[] {
-    return [this.filter.status];
+    return [this.filter.status, ...(this.egressStatus === undefined ? [] : [this.egressStatus])];
   }
 
   async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
