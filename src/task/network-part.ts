@@ -13,9 +13,13 @@ import type { LaunchSpec, NetworkDetails } from './types.js';
 /** Passthrough attribute by which Titus asks for an IPv6 address as well. */
 export const ASSIGN_IPV6_ATTRIBUTE = 'titusParameter.agent.assignIPv6Address';
 
+/** Passthrough attribute naming ports to publish on the host (local driver): `hostPort:taskPort[/tcp|udp],…`. */
+export const PUBLISHED_PORTS_ATTRIBUTE = 'titus.executor.publishedPorts';
+
 /** What the network driver is asked for, from the launch alone. */
 export const networkSpecFor = (launch: LaunchSpec): NetworkSpec => {
   const info = launch.containerInfo;
+  const published = info.passthroughAttributes?.[PUBLISHED_PORTS_ATTRIBUTE];
   return {
     taskId: launch.taskId,
     securityGroups: info.networkConfigInfo?.securityGroups ?? [],
@@ -24,6 +28,7 @@ export const networkSpecFor = (launch: LaunchSpec): NetworkSpec => {
     allowBursting: info.allowNetworkBursting === true,
     wantIpv6: info.passthroughAttributes?.[ASSIGN_IPV6_ATTRIBUTE]?.toLowerCase() === 'true',
     hostname: hostnameFor(launch.taskId),
+    ...(published === undefined || published.trim() === '' ? {} : { publishedPorts: published }),
   };
 };
 

@@ -86,6 +86,11 @@ export class AwsEniNetworkDriver implements NetworkDriver {
     if (spec.securityGroups.length === 0) {
       throw new ExecutorError('INVALID_ARGUMENT', 'at least one security group is required', { field: 'securityGroups' });
     }
+    if (spec.publishedPorts !== undefined) {
+      throw new ExecutorError('INVALID_ARGUMENT', 'published ports are for the local driver: an ENI address is reachable in the VPC as its security groups allow', {
+        field: 'publishedPorts',
+      });
+    }
   }
 
   async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {

@@ -13,6 +13,12 @@ export interface NetworkSpec {
   readonly allowBursting: boolean;
   readonly wantIpv6: boolean;
   readonly hostname: string;
+  /**
+   * Ports to publish on the host's addresses, as the passthrough attribute
+   * `titus.executor.publishedPorts` gives them (`8080:80,5353:53/udp`); the
+   * driver parses and refuses (published-ports.ts). Local driver only.
+   */
+  readonly publishedPorts?: string;
 }
 
 /** Persisted with the task (JSON-serialisable); everything detach and restore need. */

@@ -12,7 +12,7 @@ import t from 'tap';
 import { runCommand } from '../../src/common/command-runner.js';
 import { EGRESS_TABLE } from '../../src/vpc/egress.js';
 import type { NetworkAttachment } from '../../src/vpc/types.js';
-import { busyboxListen, createDriver, createHostNetns, createNetns, inNs, inventory, netnsPath, probeConnect, spec, testConfig } from '../vpc/fixtures/netns.js';
+import { busyboxListen, busyboxSend, createDriver, createHostNetns, createNetns, inNs, inventory, netnsPath, probeConnect, spec, testConfig } from '../vpc/fixtures/netns.js';
 
 const HOST_UPLINK = '198.18.99.1';
 const OUTSIDE = '198.18.99.2';
@@ -106,4 +106,41 @@ t.test('rules go with the task: nothing of a task is left after the executor is 
   t.same(after.links, ['up0'], 'no task link left (only the test uplink)');
   t.same(after.nftTables, [EGRESS_TABLE], 'only the pool-wide NAT table, which belongs to the config, not to a task');
   t.same(after.qdiscDevices.filter((q) => !q.startsWith('up0:')), [], 'no task qdisc left');
+});
+
+t.test('a published port answers from the outside namespace, as the task security groups allow, and goes with the task', { skip }, async (t) => {
+  const { hostNs, outsideNs } = await hostWithOutside(t);
+  const taskNs = await createNetns(t, 'published');
+  const otherNs = await createNetns(t, 'published2');
+  const securityGroups = {
+    'sg-web': { ingress: [{ protocol: 'tcp', ports: [80, 80], cidrs: ['198.18.99.0/24'] }], egress: 'allow-all' },
+    'sg-closed': { ingress: [], egress: 'allow-all' },
+  };
+  const noEgress = await createDriver(testConfig(hostNs, { securityGroups }));
+  await t.rejects(noEgress.attach(spec('pub-noegress', { securityGroups: ['sg-web'], publishedPorts: '8080:80' }), netnsPath(taskNs)), {
+    code: 'FAILED_PRECONDITION',
+    message: /published ports need network\.local\.egress\.masquerade/,
+  });
+  t.throws(() => noEgress.validate?.(spec('pub-bad', { publishedPorts: '8080' })), { code: 'INVALID_ARGUMENT' }, 'a malformed entry is the request\'s fault');
+
+  const driver = await createDriver(testConfig(hostNs, { securityGroups, egress: { masquerade: true, interface: 'up0' } }));
+  const a = await driver.attach(spec('pub-web', { securityGroups: ['sg-web'], publishedPorts: '8080:80' }), netnsPath(taskNs));
+  t.equal(a.details['publishedPorts'], '8080:80/tcp');
+  const listener = await busyboxListen(t, taskNs, 80);
+  await busyboxSend(outsideNs, HOST_UPLINK, 8080, 'hello from outside\n');
+  t.equal((await listener.received).trim(), 'hello from outside', 'the outside reaches the task at host:8080');
+  await t.rejects(driver.attach(spec('pub-clash', { securityGroups: ['sg-web'], publishedPorts: '8080:81' }), netnsPath(otherNs)), { code: 'RESOURCE_EXHAUSTED' }, 'one task per host port');
+
+  // The same port on a task whose groups let nothing in: the DNAT happens, the security group drops it.
+  const b = await driver.attach(spec('pub-closed', { securityGroups: ['sg-closed'], publishedPorts: '9090:80' }), netnsPath(otherNs));
+  await busyboxListen(t, otherNs, 80);
+  t.equal(await probeConnect(outsideNs, HOST_UPLINK, 9090), 'timeout', 'no ingress rule, no connection');
+  await driver.detach(b);
+
+  await driver.detach(a);
+  t.not(await probeConnect(outsideNs, HOST_UPLINK, 8080), 'connected', 'the port goes with the task');
+  t.same((await inventory(hostNs)).nftTables, [EGRESS_TABLE], 'no task table left');
+  const c = await driver.attach(spec('pub-again', { securityGroups: ['sg-web'], publishedPorts: '8080:80' }), netnsPath(otherNs));
+  t.pass('the port is free again once its task is gone');
+  await driver.detach(c);
 });

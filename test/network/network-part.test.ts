@@ -204,3 +204,17 @@ t.test('a capability the driver refuses (NET_ADMIN with aws-eni) fails the task 
   await p.acquire(withCaps(['NET_RAW', 'SYS_TIME']), new AbortController().signal);
   t.equal(driver.leased.size, 1, 'other capabilities are fine');
 });
+
+t.test('published ports travel from the passthrough attribute to the driver, which parses them', async (t) => {
+  const { parsePublishedPorts } = await import('../../src/vpc/published-ports.js');
+  const spec = networkSpecFor(launch('p', { containerInfo: { passthroughAttributes: { 'titus.executor.publishedPorts': '8080:80, 5353:53/udp' } } }));
+  t.equal(spec.publishedPorts, '8080:80, 5353:53/udp');
+  t.same(parsePublishedPorts(spec.publishedPorts), [
+    { protocol: 'tcp', hostPort: 8080, taskPort: 80 },
+    { protocol: 'udp', hostPort: 5353, taskPort: 53 },
+  ]);
+  t.equal(networkSpecFor(launch('q')).publishedPorts, undefined, 'absent when not asked for');
+  for (const bad of ['8080', '0:80', '8080:70000', '8080:80/sctp', '8080:80,8080:81']) {
+    t.throws(() => parsePublishedPorts(bad), { code: 'INVALID_ARGUMENT' }, bad);
+  }
+});
