@@ -185,6 +185,7 @@ export class AwsEniNetworkDriver implements NetworkDriver {
       );
       lease.eniId = eni.id;
       lease.attachmentId = await this.ec2.attachEni(eni.id, this.config.instanceId, lease.deviceIndex, signal);
+      await this.ec2.setDeleteOnTermination(eni.id, lease.attachmentId, signal);
       lease.ipv4 = await this.ec2.assignPrivateIp(eni.id, signal);
       if (spec.wantIpv6) lease.ipv6 = await this.ec2.assignIpv6(eni.id, signal);
       const cidr = parseCidr(subnet.cidr);

@@ -85,6 +85,7 @@ t.test('an ENI task cannot reach the VPC instance metadata service on any path',
     netnsPath(task),
   );
   t.teardown(() => driver.detach(attachment).catch(() => undefined));
+  t.equal(eniHost.fake.enis.get(attachment.details['eniId'] ?? '')?.attachment?.deleteOnTermination, true, 'the ENI is deleted with the instance if the executor never gets to it');
   await ipv6DefaultRouteLikeEc2(netnsPath(task));
   const ipv4 = attachment.ipv4 ?? '';
 
