@@ -252,6 +252,33 @@ export class NetworkTaskPart implements TaskPart {
     });
   }
 
+  /**
+   * Collects, every `intervalMs`, what the driver holds for no task this part
+   * knows (admitted, attached or adopted): ENIs, addresses and rules left by
+   * a release that failed half-way, or by anything else. Not while recovering
+   * (the live set is not known yet). Returns the stop function.
+   */
+  startPeriodicGc(intervalMs: number): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || !this.recovered) return;
+      running = true;
+      void this.driver
+        .garbageCollect(new Set(this.tasks.keys()))
+        .then(
+          (removed) => {
+            if (removed.length > 0) this.log.warn({ removed }, 'periodic network garbage collection removed pieces no task owned');
+          },
+          (err: unknown) => this.log.error({ err: errorMessage(err) }, 'periodic network garbage collection failed'),
+        )
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** The task's attachment once attach has returned (its namespace, addresses, driver details). */
   attachmentOf(taskId: string): NetworkAttachment | undefined {
     return this.tasks.get(taskId)?.attachment;

@@ -159,6 +159,11 @@ export const executorNetworkConfigSchema = z
     local: localNetworkConfigSchema.prefault({}),
     awsEni: awsEniConfigSchema.optional(),
     sandbox: sandboxConfigSchema.prefault({}),
+    /**
+     * How often the driver's leftovers no task owns (veths, rules, leases,
+     * ENIs) are collected while running, besides at start; 0 = only at start.
+     */
+    gcIntervalSeconds: z.number().int().min(0).default(600),
   })
   .refine((config) => config.driver !== 'aws-eni' || config.awsEni !== undefined, {
     message: 'driver aws-eni needs the awsEni section',

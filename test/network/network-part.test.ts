@@ -218,3 +218,27 @@ t.test('published ports travel from the passthrough attribute to the driver, whi
     t.throws(() => parsePublishedPorts(bad), { code: 'INVALID_ARGUMENT' }, bad);
   }
 });
+
+t.test('periodic garbage collection spares every task the part knows, and stops', async (t) => {
+  const calls: string[][] = [];
+  const driver = new FakeDriver(4, 1000);
+  driver.garbageCollect = async (...args: unknown[]): Promise<string[]> => {
+    calls.push([...(args[0] as ReadonlySet<string>)].sort());
+    return ['veth txleftover'];
+  };
+  const p = part(driver);
+  p.admit(launch('starting'));
+  await p.acquire(launch('attached'), new AbortController().signal);
+  p.markRecovering();
+  const stop = p.startPeriodicGc(10);
+  await new Promise((r) => setTimeout(r, 60));
+  t.equal(calls.length, 0, 'not while recovering');
+  p.markRecovered();
+  await new Promise((r) => setTimeout(r, 60));
+  t.ok(calls.length >= 1, `collected ${calls.length} times`);
+  t.same(calls[0], ['attached', 'starting'], 'with admitted and attached tasks live');
+  stop();
+  const after = calls.length;
+  await new Promise((r) => setTimeout(r, 60));
+  t.equal(calls.length, after, 'no more after stop');
+});
