@@ -8,6 +8,7 @@ import { createEc2Client, Ec2Api, ec2ErrorCode, type Subnet } from './ec2-api.js
 import { HostNicPlumber, type EniPlumber } from './eni-plumbing.js';
 import { hostToolContext } from './exec.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { bandwidthLimitFor } from './tc.js';
 import { assertNetnsExists, validateSpec } from './spec-checks.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
 
@@ -50,9 +51,9 @@ const ABSENT_CODES = new Set(['InvalidNetworkInterfaceID.NotFound', 'InvalidAtta
  * groups (EC2 enforces them), attached to this instance; the task's address
  * is a secondary private IP assigned to that ENI (so a later version can
  * share one ENI between tasks with the same groups, as Titus's branch ENIs
- * do). The ENI's NIC is moved into the task netns (eni-plumbing.ts).
- * Bandwidth is accounted, not shaped: the NIC leaves the host namespace, so
- * there is no host-side device to shape on.
+ * do). The ENI's NIC is moved into the task netns (eni-plumbing.ts), and
+ * shaped there (HTB both ways, as the local driver's) when the task has a
+ * bandwidth limit; bursting tasks may borrow up to bandwidthMbpsTotal.
  */
 export class AwsEniNetworkDriver implements NetworkDriver {
   readonly name = AWS_ENI_DRIVER_NAME;
@@ -190,6 +191,7 @@ export class AwsEniNetworkDriver implements NetworkDriver {
       if (spec.wantIpv6) lease.ipv6 = await this.ec2.assignIpv6(eni.id, signal);
       const cidr = parseCidr(subnet.cidr);
       const gateway4 = formatAddress(cidr.network + 1n, 4);
+      const limit = bandwidthLimitFor(spec.bandwidthMbps, spec.allowBursting, this.config.bandwidthMbpsTotal);
       await this.plumber.plumb(
         {
           mac: eni.mac,
@@ -199,6 +201,7 @@ export class AwsEniNetworkDriver implements NetworkDriver {
           gateway4,
           ...(lease.ipv6 === undefined ? {} : { ipv6: lease.ipv6 }),
           mtu: this.config.mtu,
+          ...(limit === undefined ? {} : { bandwidth: limit }),
         },
         signal,
       );
