@@ -85,7 +85,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const shared = createSharedNetworkPart(config, runtime, log);
   const metrics = new Metrics();
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
-  const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status));
+  const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status), network);
   const instrumented = new InstrumentedRuntime(runtime, metrics);
   const logs = await startTaskLogStore(config, instrumented, log, {
     onPaused: () => metrics.logCopyPauses.inc(),

@@ -37,6 +37,23 @@ export interface MetadataProxyOptions {
    * that is not the executor's (`network.local.hostNetns`). See netns-listen.ts.
    */
   readonly netnsPath?: string;
+  /**
+   * Whether to listen on `config.listen` at all (default true). False where
+   * every task gets a listener in its own namespace (serveTaskNamespace: the
+   * aws-eni driver), so nothing of the proxy is open on the host.
+   */
+  readonly sharedListeners?: boolean;
+}
+
+/** Where one task's own listeners go: inside its network namespace, at the metadata addresses. */
+export interface TaskNamespaceListen {
+  readonly taskId: string;
+  /** `/proc/<pid>/ns/net` of the task's sandbox. */
+  readonly netnsPath: string;
+  /** 169.254.169.254, and fd00:ec2::254 for a task with IPv6. */
+  readonly hosts: readonly string[];
+  /** 80, where clients look. */
+  readonly port: number;
 }
 
 export interface ListenAddress {
@@ -51,6 +68,8 @@ export interface ListenAddress {
  */
 export class MetadataProxy {
   private readonly servers: Server[] = [];
+  /** Listeners inside tasks' own namespaces, by task id. */
+  private readonly taskServers = new Map<string, Server[]>();
   private readonly clock: Clock;
   private readonly credentials: RoleCredentialCache;
   private readonly deps: RouterDeps;
@@ -114,7 +133,9 @@ export class MetadataProxy {
         detached: (taskId) => this.credentials.forget(taskId),
       });
     }
-    for (const host of config.listen.hosts) this.servers.push(await this.listen(host, config.listen.port));
+    if (this.o.sharedListeners !== false) {
+      for (const host of config.listen.hosts) this.servers.push(await this.listen(host, config.listen.port));
+    }
     this.refreshTimer = setInterval(() => void this.refreshCredentials(), clampTimerDelay(config.sts.refreshCheckIntervalSeconds * 1000));
     this.refreshTimer.unref();
     this.o.log.info({ addresses: this.addresses(), ...(this.o.netnsPath === undefined ? {} : { netns: this.o.netnsPath }) }, 'metadata proxy listening');
@@ -123,16 +144,48 @@ export class MetadataProxy {
   async stop(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
     this.unsubscribe?.();
-    await Promise.all(
-      this.servers.splice(0).map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeAllConnections();
-          }),
-      ),
-    );
+    const perTask = [...this.taskServers.values()].flat();
+    this.taskServers.clear();
+    await closeServers([...this.servers.splice(0), ...perTask]);
     if (this.assumer instanceof StsRoleAssumer) this.assumer.destroy();
+  }
+
+  /**
+   * Listens inside one task's own network namespace (an ENI task, whose
+   * traffic never passes the host) and answers every request there as that
+   * task, by its directory entry: nothing but that task can connect to a
+   * socket in its namespace. Until the task is attached (or after it is
+   * detached) the answer is 403, as for an unknown caller. All or nothing: a
+   * host that cannot be bound closes the others and throws, so the caller
+   * fails the task. Replaces the task's earlier listeners.
+   */
+  async serveTaskNamespace(listen: TaskNamespaceListen): Promise<void> {
+    await this.closeTaskNamespace(listen.taskId);
+    const servers: Server[] = [];
+    try {
+      for (const host of listen.hosts) {
+        const bound = await listenInNetns({ netnsPath: listen.netnsPath, host, port: listen.port });
+        servers.push(await this.serve(bound, listen.taskId));
+      }
+    } catch (err) {
+      await closeServers(servers);
+      throw err;
+    }
+    this.taskServers.set(listen.taskId, servers);
+    this.o.log.debug({ taskId: listen.taskId, hosts: listen.hosts, port: listen.port, netns: listen.netnsPath }, 'metadata proxy listening in the task namespace');
+  }
+
+  /** Closes a task's own listeners (and its open connections); idempotent. */
+  async closeTaskNamespace(taskId: string): Promise<void> {
+    const servers = this.taskServers.get(taskId);
+    if (servers === undefined) return;
+    this.taskServers.delete(taskId);
+    await closeServers(servers);
+  }
+
+  /** Tasks served by listeners in their own namespaces. */
+  taskNamespaces(): string[] {
+    return [...this.taskServers.keys()];
   }
 
   /** Where the proxy actually listens (port 0 in the config picks a free port). */
@@ -156,10 +209,13 @@ export class MetadataProxy {
   }
 
   /** The node:http request listener (exported so a caller may mount it on its own server). */
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => this.answer(req, res, undefined);
+
+  private answer(req: IncomingMessage, res: ServerResponse, boundTaskId: string | undefined): void {
     const startedAt = process.hrtime.bigint();
     req.resume(); // no route reads a body; drain whatever came
-    routeRequest({ method: req.method ?? 'GET', target: req.url, headers: req.headers, remoteAddress: req.socket.remoteAddress }, this.deps)
+    const request = { method: req.method ?? 'GET', target: req.url, headers: req.headers, remoteAddress: req.socket.remoteAddress };
+    routeRequest(boundTaskId === undefined ? request : { ...request, boundTaskId }, this.deps)
       .catch((err: unknown): RoutedAnswer => {
         this.o.log.error({ err: errorMessage(err) }, 'metadata proxy request failed');
         return status(500, 'error', 'Internal Server Error');
@@ -172,7 +228,7 @@ export class MetadataProxy {
         const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
         this.o.log.debug({ taskId: answer.taskId, method: req.method, route: answer.route, status: answer.status, ms, remote: req.socket.remoteAddress }, 'metadata request');
       });
-  };
+  }
 
   private write(req: IncomingMessage, res: ServerResponse, answer: RoutedAnswer): void {
     if (res.headersSent || res.destroyed) return;
@@ -185,6 +241,19 @@ export class MetadataProxy {
       'Cache-Control': 'no-store',
     });
     res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** An HTTP server on a socket bound elsewhere, answering as `boundTaskId` when given. */
+  private serve(bound: NetServer, boundTaskId: string | undefined): Promise<Server> {
+    const timeouts = { requestTimeout: this.o.config.requestTimeoutMs, headersTimeout: this.o.config.requestTimeoutMs };
+    const server = createServer(timeouts, (req, res) => this.answer(req, res, boundTaskId));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bound, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
   }
 
   private async listen(host: string, port: number): Promise<Server> {
@@ -202,3 +271,14 @@ export class MetadataProxy {
     });
   }
 }
+
+const closeServers = (servers: readonly Server[]): Promise<unknown> =>
+  Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        }),
+    ),
+  );

@@ -13,8 +13,14 @@ export interface ProxyRequest {
   readonly method: string;
   readonly target: string | undefined;
   readonly headers: IncomingHttpHeaders;
-  /** The TCP peer: the only thing that says who is asking. */
+  /** The TCP peer: what says who is asking on the shared listeners. */
   readonly remoteAddress: string | undefined;
+  /**
+   * Set when the request came in on a listener inside one task's own network
+   * namespace (an ENI task): that task is the caller, whatever the peer
+   * address (inside the namespace it is the task's own, or 169.254.169.254).
+   */
+  readonly boundTaskId?: string;
 }
 
 export interface RoutedAnswer extends Answer {
@@ -42,11 +48,17 @@ const VERSION = /^(latest|1\.0|\d{4}-\d{2}-\d{2})$/;
  * never select a task.
  */
 export const routeRequest = async (req: ProxyRequest, deps: RouterDeps): Promise<RoutedAnswer> => {
-  const address = canonicalAddress(req.remoteAddress);
-  const task = address === undefined ? undefined : deps.directory.taskByAddress(address);
+  const task = callerOf(req, deps.directory);
   if (task === undefined) return status(403, 'unknown-caller', 'Forbidden: not a task of this host');
   const answer = await routeForTask(req, task, deps);
   return { ...answer, taskId: task.taskId };
+};
+
+/** The task asking: the listener's own task, else the one holding the peer address; undefined: nobody known (403). */
+const callerOf = (req: ProxyRequest, directory: TaskDirectory): TaskIdentityInfo | undefined => {
+  if (req.boundTaskId !== undefined) return directory.taskById(req.boundTaskId);
+  const address = canonicalAddress(req.remoteAddress);
+  return address === undefined ? undefined : directory.taskByAddress(address);
 };
 
 const routeForTask = async (req: ProxyRequest, task: TaskIdentityInfo, deps: RouterDeps): Promise<Answer> => {

@@ -21,6 +21,7 @@ export const createNetworkPart = async (
   const driver = await createNetworkDriver({ driver: n.driver, local: n.local, awsEni: n.awsEni }, { log });
   const sandboxes = createSandboxManager(config, runtime, log);
   const part = new NetworkTaskPart(driver, sandboxes, { setupTimeoutMs: n.sandbox.setupTimeoutMs }, log.child({ component: 'network' }));
+  if (n.gcIntervalSeconds > 0) part.startPeriodicGc(n.gcIntervalSeconds * 1000);
   log.info({ driver: driver.name, pauseImage: sandboxes.imageRef, ...part.capacity() }, 'task networking enabled');
   return part;
 };

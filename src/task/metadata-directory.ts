@@ -5,10 +5,11 @@ import type { CredentialErrorDetail, CredentialEvents, TaskIdentityInfo } from '
 import { hostnameFor } from '../runtime/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { LABEL } from '../runtime/labels.js';
+import type { NetworkAttachment } from '../vpc/types.js';
 import { attachmentFromLabels } from './network-part.js';
 import type { UpdateListener } from './status-bus.js';
 import type { PartCapacity, PartGrant, TaskPart } from './task-part.js';
-import { isTerminal, type NetworkDetails, type StatusUpdate, type TaskState, type TaskView } from './types.js';
+import { isTerminal, type LaunchSpec, type NetworkDetails, type StatusUpdate, type TaskState, type TaskView } from './types.js';
 
 /** Passthrough attribute by which a job asks for IMDSv2 only (`true`) or allows IMDSv1 (`false`). */
 export const REQUIRE_TOKEN_ATTRIBUTE = 'titusParameter.agent.imds.requireToken';
@@ -18,6 +19,20 @@ export interface MetadataTaskSource {
   get(taskId: string): TaskView;
   subscribe(listener: UpdateListener): () => void;
   annotate(taskId: string, message: string): boolean;
+}
+
+/**
+ * Listeners inside tasks' own network namespaces (ENI tasks, whose traffic
+ * never passes the host): opened in acquire, after the network part attached
+ * the task and before its container exists, so a task whose listener cannot
+ * be set up never starts; closed in release.
+ */
+export interface TaskNamespaceListeners {
+  /** Opens the task's listeners; throws (failing the task) when its namespace is unknown or a bind fails. */
+  open(taskId: string): Promise<void>;
+  /** After a restart: opens them in the namespace of a task container that outlived it. */
+  reopen(taskId: string, containerId: string, attachment: NetworkAttachment): Promise<void>;
+  close(taskId: string): Promise<void>;
 }
 
 /** Per launched task: what has been attached and said about it. */
@@ -89,6 +104,7 @@ export class TaskMetadataDirectory implements TaskPart {
     private readonly log: Logger,
     /** A line for GetHostResources: where the proxy listens. */
     private readonly describe: () => string = () => '',
+    private readonly namespaces?: TaskNamespaceListeners,
   ) {}
 
   /** Starts following the task core's status updates. */
@@ -105,12 +121,14 @@ export class TaskMetadataDirectory implements TaskPart {
 
   // ---- TaskPart: detach before the network part lets go of the address -------------
 
-  async acquire(): Promise<PartGrant> {
+  async acquire(launch: LaunchSpec): Promise<PartGrant> {
+    await this.namespaces?.open(launch.taskId);
     return {};
   }
 
   async release(taskId: string): Promise<void> {
     this.detachLaunched(taskId);
+    await this.namespaces?.close(taskId);
   }
 
   capacity(): PartCapacity {
@@ -299,7 +317,10 @@ export class TaskMetadataDirectory implements TaskPart {
       };
       try {
         this.attachTakingOver(info);
+        await this.namespaces?.reopen(taskId, c.id, attachment);
       } catch (err) {
+        // Fail closed: without its listener the task reaches nothing at 169.254.169.254 (its namespace's guard stays).
+        this.detach(taskId);
         this.log.error({ taskId, err: errorMessage(err) }, 'a task that outlived the restart could not be attached to the metadata proxy');
         continue;
       }
@@ -308,8 +329,9 @@ export class TaskMetadataDirectory implements TaskPart {
       void runtime
         .waitContainer(c.id)
         .catch(() => undefined)
-        .then(() => {
+        .then(async () => {
           if (this.recovered.has(taskId)) this.detach(taskId);
+          if (!this.records.has(taskId)) await this.namespaces?.close(taskId);
         });
     }
     if (attached.length > 0) this.log.info({ tasks: attached }, 'tasks that outlived the restart attached to the metadata proxy');

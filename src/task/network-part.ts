@@ -13,9 +13,13 @@ import type { LaunchSpec, NetworkDetails } from './types.js';
 /** Passthrough attribute by which Titus asks for an IPv6 address as well. */
 export const ASSIGN_IPV6_ATTRIBUTE = 'titusParameter.agent.assignIPv6Address';
 
+/** Passthrough attribute naming ports to publish on the host (local driver): `hostPort:taskPort[/tcp|udp],…`. */
+export const PUBLISHED_PORTS_ATTRIBUTE = 'titus.executor.publishedPorts';
+
 /** What the network driver is asked for, from the launch alone. */
 export const networkSpecFor = (launch: LaunchSpec): NetworkSpec => {
   const info = launch.containerInfo;
+  const published = info.passthroughAttributes?.[PUBLISHED_PORTS_ATTRIBUTE];
   return {
     taskId: launch.taskId,
     securityGroups: info.networkConfigInfo?.securityGroups ?? [],
@@ -25,6 +29,7 @@ export const networkSpecFor = (launch: LaunchSpec): NetworkSpec => {
     wantIpv6: info.passthroughAttributes?.[ASSIGN_IPV6_ATTRIBUTE]?.toLowerCase() === 'true',
     // A pod's spec.hostname (LaunchSpec.hostname) names the sandbox, which the task joins.
     hostname: launch.hostname ?? hostnameFor(launch.taskId),
+    ...(published === undefined || published.trim() === '' ? {} : { publishedPorts: published }),
   };
 };
 
@@ -166,6 +171,7 @@ export class NetworkTaskPart implements TaskPart {
     const spec = networkSpecFor(launch);
     // A request the driver would refuse (an unknown security group) fails here, before anything exists.
     this.driver.validate?.(spec);
+    this.refuseCapabilities(launch);
     const deadline = AbortSignal.timeout(this.options.setupTimeoutMs);
     const setup = AbortSignal.any([signal, deadline]);
     const timer = new StepTimer();
@@ -188,6 +194,19 @@ export class NetworkTaskPart implements TaskPart {
         throw new ExecutorError('DEADLINE_EXCEEDED', `network setup did not finish within ${this.options.setupTimeoutMs} ms`, { cause: err });
       }
       throw err;
+    }
+  }
+
+  /** A capability the driver cannot allow (NET_ADMIN with aws-eni) fails the task as an invalid request. */
+  private refuseCapabilities(launch: LaunchSpec): void {
+    const refused = this.driver.refusedCapabilities;
+    if (refused === undefined) return;
+    const added = (launch.containerInfo.capabilities?.add ?? []).map((c) => String(c).toUpperCase());
+    const bad = refused.names.filter((name) => added.includes(name));
+    if (bad.length > 0) {
+      throw new ExecutorError('INVALID_ARGUMENT', `capability ${bad.join(', ')} is not allowed with network driver ${this.driver.name}: ${refused.why}`, {
+        field: 'capabilities',
+      });
     }
   }
 
@@ -232,6 +251,38 @@ export class NetworkTaskPart implements TaskPart {
       attachBegun: true,
       attachment,
     });
+  }
+
+  /**
+   * Collects, every `intervalMs`, what the driver holds for no task this part
+   * knows (admitted, attached or adopted): ENIs, addresses and rules left by
+   * a release that failed half-way, or by anything else. Not while recovering
+   * (the live set is not known yet). Returns the stop function.
+   */
+  startPeriodicGc(intervalMs: number): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || !this.recovered) return;
+      running = true;
+      void this.driver
+        .garbageCollect(new Set(this.tasks.keys()))
+        .then(
+          (removed) => {
+            if (removed.length > 0) this.log.warn({ removed }, 'periodic network garbage collection removed pieces no task owned');
+          },
+          (err: unknown) => this.log.error({ err: errorMessage(err) }, 'periodic network garbage collection failed'),
+        )
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** The task's attachment once attach has returned (its namespace, addresses, driver details). */
+  attachmentOf(taskId: string): NetworkAttachment | undefined {
+    return this.tasks.get(taskId)?.attachment;
   }
 
   /** Addresses held by attached tasks, by family (metrics). */

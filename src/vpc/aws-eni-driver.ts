@@ -8,6 +8,7 @@ import { createEc2Client, Ec2Api, ec2ErrorCode, type Subnet } from './ec2-api.js
 import { HostNicPlumber, type EniPlumber } from './eni-plumbing.js';
 import { hostToolContext } from './exec.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { bandwidthLimitFor } from './tc.js';
 import { assertNetnsExists, validateSpec } from './spec-checks.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
 
@@ -50,12 +51,17 @@ const ABSENT_CODES = new Set(['InvalidNetworkInterfaceID.NotFound', 'InvalidAtta
  * groups (EC2 enforces them), attached to this instance; the task's address
  * is a secondary private IP assigned to that ENI (so a later version can
  * share one ENI between tasks with the same groups, as Titus's branch ENIs
- * do). The ENI's NIC is moved into the task netns (eni-plumbing.ts).
- * Bandwidth is accounted, not shaped: the NIC leaves the host namespace, so
- * there is no host-side device to shape on.
+ * do). The ENI's NIC is moved into the task netns (eni-plumbing.ts), and
+ * shaped there (HTB both ways, as the local driver's) when the task has a
+ * bandwidth limit; bursting tasks may borrow up to bandwidthMbpsTotal.
  */
 export class AwsEniNetworkDriver implements NetworkDriver {
   readonly name = AWS_ENI_DRIVER_NAME;
+  /** NET_ADMIN in the task's namespace could delete the metadata guard (metadata-guard.ts); ALL includes it. */
+  readonly refusedCapabilities = {
+    names: ['NET_ADMIN', 'ALL'],
+    why: "the ENI is in the task's own network namespace, where NET_ADMIN could remove the guard that keeps the instance's metadata service (the host's role) out of reach",
+  } as const;
   private readonly ec2: Ec2Api;
   private readonly plumber: EniPlumber;
   private readonly log: Logger;
@@ -80,6 +86,11 @@ export class AwsEniNetworkDriver implements NetworkDriver {
     validateSpec(spec);
     if (spec.securityGroups.length === 0) {
       throw new ExecutorError('INVALID_ARGUMENT', 'at least one security group is required', { field: 'securityGroups' });
+    }
+    if (spec.publishedPorts !== undefined) {
+      throw new ExecutorError('INVALID_ARGUMENT', 'published ports are for the local driver: an ENI address is reachable in the VPC as its security groups allow', {
+        field: 'publishedPorts',
+      });
     }
   }
 
@@ -175,10 +186,12 @@ export class AwsEniNetworkDriver implements NetworkDriver {
       );
       lease.eniId = eni.id;
       lease.attachmentId = await this.ec2.attachEni(eni.id, this.config.instanceId, lease.deviceIndex, signal);
+      await this.ec2.setDeleteOnTermination(eni.id, lease.attachmentId, signal);
       lease.ipv4 = await this.ec2.assignPrivateIp(eni.id, signal);
       if (spec.wantIpv6) lease.ipv6 = await this.ec2.assignIpv6(eni.id, signal);
       const cidr = parseCidr(subnet.cidr);
       const gateway4 = formatAddress(cidr.network + 1n, 4);
+      const limit = bandwidthLimitFor(spec.bandwidthMbps, spec.allowBursting, this.config.bandwidthMbpsTotal);
       await this.plumber.plumb(
         {
           mac: eni.mac,
@@ -188,6 +201,7 @@ export class AwsEniNetworkDriver implements NetworkDriver {
           gateway4,
           ...(lease.ipv6 === undefined ? {} : { ipv6: lease.ipv6 }),
           mtu: this.config.mtu,
+          ...(limit === undefined ? {} : { bandwidth: limit }),
         },
         signal,
       );

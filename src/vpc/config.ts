@@ -46,6 +46,20 @@ export const securityGroupSchema = z.object({
 
 export const securityGroupCatalogSchema = z.record(z.string().min(1), securityGroupSchema);
 
+const interfaceName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, { message: 'must be a network interface name' });
+
+/**
+ * Source NAT of the pools through one host interface, so local tasks reach
+ * what the host reaches (docs/networking.md). Off by default: tasks of the
+ * local driver reach the host and each other only.
+ */
+export const egressConfigSchema = z.object({
+  /** nftables masquerade of the task pools on `interface`; security groups' egress rules still apply first. */
+  masquerade: z.boolean().default(false),
+  /** The host interface tasks' traffic leaves through; default: the device of the host's IPv4 default route at start. */
+  interface: interfaceName.optional(),
+});
+
 export const localNetworkConfigSchema = z.object({
   /** The eBPF filter on each task's host-side veth: anti-spoofing and metadata isolation (docs/ebpf.md). */
   packetFilter: packetFilterConfigSchema.prefault({}),
@@ -75,6 +89,7 @@ export const localNetworkConfigSchema = z.object({
   /** Where leases are persisted (JSON, atomic writes); absent = memory only. */
   leaseFile: z.string().min(1).optional(),
   commandTimeoutMs: z.number().int().positive().default(10_000),
+  egress: egressConfigSchema.prefault({}),
 });
 
 export const awsEniConfigSchema = z.object({
@@ -144,6 +159,11 @@ export const executorNetworkConfigSchema = z
     local: localNetworkConfigSchema.prefault({}),
     awsEni: awsEniConfigSchema.optional(),
     sandbox: sandboxConfigSchema.prefault({}),
+    /**
+     * How often the driver's leftovers no task owns (veths, rules, leases,
+     * ENIs) are collected while running, besides at start; 0 = only at start.
+     */
+    gcIntervalSeconds: z.number().int().min(0).default(600),
   })
   .refine((config) => config.driver !== 'aws-eni' || config.awsEni !== undefined, {
     message: 'driver aws-eni needs the awsEni section',
@@ -154,6 +174,7 @@ export type SecurityGroupRule = z.infer<typeof securityGroupRuleSchema>;
 export type SecurityGroup = z.infer<typeof securityGroupSchema>;
 export type SecurityGroupCatalog = z.infer<typeof securityGroupCatalogSchema>;
 export type LocalNetworkConfig = z.infer<typeof localNetworkConfigSchema>;
+export type EgressConfig = z.infer<typeof egressConfigSchema>;
 export type AwsEniConfig = z.infer<typeof awsEniConfigSchema>;
 export type NetworkConfig = z.infer<typeof networkConfigSchema>;
 export type SandboxConfig = z.infer<typeof sandboxConfigSchema>;

@@ -8,6 +8,7 @@ import {
   DescribeSubnetsCommand,
   DetachNetworkInterfaceCommand,
   EC2Client,
+  ModifyNetworkInterfaceAttributeCommand,
   UnassignPrivateIpAddressesCommand,
   type EC2ClientConfig,
   type NetworkInterface,
@@ -109,6 +110,14 @@ export class Ec2Api {
     );
     if (out.AttachmentId === undefined) throw new Error(`AttachNetworkInterface returned no attachment id for ${eniId}`);
     return out.AttachmentId;
+  }
+
+  /** The ENI goes with the instance: if the instance is terminated before the executor deletes it, EC2 does. */
+  async setDeleteOnTermination(eniId: string, attachmentId: string, signal?: AbortSignal): Promise<void> {
+    await this.client.send(
+      new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eniId, Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true } }),
+      { abortSignal: signal },
+    );
   }
 
   async assignPrivateIp(eniId: string, signal?: AbortSignal): Promise<string> {

@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
 import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
+import { parseCidr } from './addresses.js';
 import type { LocalNetworkConfig } from './config.js';
+import { setUpEgress } from './egress.js';
+import { describePorts, parsePublishedPorts, type PublishedPort } from './published-ports.js';
 import { hostToolContext, inNetns, withSignal, type ToolContext } from './exec.js';
 import { Ipam, type Lease } from './ipam.js';
 import { JsonFileLeaseStore, MemoryLeaseStore, type LeaseStore } from './lease-store.js';
@@ -53,6 +56,8 @@ export class LocalNetworkDriver implements NetworkDriver {
   private readonly bandwidth = new Map<string, number>();
   /** Hashes of tasks being attached right now: GC never touches their pieces. */
   private readonly attaching = new Set<string>();
+  /** Published host ports (`tcp/8080`) by the task holding them. */
+  private readonly hostPorts = new Map<string, string>();
 
   private constructor(
     private readonly config: LocalNetworkConfig,
@@ -62,6 +67,8 @@ export class LocalNetworkDriver implements NetworkDriver {
     private readonly forceForwarding: boolean,
     /** Drops what a task sends from addresses not its own, and un-proxied metadata traffic. */
     private readonly filter: PacketFilter,
+    /** The source NAT's status line (network.local.egress), when on. */
+    private readonly egressStatus: string | undefined,
   ) {
     this.host = hostToolContext(config);
   }
@@ -86,7 +93,15 @@ export class LocalNetworkDriver implements NetworkDriver {
       metadataIpv4: METADATA_IPV4,
       metadataIpv6: METADATA_IPV6,
     });
-    return new LocalNetworkDriver(config, ipam, log, existsSync('/proc/sys/net/ipv6/conf/all/force_forwarding'), filter);
+    const forceForwarding = existsSync('/proc/sys/net/ipv6/conf/all/force_forwarding');
+    const egressStatus = await setUpEgress(
+      hostToolContext(config),
+      config.egress,
+      { pool4: parseCidr(config.ipv4Cidr).text, ...(config.ipv6Cidr === undefined ? {} : { pool6: parseCidr(config.ipv6Cidr).text }) },
+      forceForwarding,
+      log,
+    );
+    return new LocalNetworkDriver(config, ipam, log, forceForwarding, filter, egressStatus);
   }
 
   validate(spec: NetworkSpec): void {
@@ -98,7 +113,7 @@ export class LocalNetworkDriver implements NetworkDriver {
   }
 
   statusLines(): string[] {
-    return [this.filter.status];
+    return [this.filter.status, ...(this.egressStatus === undefined ? [] : [this.egressStatus])];
   }
 
   async attach(spec: NetworkSpec, netnsPath: string, signal?: AbortSignal): Promise<NetworkAttachment> {
@@ -137,6 +152,11 @@ export class LocalNetworkDriver implements NetworkDriver {
     const mine = attachments.filter((a) => a.driver === this.name);
     for (const attachment of mine) {
       this.bandwidth.set(attachment.taskId, Number(attachment.details['bandwidthMbps'] ?? '0'));
+      try {
+        for (const p of parsePublishedPorts(attachment.details['publishedPorts'])) this.hostPorts.set(`${p.protocol}/${p.hostPort}`, attachment.taskId);
+      } catch (err) {
+        this.log.warn({ taskId: attachment.taskId, err: errorMessage(err) }, 'published ports of a restored task not understood');
+      }
     }
     await this.ipam.restore(mine.map(leaseOfAttachment));
     this.log.info({ restored: mine.length }, 'network leases restored');
@@ -163,6 +183,7 @@ export class LocalNetworkDriver implements NetworkDriver {
       if (liveTaskIds.has(lease.taskId) || this.attaching.has(taskHash(lease.taskId))) continue;
       await this.ipam.release(lease.taskId);
       this.bandwidth.delete(lease.taskId);
+      this.releasePorts(lease.taskId);
       removed.push(`lease ${lease.taskId} ${describeLease(lease)}`);
     }
     if (removed.length > 0) this.log.info({ removed }, 'network garbage collected');
@@ -180,7 +201,31 @@ export class LocalNetworkDriver implements NetworkDriver {
     if (spec.wantIpv6 && this.ipam.pool6 === undefined) {
       throw new ExecutorError('FAILED_PRECONDITION', 'IPv6 was requested but no IPv6 pool (ipv6Cidr) is configured');
     }
+    this.checkedPorts(spec);
     return rules;
+  }
+
+  /**
+   * The task's published ports: well-formed (INVALID_ARGUMENT), on a host that
+   * forwards from its uplink (egress on), and not held by another task.
+   */
+  private checkedPorts(spec: NetworkSpec): PublishedPort[] {
+    const ports = parsePublishedPorts(spec.publishedPorts);
+    if (ports.length === 0) return ports;
+    if (this.egressStatus === undefined) {
+      throw new ExecutorError('FAILED_PRECONDITION', 'published ports need network.local.egress.masquerade on this host (the uplink must forward to tasks)');
+    }
+    for (const p of ports) {
+      const holder = this.hostPorts.get(`${p.protocol}/${p.hostPort}`);
+      if (holder !== undefined && holder !== spec.taskId) {
+        throw new ExecutorError('RESOURCE_EXHAUSTED', `host port ${p.hostPort}/${p.protocol} is published by another task`);
+      }
+    }
+    return ports;
+  }
+
+  private releasePorts(taskId: string): void {
+    for (const [key, holder] of [...this.hostPorts]) if (holder === taskId) this.hostPorts.delete(key);
   }
 
   private async attachLocked(
@@ -190,7 +235,12 @@ export class LocalNetworkDriver implements NetworkDriver {
     rules: EffectiveRules,
     signal: AbortSignal | undefined,
   ): Promise<NetworkAttachment> {
-    const lease = await this.ipam.allocate(spec.taskId, { ipv6: spec.wantIpv6 });
+    const ports = this.checkedPorts(spec);
+    for (const p of ports) this.hostPorts.set(`${p.protocol}/${p.hostPort}`, spec.taskId);
+    const lease = await this.ipam.allocate(spec.taskId, { ipv6: spec.wantIpv6 }).catch((err: unknown) => {
+      this.releasePorts(spec.taskId);
+      throw err;
+    });
     const addresses = this.routedAddresses(lease);
     const limit = bandwidthLimitFor(spec.bandwidthMbps, spec.allowBursting, this.config.burstCeilMbps ?? this.config.bandwidthMbpsTotal);
     const host = withSignal(this.host, signal);
@@ -209,6 +259,7 @@ export class LocalNetworkDriver implements NetworkDriver {
           rules,
           metadataIpv4: METADATA_IPV4,
           metadataIpv6: METADATA_IPV6,
+          publishedPorts: ports,
         }),
         this.createHostLinks(host, spec.taskId, names, netnsPath, mac, addresses, limit !== undefined),
       ]);
@@ -232,7 +283,7 @@ export class LocalNetworkDriver implements NetworkDriver {
       await ipBatch(task, taskSideBatch(addresses, { ipv4: METADATA_IPV4, ipv6: METADATA_IPV6 }));
       timer.mark('taskSide');
       this.bandwidth.set(spec.taskId, spec.bandwidthMbps);
-      const attachment = buildAttachment(spec, netnsPath, names, addresses, limit, rules, mac, this.filter.mode);
+      const attachment = buildAttachment(spec, netnsPath, names, addresses, limit, rules, mac, this.filter.mode, ports);
       this.log.debug({ taskId: spec.taskId, ms: timer.summary() }, 'network attach timings');
       this.log.info({ taskId: spec.taskId, ipv4: attachment.ipv4, ipv6: attachment.ipv6, hostInterface: names.hostVeth }, 'network attached');
       return attachment;
@@ -310,6 +361,7 @@ export class LocalNetworkDriver implements NetworkDriver {
     if (!linkFailures.has(names.hostVeth)) {
       await attempt(`lease of ${taskId}`, () => this.ipam.release(taskId));
       this.bandwidth.delete(taskId);
+      this.releasePorts(taskId);
     } else {
       failures.push(`lease of ${taskId} kept until the veth is gone`);
     }
@@ -354,6 +406,7 @@ const buildAttachment = (
   rules: EffectiveRules,
   mac: string | undefined,
   packetFilter: string,
+  ports: readonly PublishedPort[],
 ): NetworkAttachment => {
   const details: Record<string, string> = {
     packetFilter,
@@ -368,6 +421,7 @@ const buildAttachment = (
     details['ceilMbps'] = String(limit.ceilMbps);
     details['ifb'] = names.ifb;
   }
+  if (ports.length > 0) details['publishedPorts'] = describePorts(ports);
   if (addresses.gateway6 !== undefined) details['gateway6'] = addresses.gateway6;
   if (addresses.prefixLength6 !== undefined) details['prefixLength6'] = String(addresses.prefixLength6);
   return {

@@ -3,6 +3,8 @@ import { parseCidr } from './addresses.js';
 import { parseJsonOutput, runTool, type ToolContext } from './exec.js';
 import type { SecurityGroupRule } from './config.js';
 import type { EffectiveRules } from './security-groups.js';
+import { VETH_PREFIX } from './naming.js';
+import type { PublishedPort } from './published-ports.js';
 
 /**
  * Security groups as one nftables table per task (family inet, so one rule
@@ -37,6 +39,8 @@ export interface TaskFirewall {
   /** Instance metadata addresses tasks must not reach without the proxy. */
   readonly metadataIpv4: string;
   readonly metadataIpv6: string;
+  /** Task ports reachable on the host's own addresses (IPv4), DNATed in this table's prerouting. */
+  readonly publishedPorts?: readonly PublishedPort[];
 }
 
 const FAMILY = 'inet';
@@ -102,9 +106,23 @@ export const renderTaskTable = (firewall: TaskFirewall): string => {
     'forward',
   );
   const output = chain('hook_output', [`oifname ${veth} jump to_task`], 'output');
+  // Published ports: what arrives from outside the task veths for the host's own address and port goes to the
+  // task; the forward hook's to_task then applies the ingress rules, as to any peer.
+  const published = firewall.publishedPorts ?? [];
+  const dnat =
+    published.length === 0 || firewall.ipv4 === undefined
+      ? []
+      : [
+          [
+            '  chain hook_prerouting {',
+            '    type nat hook prerouting priority dstnat; policy accept;',
+            ...published.map((p) => `    iifname != "${VETH_PREFIX}*" fib daddr type local ${p.protocol} dport ${p.hostPort} dnat ip to ${firewall.ipv4}:${p.taskPort}`),
+            '  }',
+          ].join('\n'),
+        ];
   const input = chain('hook_input', [`iifname ${veth} jump from_task`], 'input');
   const comment = `# security groups: ${firewall.rules.groups.join(', ')}`;
-  const body = [toTask, fromTask, ...(firewall.rules.egress === 'allow-all' ? [] : [egress]), forward, output, input];
+  const body = [toTask, fromTask, ...(firewall.rules.egress === 'allow-all' ? [] : [egress]), forward, output, input, ...dnat];
   return [
     comment,
     `add table ${FAMILY} ${firewall.table}`,

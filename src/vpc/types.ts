@@ -13,6 +13,12 @@ export interface NetworkSpec {
   readonly allowBursting: boolean;
   readonly wantIpv6: boolean;
   readonly hostname: string;
+  /**
+   * Ports to publish on the host's addresses, as the passthrough attribute
+   * `titus.executor.publishedPorts` gives them (`8080:80,5353:53/udp`); the
+   * driver parses and refuses (published-ports.ts). Local driver only.
+   */
+  readonly publishedPorts?: string;
 }
 
 /** Persisted with the task (JSON-serialisable); everything detach and restore need. */
@@ -55,6 +61,12 @@ export interface NetworkDriver {
   /** Remove host-side leftovers no live task owns; returns a description of each thing removed. */
   garbageCollect(liveTaskIds: ReadonlySet<string>): Promise<string[]>;
   available(): NetworkAvailability;
+  /**
+   * Linux capabilities (as ContainerInfo names them) a task on this driver
+   * must not be granted, and why: the aws-eni driver's metadata guard lives in
+   * the task's own namespace, where NET_ADMIN could remove it.
+   */
+  readonly refusedCapabilities?: { readonly names: readonly string[]; readonly why: string };
   /** Lines for GetHostResources' status list (e.g. which packet filter protects tasks). */
   statusLines?(): string[];
 }

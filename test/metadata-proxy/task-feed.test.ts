@@ -275,8 +275,9 @@ t.test('requireToken from the passthrough attribute', async (t) => {
 t.test('the executor refuses a metadata proxy that cannot work, saying why', async (t) => {
   const check = (raw: Record<string, unknown>) => () => checkMetadataProxyConfig(parseConfig(raw));
   t.doesNotThrow(check({}), 'off by default');
-  t.throws(check({ metadataProxy: { enabled: true } }), { code: 'FAILED_PRECONDITION', message: /needs task networking: set network\.driver to local/ });
-  t.throws(check({ metadataProxy: { enabled: true }, network: { driver: 'aws-eni', awsEni: { subnetId: 's', instanceId: 'i' } } }), { message: /not supported with network\.driver aws-eni/ });
+  t.throws(check({ metadataProxy: { enabled: true } }), { code: 'FAILED_PRECONDITION', message: /needs task networking: set network\.driver to local or aws-eni/ });
+  // ENI tasks get the proxy inside their own namespaces (issue 17): no fixed host port needed.
+  t.doesNotThrow(check({ metadataProxy: { enabled: true, listen: { port: 0 } }, network: { driver: 'aws-eni', awsEni: { subnetId: 's', instanceId: 'i' } } }));
   t.throws(check({ metadataProxy: { enabled: true, listen: { port: 0 } }, network: { driver: 'local' } }), { message: /must be a fixed port/ });
   t.doesNotThrow(check({ metadataProxy: { enabled: true }, network: { driver: 'local' } }));
 });

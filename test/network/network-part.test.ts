@@ -184,3 +184,61 @@ t.test('the task\'s /etc/hosts and /etc/resolv.conf, as the engine would have wr
   t.equal(resolvConfFor('nameserver 127.0.0.53\nsearch x\n'), 'search x\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n', 'none left: the engine\'s defaults');
   t.equal(resolvConfFor(''), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
 });
+
+t.test('a capability the driver refuses (NET_ADMIN with aws-eni) fails the task before any sandbox exists', async (t) => {
+  class GuardedDriver extends FakeDriver {
+    readonly refusedCapabilities = { names: ['NET_ADMIN', 'ALL'], why: 'the guard lives in the task namespace' };
+  }
+  const driver = new GuardedDriver(10, 1000);
+  let created = 0;
+  const sandboxes = fakeSandboxes();
+  const counting = { ...sandboxes, create: async (spec: NetworkSpec) => (created++, sandboxes.create(spec, AbortSignal.abort(), undefined as never)) } as unknown as SandboxManager & { removed: string[] };
+  const p = part(driver, counting);
+  const withCaps = (add: string[]) => launch(`caps-${add.join('-')}`, { containerInfo: { capabilities: { add: add as never, drop: [] } } });
+  for (const add of [['NET_ADMIN'], ['ALL'], ['SYS_TIME', 'net_admin']]) {
+    await t.rejects(p.acquire(withCaps(add), new AbortController().signal), { code: 'INVALID_ARGUMENT', message: /is not allowed with network driver local: the guard lives in the task namespace/ }, add.join(','));
+    await p.release(withCaps(add).taskId);
+  }
+  t.equal(created, 0, 'no sandbox was built');
+  t.same(driver.leased.size, 0, 'nothing attached');
+  await p.acquire(withCaps(['NET_RAW', 'SYS_TIME']), new AbortController().signal);
+  t.equal(driver.leased.size, 1, 'other capabilities are fine');
+});
+
+t.test('published ports travel from the passthrough attribute to the driver, which parses them', async (t) => {
+  const { parsePublishedPorts } = await import('../../src/vpc/published-ports.js');
+  const spec = networkSpecFor(launch('p', { containerInfo: { passthroughAttributes: { 'titus.executor.publishedPorts': '8080:80, 5353:53/udp' } } }));
+  t.equal(spec.publishedPorts, '8080:80, 5353:53/udp');
+  t.same(parsePublishedPorts(spec.publishedPorts), [
+    { protocol: 'tcp', hostPort: 8080, taskPort: 80 },
+    { protocol: 'udp', hostPort: 5353, taskPort: 53 },
+  ]);
+  t.equal(networkSpecFor(launch('q')).publishedPorts, undefined, 'absent when not asked for');
+  for (const bad of ['8080', '0:80', '8080:70000', '8080:80/sctp', '8080:80,8080:81']) {
+    t.throws(() => parsePublishedPorts(bad), { code: 'INVALID_ARGUMENT' }, bad);
+  }
+});
+
+t.test('periodic garbage collection spares every task the part knows, and stops', async (t) => {
+  const calls: string[][] = [];
+  const driver = new FakeDriver(4, 1000);
+  driver.garbageCollect = async (...args: unknown[]): Promise<string[]> => {
+    calls.push([...(args[0] as ReadonlySet<string>)].sort());
+    return ['veth txleftover'];
+  };
+  const p = part(driver);
+  p.admit(launch('starting'));
+  await p.acquire(launch('attached'), new AbortController().signal);
+  p.markRecovering();
+  const stop = p.startPeriodicGc(10);
+  await new Promise((r) => setTimeout(r, 60));
+  t.equal(calls.length, 0, 'not while recovering');
+  p.markRecovered();
+  await new Promise((r) => setTimeout(r, 60));
+  t.ok(calls.length >= 1, `collected ${calls.length} times`);
+  t.same(calls[0], ['attached', 'starting'], 'with admitted and attached tasks live');
+  stop();
+  const after = calls.length;
+  await new Promise((r) => setTimeout(r, 60));
+  t.equal(calls.length, after, 'no more after stop');
+});
