@@ -230,6 +230,7 @@ export const parseWatchRequest = (req: WatchTaskStatusRequest__Output): WatchReq
 const drainReasonSchema = z
   .string()
   .max(MAX_DRAIN_REASON_LENGTH, `must be at most ${MAX_DRAIN_REASON_LENGTH} characters`)
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
 
 export const parseSetDrainRequest = (req: SetDrainRequest__Output): { draining: boolean; reason: string } => {

@@ -157,6 +157,7 @@ t.test('keep-alives arrive on an idle stream', async (t) => {
 t.test('health and reflection answer on the socket, which is mode 0660', async (t) => {
   t.equal(statSync(ex.socket).mode & 0o777, 0o660);
   const healthPkg = grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { enums: String })) as unknown as {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- the generic client is only called through grpc.Client
     grpc: { health: { v1: { Health: new (addr: string, c: grpc.ChannelCredentials) => grpc.Client & { Check: Function } } } };
   };
   const health = new healthPkg.grpc.health.v1.Health(`unix://${ex.socket}`, grpc.credentials.createInsecure());

@@ -57,8 +57,6 @@ const start = (pod: Pod | string, config = plainConfig): { runtimeDir: string; p
   return { runtimeDir, p };
 };
 
-const terminal = (s: PodState): boolean => s.status.phase === 'Succeeded' || s.status.phase === 'Failed';
-
 /** Runs a recorded pod to its end; returns every state.json seen and the process' exit. */
 const runToEnd = async (t: Test, fixture: PodFixture, config = plainConfig) => {
   const taskId = uniqueTaskId(fixture);

@@ -1,0 +1,75 @@
+// The floors of src/, written as rules (docs/architecture.md draws them).
+//
+//   doors     src/api, src/k8s, src/cli          talk to the core
+//   core      src/task                           the task model, runner, translation of a launch
+//   parts     src/parts                          connect a task to one adapter each
+//   adapters  src/runtime, src/gpu, src/vpc,     talk to the world (docker, GPUs, ENIs,
+//             src/metadata-proxy, src/host,      the metadata service, the host, log files);
+//             src/logs                           they define their own small types
+//
+// An import may only point down. Every rule below is a "forbidden" rule, so a
+// wrong-way import fails `npm run lint:deps` (and with it `npm test`).
+const ADAPTERS = "^src/(runtime|gpu|vpc|metadata-proxy|host|logs)/";
+const CORE = "^src/task/";
+const PARTS = "^src/parts/";
+const DOORS = "^src/(api|k8s|cli)/";
+const ROOT = "^src/executor\\.ts$";
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: "adapter-imports-above",
+      severity: "error",
+      comment:
+        "Adapters are the ground floor: they import nothing from the core, the parts, the doors or the " +
+        "composition root. Give the adapter its own small type and let the core adapt to it.",
+      from: { path: ADAPTERS },
+      to: { path: [CORE, PARTS, DOORS, ROOT] },
+    },
+    {
+      name: "core-imports-door",
+      severity: "error",
+      comment:
+        "The core does not know its doors (gRPC, interLink, the CLI). Whatever a door and the core both need " +
+        "(validation, quantity parsing) lives in the core or in src/common.",
+      from: { path: CORE },
+      to: { path: [DOORS, ROOT] },
+    },
+    {
+      name: "parts-import-door",
+      severity: "error",
+      comment: "Parts are built by the composition root and used by the core; they never reach a door.",
+      from: { path: PARTS },
+      to: { path: [DOORS, ROOT] },
+    },
+    {
+      name: "common-imports-project",
+      severity: "error",
+      comment: "src/common holds general helpers; it imports nothing else from src/.",
+      from: { path: "^src/common/" },
+      to: { path: "^src/", pathNot: "^src/common/" },
+    },
+    {
+      name: "no-circular",
+      severity: "error",
+      comment: "No import circles in src/: each circle is a knot that a reader must untie in their head.",
+      from: { path: "^src/" },
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "^src/api/generated/" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default", "types"],
+      extensions: [".ts", ".js", ".d.ts"],
+    },
+    reporterOptions: {
+      archi: { collapsePattern: "^src/[^/]+" },
+    },
+  },
+};
