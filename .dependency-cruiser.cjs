@@ -14,6 +14,7 @@ const CORE = "^src/task/";
 const PARTS = "^src/parts/";
 const DOORS = "^src/(api|k8s|cli)/";
 const ROOT = "^src/executor\\.ts$";
+const CONFIG = "^src/config/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -22,10 +23,10 @@ module.exports = {
       name: "adapter-imports-above",
       severity: "error",
       comment:
-        "Adapters are the ground floor: they import nothing from the core, the parts, the doors or the " +
-        "composition root. Give the adapter its own small type and let the core adapt to it.",
+        "Adapters are the ground floor: they import nothing from the core, the parts, the doors, the config module or the " +
+        "composition root. Give the adapter its own small type (and its own config slice) and let the core adapt to it.",
       from: { path: ADAPTERS },
-      to: { path: [CORE, PARTS, DOORS, ROOT] },
+      to: { path: [CORE, PARTS, DOORS, ROOT, CONFIG] },
     },
     {
       name: "core-imports-door",

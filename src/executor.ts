@@ -8,13 +8,13 @@ import { TaskManager } from './task/task-manager.js';
 import { TaskStore } from './task/task-store.js';
 import type { RecoveryReport } from './task/task-recovery.js';
 import { EngineMonitor } from './runtime/engine-monitor.js';
-import { createGpuPart, recoverGpuLeases } from './gpu/create-gpu-part.js';
-import { createNetworkPart, createSharedNetworkPart } from './task/create-network-part.js';
-import { startNetworkRecovery } from './task/network-part.js';
-import type { SharedNetworks } from './task/shared-network-part.js';
+import { createGpuPart, recoverGpuLeases } from './parts/create-gpu-part.js';
+import { createNetworkPart, createSharedNetworkPart } from './parts/create-network-part.js';
+import { startNetworkRecovery } from './parts/network-part.js';
+import type { SharedNetworks } from './parts/shared-network-part.js';
 import { readPublishedTaskViews } from './task/published-tasks.js';
 import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
-import { checkMetadataProxyConfig, startMetadataService, type MetadataService } from './task/metadata-service.js';
+import { checkMetadataProxyConfig, startMetadataService, type MetadataService } from './parts/metadata-service.js';
 import { startTaskLogStore, type TaskLogStore } from './logs/index.js';
 import { startInterlinkIfEnabled, type Interlink } from './k8s/index.js';
 

@@ -6,9 +6,9 @@ import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.j
 import type { Logger } from '../common/log.js';
 import { SystemdNotifier } from '../common/sd-notify.js';
 import { loadExecutorProto } from '../api/proto.js';
-import { createGpuPart } from '../gpu/create-gpu-part.js';
+import { createGpuPart } from '../parts/create-gpu-part.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
-import { createNetworkPart } from '../task/create-network-part.js';
+import { createNetworkPart } from '../parts/create-network-part.js';
 import { TaskManager } from '../task/task-manager.js';
 import { parsePodLaunch } from '../task/titus-pod/parse-pod-launch.js';
 import { podWithStatus, refusedPod, type PodDocument } from '../task/titus-pod/pod-status.js';

@@ -4,7 +4,7 @@ import { readPublishedDocuments } from '../task/published-tasks.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { taskToProto } from '../api/convert.js';
-import { isProcessAlive, processStartTime } from '../gpu/process-liveness.js';
+import { isProcessAlive, processStartTime } from '../common/process-liveness.js';
 import type { TaskView } from '../task/types.js';
 import { toProtoJson } from './format.js';
 

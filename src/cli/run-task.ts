@@ -9,7 +9,7 @@ import { updateToProto } from '../api/convert.js';
 import { loadExecutorProto } from '../api/proto.js';
 import { parseLaunchRequest } from '../api/validate.js';
 import type { LaunchTaskRequest, LaunchTaskRequest__Output } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
-import { createGpuPart } from '../gpu/create-gpu-part.js';
+import { createGpuPart } from '../parts/create-gpu-part.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { TaskManager } from '../task/task-manager.js';
 import type { LaunchSpec, StatusUpdate, TaskState } from '../task/types.js';

@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, un
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import { ExecutorError, errorMessage } from '../common/errors.js';
-import { isProcessAlive, processStartTime } from './process-liveness.js';
+import { isProcessAlive, processStartTime } from '../common/process-liveness.js';
 
 /** Who holds a GPU: a task in one process (pid plus its start time, against pid reuse). */
 export interface GpuLockOwner {

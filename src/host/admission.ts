@@ -1,5 +1,13 @@
 import { ExecutorError } from '../common/errors.js';
-import type { TaskResources } from '../task/types.js';
+
+/** Amounts of the host's resources, as admission counts them (the core's TaskResources has this shape). */
+export interface ResourceAmounts {
+  readonly cpu: number;
+  readonly memoryMb: number;
+  readonly diskMb: number;
+  readonly networkMbps: number;
+  readonly gpus: number;
+}
 import type { HostTotals } from './host-inventory.js';
 
 type Accounted = keyof HostTotals;
@@ -14,7 +22,7 @@ const EPSILON = 1e-6;
 const amount = (n: number, r: Accounted): string => `${Number(n.toFixed(3))} ${UNIT[r]}`;
 
 /** The sum of what tasks hold; the caller passes the tasks that have not ended. */
-export const sumResources = (held: Iterable<TaskResources>): TaskResources => {
+export const sumResources = (held: Iterable<ResourceAmounts>): ResourceAmounts => {
   const sum = { cpu: 0, memoryMb: 0, diskMb: 0, networkMbps: 0, gpus: 0 };
   for (const r of held) {
     sum.cpu += r.cpu;
@@ -32,7 +40,7 @@ export const sumResources = (held: Iterable<TaskResources>): TaskResources => {
  * elsewhere); more than is free now is RESOURCE_EXHAUSTED (it may fit later).
  * GPUs are the GPU part's to grant, with locks shared across processes.
  */
-export const checkFits = (asked: TaskResources, allocated: TaskResources, totals: HostTotals): void => {
+export const checkFits = (asked: ResourceAmounts, allocated: ResourceAmounts, totals: HostTotals): void => {
   const accounted = ACCOUNTED.filter((r) => !(MAY_BE_UNKNOWN.has(r) && totals[r] === 0));
   for (const r of accounted) {
     if (asked[r] > totals[r] + EPSILON) {
@@ -54,7 +62,7 @@ export const checkFits = (asked: TaskResources, allocated: TaskResources, totals
 };
 
 /** Total less allocated, never below zero (tasks from before a config change may hold more). */
-export const availableResources = (totals: TaskResources, allocated: TaskResources): TaskResources => ({
+export const availableResources = (totals: ResourceAmounts, allocated: ResourceAmounts): ResourceAmounts => ({
   cpu: Math.max(0, Number((totals.cpu - allocated.cpu).toFixed(6))),
   memoryMb: Math.max(0, totals.memoryMb - allocated.memoryMb),
   diskMb: Math.max(0, totals.diskMb - allocated.diskMb),

@@ -1,9 +1,8 @@
-import type { ExecutorConfig } from '../config/config.js';
 import type { Logger } from '../common/log.js';
-import type { TaskResources } from '../task/types.js';
-import { checkFits } from './admission.js';
+import { checkFits, type ResourceAmounts } from './admission.js';
 import { DrainSwitch, type DrainStatus } from './drain-switch.js';
 import { HostInventory, type HostCapacity } from './host-inventory.js';
+import type { HostConfig } from './host-config.js';
 
 /**
  * The host's side of admitting a task: the drain flag, then the capacity
@@ -13,7 +12,7 @@ export class HostAdmission {
   readonly drain: DrainSwitch;
   readonly inventory: HostInventory;
 
-  constructor(config: Pick<ExecutorConfig, 'host' | 'stateDir'>, log: Logger) {
+  constructor(config: { readonly host: HostConfig; readonly stateDir: string }, log: Logger) {
     this.drain = new DrainSwitch(config.stateDir, log);
     this.inventory = new HostInventory(config.host, config.stateDir);
   }
@@ -24,7 +23,7 @@ export class HostAdmission {
   }
 
   /** INVALID_ARGUMENT beyond the host's totals, RESOURCE_EXHAUSTED beyond what is free. */
-  checkFits(asked: TaskResources, allocated: TaskResources): void {
+  checkFits(asked: ResourceAmounts, allocated: ResourceAmounts): void {
     checkFits(asked, allocated, this.inventory.capacity().totals);
   }
 

@@ -1,6 +1,6 @@
 import { invalidArgument } from '../common/errors.js';
 import type { K8sConfigMap, K8sContainer, K8sPod, K8sSecret } from './pod-schema.js';
-import { parseQuantity } from './quantity.js';
+import { parseQuantity } from '../task/quantity.js';
 
 /** The ConfigMaps and Secrets interLink sent with the pod, by name. */
 export interface PodData {

@@ -1,13 +1,13 @@
 import type { DefaultResources } from '../config/config.js';
 import { invalidArgument } from '../common/errors.js';
-import { hostnameFor } from '../runtime/build-container-spec.js';
+import { hostnameFor } from '../task/build-container-spec.js';
 import type { ContainerInfo } from '../task/container-info.js';
 import type { LaunchSpec, TaskResources } from '../task/types.js';
 import { buildPodEnv, expandVars } from './pod-env.js';
 import { podContainerLabels, podTaskId, type PodIdentity } from './pod-names.js';
 import type { CreateRequest, K8sConfigMap, K8sContainer, K8sPod, K8sSecret } from './pod-schema.js';
 import { containerMounts, materializeVolumes, type VolumeData } from './pod-volumes.js';
-import { parseQuantity } from './quantity.js';
+import { parseQuantity } from '../task/quantity.js';
 import { RESTART_POLICIES, type RestartPolicy } from './restart-policy.js';
 
 const MiB = 1024 * 1024;

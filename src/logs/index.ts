@@ -1,4 +1,3 @@
-import type { ExecutorConfig } from '../config/config.js';
 import type { Logger } from '../common/log.js';
 import type { ContainerOutputSource } from '../runtime/container-runtime.js';
 import { TaskLogStore } from './task-log-store.js';
@@ -8,9 +7,23 @@ export { TaskLogStore } from './task-log-store.js';
 export type { LogLine, LogQuery, TaskLogReader, TaskOutputSink } from './types.js';
 export { MARKER_PREFIX as LOG_MARKER_PREFIX, type LogSpaceEvents } from './space-reserve.js';
 
+/** The config slice the log store reads (the `logs` section of the executor's config, and its state directory). */
+export interface TaskLogStoreConfig {
+  readonly stateDir: string;
+  readonly logs: {
+    readonly dir?: string | undefined;
+    readonly reserveMb: number;
+    readonly maxFileBytes: number;
+    readonly maxFiles: number;
+    readonly retentionSeconds: number;
+    readonly sweepIntervalSeconds: number;
+    readonly finishTimeoutMs: number;
+  };
+}
+
 /** The log store as the config describes it, started (logs directory created, first sweep done). */
 export const startTaskLogStore = async (
-  config: ExecutorConfig,
+  config: TaskLogStoreConfig,
   source: ContainerOutputSource,
   log: Logger,
   spaceEvents: LogSpaceEvents = {},

@@ -1,4 +1,3 @@
-import type { ContainerInfo } from '../task/container-info.js';
 
 /**
  * What the proxy knows about one task: everything it answers from, fed by the
@@ -24,7 +23,7 @@ export interface TaskIdentityInfo {
   readonly acceptedAtMs: number;
   readonly startedAtMs?: number;
   /** The task's ContainerInfo, embedded in the signed identity document. */
-  readonly containerInfo: ContainerInfo;
+  readonly containerInfo: { readonly [field: string]: unknown };
   /** IMDSv2 only for this task; undefined means the host setting (`metadataProxy.requireToken`). */
   readonly requireToken?: boolean;
   /**

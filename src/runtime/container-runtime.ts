@@ -1,4 +1,4 @@
-import type { PullProgress } from '../task/types.js';
+import type { PullProgress } from './pull-progress.js';
 import type { ContainerSpec, ImageConfig } from './container-spec.js';
 import type { ImageRef } from './image-ref.js';
 

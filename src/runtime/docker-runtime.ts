@@ -2,7 +2,7 @@ import Docker from 'dockerode';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExecutorError, errorMessage } from '../common/errors.js';
-import type { PullProgress } from '../task/types.js';
+import type { PullProgress } from './pull-progress.js';
 import type {
   ContainerDetails,
   ContainerExit,

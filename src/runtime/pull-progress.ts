@@ -1,4 +1,11 @@
-import type { PullProgress } from '../task/types.js';
+/** How far an image pull has come, summed over its layers. */
+export interface PullProgress {
+  readonly image: string;
+  readonly currentBytes: number;
+  readonly totalBytes: number;
+  readonly layersDone: number;
+  readonly layersTotal: number;
+}
 
 /** One line of the engine's JSON pull stream. */
 export interface PullStreamEvent {

@@ -63,7 +63,7 @@ const checkEnvTotal = (info: { userProvidedEnv?: Record<string, string> | undefi
 export const MAX_LABEL_COPIED_BYTES = 4096;
 const labelCopied = (): z.ZodString =>
   z.string().refine((v) => Buffer.byteLength(v) <= MAX_LABEL_COPIED_BYTES, `must be at most ${MAX_LABEL_COPIED_BYTES} bytes (it is copied into a container label)`);
-/** Passthrough attributes that become labels (src/runtime/build-container-spec.ts). */
+/** Passthrough attributes that become labels (src/task/build-container-spec.ts). */
 const LABEL_COPIED_ATTRIBUTES = ['titus.agent.ownerEmail', 'titus.agent.jobType'] as const;
 
 /** There are 41 Linux capabilities; a longer list is a client's mistake, not a wish (200,000 once reached the engine). */

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isProcessAlive } from '../gpu/process-liveness.js';
+import { isProcessAlive } from '../common/process-liveness.js';
 import { TITUS_STATE, isTerminal, type TaskView } from './types.js';
 
 /** The label a task run by `titus-executor run-task` carries in the daemon's listings. */

@@ -1,5 +1,6 @@
 import type { ContainerInfo } from './container-info.js';
 import type { BindMount } from '../runtime/container-spec.js';
+import type { PullProgress } from '../runtime/pull-progress.js';
 
 export const TASK_STATES = [
   'ACCEPTED',
@@ -55,13 +56,8 @@ export interface ExitInfo {
   readonly signal?: string;
 }
 
-export interface PullProgress {
-  readonly image: string;
-  readonly currentBytes: number;
-  readonly totalBytes: number;
-  readonly layersDone: number;
-  readonly layersTotal: number;
-}
+// The runtime adapter reports pull progress in its own words; the core shows it as it is.
+export type { PullProgress } from '../runtime/pull-progress.js';
 
 export interface NetworkDetails {
   readonly isRoutableIp: boolean;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from
 import { join } from 'node:path';
 import { ExclusiveGpuAllocator } from '../../src/gpu/gpu-allocator.js';
 import { FileGpuLockStore } from '../../src/gpu/gpu-lock-store.js';
-import { processStartTime } from '../../src/gpu/process-liveness.js';
+import { processStartTime } from '../../src/common/process-liveness.js';
 import { fakeGpus } from './gpu-fixtures.js';
 import { makeTempDir, type TeardownScope } from './temp-dir.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/common/log.js';
 import { ExclusiveGpuAllocator } from '../../src/gpu/gpu-allocator.js';
 import { FileGpuLockStore } from '../../src/gpu/gpu-lock-store.js';
-import { GPU_LABEL, GpuTaskPart } from '../../src/gpu/gpu-task-part.js';
+import { GPU_LABEL, GpuTaskPart } from '../../src/parts/gpu-task-part.js';
 import type { ContainerSummary } from '../../src/runtime/container-runtime.js';
 import { LABEL } from '../../src/runtime/labels.js';
 import type { LaunchSpec } from '../../src/task/types.js';

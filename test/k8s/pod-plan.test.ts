@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/config.js';
 import { isExecutorError } from '../../src/common/errors.js';
-import { buildContainerSpec } from '../../src/runtime/build-container-spec.js';
+import { buildContainerSpec } from '../../src/task/build-container-spec.js';
 import { imageRefFor } from '../../src/runtime/image-ref.js';
 import { toContainerStatus, type ContainerRecord } from '../../src/k8s/container-status.js';
 import { planLogs } from '../../src/k8s/log-request.js';
@@ -20,7 +20,7 @@ import { POD_UID_RE, createRequestSchema, logsRequestSchema, type CreateRequest 
 import { parsePodTaskId, podTaskId, runTaskId } from '../../src/k8s/pod-names.js';
 import { backoffMs, shouldRestart, type RestartPolicy } from '../../src/k8s/restart-policy.js';
 import { TASK_ID_RE } from '../../src/api/validate.js';
-import { parseQuantity } from '../../src/k8s/quantity.js';
+import { parseQuantity } from '../../src/task/quantity.js';
 import type { HostResourcesView } from '../../src/task/task-manager.js';
 import type { TaskView } from '../../src/task/types.js';
 import { fixture } from './interlink-client.js';

@@ -36,7 +36,7 @@ import { FakeSts } from './fixtures/fake-sts.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HOST_KEY = { id: 'AKIAHOSTENIE2EFAKE01', secret: 'hostEniE2eSecretNeverServed0123456789ab' };
 const ROLE_A = 'arn:aws:iam::111122223333:role/eni-alpha';
-const built = existsSync(join(ROOT, 'dist', 'src', 'task', 'metadata-service.js'));
+const built = existsSync(join(ROOT, 'dist', 'src', 'parts', 'metadata-service.js'));
 
 const haveTools = async (): Promise<boolean> => {
   if (process.getuid?.() !== 0) return false;

@@ -55,7 +55,7 @@ const POOL4 = '198.18.41.0/24';
 const POOL6 = 'fd00:7175:41::/64';
 
 /** `titus-executor serve` as a child process needs the build (npm test builds first), with this change in it. */
-const built = existsSync(join(ROOT, 'dist', 'src', 'task', 'metadata-service.js'));
+const built = existsSync(join(ROOT, 'dist', 'src', 'parts', 'metadata-service.js'));
 
 const run = async (argv: string[], timeoutMs = 15_000): Promise<string> => (await runCommand(argv, { timeoutMs })).stdout;
 const inNs = (ns: string, argv: string[]): Promise<string> => run(['ip', 'netns', 'exec', ns, ...argv]);

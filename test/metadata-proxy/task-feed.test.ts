@@ -1,6 +1,6 @@
 /**
  * The glue between the task core and the proxy's directory
- * (src/task/metadata-directory.ts), against the real TaskManager with a fake
+ * (src/parts/metadata-directory.ts), against the real TaskManager with a fake
  * engine (stands for dockerd) and a fake network part (stands for the local
  * driver: it grants an address and records what the directory held when it
  * let go of it). Also the executor's checks of `metadataProxy`, and listening
@@ -17,8 +17,8 @@ import { InMemoryTaskDirectory } from '../../src/metadata-proxy/task-directory.j
 import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../../src/runtime/container-runtime.js';
 import type { ContainerSpec, ImageConfig } from '../../src/runtime/container-spec.js';
 import { LABEL } from '../../src/runtime/labels.js';
-import { TaskMetadataDirectory, requireTokenOf } from '../../src/task/metadata-directory.js';
-import { checkMetadataProxyConfig } from '../../src/task/metadata-service.js';
+import { TaskMetadataDirectory, requireTokenOf } from '../../src/parts/metadata-directory.js';
+import { checkMetadataProxyConfig } from '../../src/parts/metadata-service.js';
 import { TaskManager } from '../../src/task/task-manager.js';
 import type { TaskPart } from '../../src/task/task-part.js';
 import type { ContainerInfo } from '../../src/task/container-info.js';

@@ -8,13 +8,13 @@ import t from 'tap';
 import { parseConfig } from '../../src/config/config.js';
 import { ExecutorError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/log.js';
-import { createNetworkPart } from '../../src/task/create-network-part.js';
-import { attachmentFromLabels, grantFor, NetworkTaskPart, networkSpecFor, startNetworkRecovery } from '../../src/task/network-part.js';
+import { createNetworkPart } from '../../src/parts/create-network-part.js';
+import { attachmentFromLabels, grantFor, NetworkTaskPart, networkSpecFor, startNetworkRecovery } from '../../src/parts/network-part.js';
 import type { ContainerRuntime } from '../../src/runtime/container-runtime.js';
-import { hostsFileFor, resolvConfFor, type SandboxManager } from '../../src/task/sandbox.js';
+import { hostsFileFor, resolvConfFor, type SandboxManager } from '../../src/parts/sandbox.js';
 import type { LaunchSpec } from '../../src/task/types.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from '../../src/vpc/types.js';
-import type { SandboxRuntime } from '../../src/task/sandbox.js';
+import type { SandboxRuntime } from '../../src/parts/sandbox.js';
 
 const launch = (taskId: string, extra: Partial<LaunchSpec> = {}): LaunchSpec => ({
   taskId,

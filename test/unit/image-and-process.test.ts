@@ -1,7 +1,7 @@
 import t from 'tap';
 import { imageRefFor, isValidImageName } from '../../src/runtime/image-ref.js';
-import { splitShellWords } from '../../src/runtime/shell-words.js';
-import { requestedProcess, resolveProcess } from '../../src/runtime/entrypoint.js';
+import { splitShellWords } from '../../src/task/shell-words.js';
+import { requestedProcess, resolveProcess } from '../../src/task/entrypoint.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 

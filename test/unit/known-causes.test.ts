@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { isValidImageName } from '../../src/runtime/image-ref.js';
-import { MAX_ARG_BYTES, checkRequestedProcess } from '../../src/runtime/entrypoint.js';
+import { MAX_ARG_BYTES, checkRequestedProcess } from '../../src/task/entrypoint.js';
 import { RuntimeError } from '../../src/runtime/runtime-errors.js';
 import { errorOutcome } from '../../src/task/outcome.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseConfig } from '../../src/config/config.js';
-import { buildContainerSpec, hostnameFor } from '../../src/runtime/build-container-spec.js';
-import { buildEnv } from '../../src/runtime/env.js';
+import { buildContainerSpec, hostnameFor } from '../../src/task/build-container-spec.js';
+import { buildEnv } from '../../src/task/env.js';
 import { imageRefFor } from '../../src/runtime/image-ref.js';
 import type { LaunchSpec } from '../../src/task/types.js';
 

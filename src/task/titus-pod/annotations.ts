@@ -1,4 +1,4 @@
-import { parseQuantity } from '../../k8s/quantity.js';
+import { parseQuantity } from '../quantity.js';
 import { annotationField, refuse } from './pod-fields.js';
 
 /**

@@ -1,4 +1,4 @@
-import { parseQuantity } from '../../k8s/quantity.js';
+import { parseQuantity } from '../quantity.js';
 import { mapKeyForPath } from '../env-limits.js';
 import { readAnnotations, type AnnotationResult } from './annotations.js';
 import { annotationField, checkPodPart, fieldPath, refuse } from './pod-fields.js';

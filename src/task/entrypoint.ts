@@ -1,5 +1,5 @@
 import { ExecutorError, invalidArgument } from '../common/errors.js';
-import type { ContainerInfo } from '../task/container-info.js';
+import type { ContainerInfo } from './container-info.js';
 import { splitShellWords } from './shell-words.js';
 
 export interface Process {

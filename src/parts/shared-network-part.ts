@@ -2,8 +2,8 @@ import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { LABEL } from '../runtime/labels.js';
 import { networkFileMounts, type SandboxManager, type SandboxRef, type SandboxRequest } from './sandbox.js';
-import type { PartGrant, TaskPart } from './task-part.js';
-import type { LaunchSpec, SharedNetworkRequest } from './types.js';
+import type { PartGrant, TaskPart } from '../task/task-part.js';
+import type { LaunchSpec, SharedNetworkRequest } from '../task/types.js';
 
 export const SHARED_SANDBOX_ROLE = 'shared-sandbox';
 

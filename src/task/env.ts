@@ -1,6 +1,6 @@
-import type { ContainerInfo } from '../task/container-info.js';
-import type { TaskResources } from '../task/types.js';
-import type { ImageRef } from './image-ref.js';
+import type { ContainerInfo } from './container-info.js';
+import type { TaskResources } from './types.js';
+import type { ImageRef } from '../runtime/image-ref.js';
 
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Docker rejects env entries with NUL bytes; Linux caps one argument/env string at 128 KiB. */

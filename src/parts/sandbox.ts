@@ -10,7 +10,7 @@ import type { ContainerRuntime, ContainerSummary, SandboxEngine } from '../runti
 import type { BindMount, ContainerSpec } from '../runtime/container-spec.js';
 import { LABEL, LABEL_SCHEMA_VERSION } from '../runtime/labels.js';
 import { isRuntimeError, RuntimeError } from '../runtime/runtime-errors.js';
-import { ownedContainer, removeOwnLeftover } from './owned-container.js';
+import { ownedContainer, removeOwnLeftover } from '../task/owned-container.js';
 import type { SandboxConfig } from '../vpc/config.js';
 import type { StepTimer } from '../vpc/step-timer.js';
 import type { NetworkSpec } from '../vpc/types.js';

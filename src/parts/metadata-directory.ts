@@ -2,14 +2,14 @@ import { errorMessage, isExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { InMemoryTaskDirectory } from '../metadata-proxy/task-directory.js';
 import type { CredentialErrorDetail, CredentialEvents, TaskIdentityInfo } from '../metadata-proxy/types.js';
-import { hostnameFor } from '../runtime/build-container-spec.js';
+import { hostnameFor } from '../task/build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { LABEL } from '../runtime/labels.js';
 import type { NetworkAttachment } from '../vpc/types.js';
 import { attachmentFromLabels } from './network-part.js';
-import type { UpdateListener } from './status-bus.js';
-import type { PartCapacity, PartGrant, TaskPart } from './task-part.js';
-import { isTerminal, type LaunchSpec, type NetworkDetails, type StatusUpdate, type TaskState, type TaskView } from './types.js';
+import type { UpdateListener } from '../task/status-bus.js';
+import type { PartCapacity, PartGrant, TaskPart } from '../task/task-part.js';
+import { isTerminal, type LaunchSpec, type NetworkDetails, type StatusUpdate, type TaskState, type TaskView } from '../task/types.js';
 
 /** Passthrough attribute by which a job asks for IMDSv2 only (`true`) or allows IMDSv1 (`false`). */
 export const REQUIRE_TOKEN_ATTRIBUTE = 'titusParameter.agent.imds.requireToken';

@@ -3,12 +3,12 @@ import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { LABEL } from '../runtime/labels.js';
-import type { GpuInventory } from './gpu-device.js';
-import { ExclusiveGpuAllocator } from './gpu-allocator.js';
-import { FileGpuLockStore, NO_CROSS_PROCESS_LOCKS } from './gpu-lock-store.js';
+import type { GpuInventory } from '../gpu/gpu-device.js';
+import { ExclusiveGpuAllocator } from '../gpu/gpu-allocator.js';
+import { FileGpuLockStore, NO_CROSS_PROCESS_LOCKS } from '../gpu/gpu-lock-store.js';
 import { GPU_LABEL, GpuTaskPart } from './gpu-task-part.js';
-import { readGpuInventory } from './nvidia-inventory.js';
-import { writeNvidiaHooksConfig } from './oci-hooks-config.js';
+import { readGpuInventory } from '../gpu/nvidia-inventory.js';
+import { writeNvidiaHooksConfig } from '../gpu/oci-hooks-config.js';
 
 /**
  * Reads the host's GPUs and builds the GPU part. A failing or hanging

@@ -4,9 +4,9 @@ import type { ContainerSummary } from '../runtime/container-runtime.js';
 import { LABEL } from '../runtime/labels.js';
 import type { LaunchSpec } from '../task/types.js';
 import type { PartCapacity, PartGrant, TaskPart } from '../task/task-part.js';
-import type { GpuDevice, GpuInventory } from './gpu-device.js';
-import type { GpuAllocator } from './gpu-allocator.js';
-import { gpuContainerConfig } from './gpu-container-config.js';
+import type { GpuDevice, GpuInventory } from '../gpu/gpu-device.js';
+import type { GpuAllocator } from '../gpu/gpu-allocator.js';
+import { gpuContainerConfig } from '../gpu/gpu-container-config.js';
 
 /** Container label naming the GPUs a task holds, so they can be re-derived from the engine. */
 export const GPU_LABEL = 'titus.executor.gpus';

@@ -1,10 +1,10 @@
 import type { ExecutorConfig } from '../config/config.js';
 import { invalidArgument } from '../common/errors.js';
-import type { LaunchSpec } from '../task/types.js';
-import type { BindMount, ContainerSpec, ImageConfig, Ulimit } from './container-spec.js';
+import type { LaunchSpec } from './types.js';
+import type { BindMount, ContainerSpec, ImageConfig, Ulimit } from '../runtime/container-spec.js';
 import { resolveProcess, requestedProcess } from './entrypoint.js';
-import type { ImageRef } from './image-ref.js';
-import { LABEL, LABEL_SCHEMA_VERSION, boundedLabelValue } from './labels.js';
+import type { ImageRef } from '../runtime/image-ref.js';
+import { LABEL, LABEL_SCHEMA_VERSION, boundedLabelValue } from '../runtime/labels.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

@@ -2,13 +2,13 @@ import { z } from 'zod';
 import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { hostnameFor } from '../runtime/build-container-spec.js';
+import { hostnameFor } from '../task/build-container-spec.js';
 import { LABEL } from '../runtime/labels.js';
 import { StepTimer } from '../vpc/step-timer.js';
 import type { NetworkAttachment, NetworkDriver, NetworkSpec } from '../vpc/types.js';
 import { netnsPathOf, type SandboxManager } from './sandbox.js';
-import type { PartCapacity, PartGrant, TaskPart } from './task-part.js';
-import type { LaunchSpec, NetworkDetails } from './types.js';
+import type { PartCapacity, PartGrant, TaskPart } from '../task/task-part.js';
+import type { LaunchSpec, NetworkDetails } from '../task/types.js';
 
 /** Passthrough attribute by which Titus asks for an IPv6 address as well. */
 export const ASSIGN_IPV6_ATTRIBUTE = 'titusParameter.agent.assignIPv6Address';
