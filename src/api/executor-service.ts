@@ -11,6 +11,7 @@ import type { TitusExecutorHandlers } from './generated/titus/executor/v1/TitusE
 import type { TaskStatusEvent } from './generated/titus/executor/v1/TaskStatusEvent.js';
 import type { WatchTaskStatusRequest__Output } from './generated/titus/executor/v1/WatchTaskStatusRequest.js';
 import { getLogs } from './logs-service.js';
+import { failStream, type WatchRegistry } from './streams.js';
 import { parsePodLaunchRequest } from './pod-request.js';
 import { toGrpcError } from './status-map.js';
 import { parseKillRequest, parseLaunchRequest, parseListRequest, parseSetDrainRequest, parseTaskId, parseWatchRequest } from './validate.js';
@@ -37,26 +38,6 @@ const unary =
         (err: unknown) => callback(toGrpcError(err, log, method)),
       );
   };
-
-/**
- * Ends a server stream with an error status. grpc-js' `call.destroy(status)`
- * never sends the status (the client would wait forever); an 'error' event does.
- */
-export const failStream = (call: grpc.ServerWritableStream<unknown, unknown>, status: Partial<grpc.StatusObject>): void => {
-  if (!call.cancelled) call.emit('error', status);
-};
-
-/** Open watch streams, so shutdown can end them instead of waiting on them. */
-export class WatchRegistry {
-  private readonly closers = new Set<() => void>();
-  add(close: () => void): () => void {
-    this.closers.add(close);
-    return () => this.closers.delete(close);
-  }
-  closeAll(): void {
-    for (const c of [...this.closers]) c();
-  }
-}
 
 export const executorHandlers = (deps: ServiceDeps, watches: WatchRegistry): TitusExecutorHandlers => {
   const { tasks, config, log } = deps;

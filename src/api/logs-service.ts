@@ -11,7 +11,7 @@ import type { LogLine, LogQuery, TaskLogReader } from '../logs/types.js';
 import type { TaskManager } from '../task/task-manager.js';
 import { isTerminal } from '../task/types.js';
 import { timestamp } from './convert.js';
-import { failStream, type WatchRegistry } from './executor-service.js';
+import { failStream, type WatchRegistry } from './streams.js';
 import type { GetLogsRequest__Output } from './generated/titus/executor/v1/GetLogsRequest.js';
 import type { GetLogsResponse } from './generated/titus/executor/v1/GetLogsResponse.js';
 import type { LogLine as ProtoLogLine } from './generated/titus/executor/v1/LogLine.js';

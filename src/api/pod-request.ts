@@ -3,6 +3,7 @@ import { parsePodLaunch, type PodLaunchContext } from '../task/titus-pod/parse-p
 import type { LaunchSpec } from '../task/types.js';
 import type { LaunchTaskRequest__Output } from './generated/titus/executor/v1/LaunchTaskRequest.js';
 import { undecodableReason } from './request-decoding.js';
+import { wireCheckedDecoder } from './validate.js';
 
 const hasResources = (r: LaunchTaskRequest__Output['resources']): boolean =>
   r !== undefined && r !== null && Object.values(r).some((v) => typeof v === 'number' && v !== 0);
@@ -17,5 +18,6 @@ export const parsePodLaunchRequest = (req: LaunchTaskRequest__Output, ctx: PodLa
   if (req.runtimeLimitSeconds !== undefined && req.runtimeLimitSeconds > 0) {
     throw new ExecutorError('INVALID_ARGUMENT', "runtimeLimitSeconds: must be unset with pod (use the pod's spec.activeDeadlineSeconds)", { field: 'runtimeLimitSeconds' });
   }
-  return parsePodLaunch(req.pod ?? new Uint8Array(), ctx, { ...(req.taskId !== undefined ? { taskId: req.taskId } : {}), labels: req.labels ?? {} }).spec;
+  const decodeContainerInfo = wireCheckedDecoder(ctx.decodeContainerInfo);
+  return parsePodLaunch(req.pod ?? new Uint8Array(), { ...ctx, decodeContainerInfo }, { ...(req.taskId !== undefined ? { taskId: req.taskId } : {}), labels: req.labels ?? {} }).spec;
 };

@@ -6,6 +6,7 @@ import { ExecutorError, errorMessage, isExecutorError } from '../common/errors.j
 import type { Logger } from '../common/log.js';
 import { SystemdNotifier } from '../common/sd-notify.js';
 import { loadExecutorProto } from '../api/proto.js';
+import { wireCheckedDecoder } from '../api/validate.js';
 import { createGpuPart } from '../parts/create-gpu-part.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { createNetworkPart } from '../parts/create-network-part.js';
@@ -14,7 +15,7 @@ import { parsePodLaunch } from '../task/titus-pod/parse-pod-launch.js';
 import { podWithStatus, refusedPod, type PodDocument } from '../task/titus-pod/pod-status.js';
 import type { TaskView } from '../task/types.js';
 import { RunTaskState, type RunTaskStateOptions } from './run-task-state.js';
-import { reporter } from './run-task.js';
+import { reporter } from './run-task-reporter.js';
 
 /** The files of Titus' per-task backend contract, in `--runtime-dir`. */
 export const POD_FILE = 'pod.json';
@@ -109,7 +110,7 @@ export const runPodTask = async (opts: PodRunOptions, log: Logger, config: Execu
   const proto = loadExecutorProto();
   let spec;
   try {
-    spec = parsePodLaunch(JSON.stringify(pod), { defaults: config.defaultResources, decodeContainerInfo: proto.decodeContainerInfo, registry: config.docker.registry }).spec;
+    spec = parsePodLaunch(JSON.stringify(pod), { defaults: config.defaultResources, decodeContainerInfo: wireCheckedDecoder(proto.decodeContainerInfo), registry: config.docker.registry }).spec;
   } catch (err) {
     if (!isExecutorError(err)) throw err;
     log.warn({ err: err.message }, 'pod refused');

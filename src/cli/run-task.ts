@@ -5,18 +5,17 @@ import { loadConfig, type ExecutorConfig } from '../config/config.js';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { SystemdNotifier } from '../common/sd-notify.js';
-import { updateToProto } from '../api/convert.js';
 import { loadExecutorProto } from '../api/proto.js';
 import { parseLaunchRequest } from '../api/validate.js';
 import type { LaunchTaskRequest, LaunchTaskRequest__Output } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
 import { createGpuPart } from '../parts/create-gpu-part.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { TaskManager } from '../task/task-manager.js';
-import type { LaunchSpec, StatusUpdate, TaskState } from '../task/types.js';
-import { toProtoJson } from './format.js';
+import type { LaunchSpec, TaskState } from '../task/types.js';
 import { readContainerInfoFile } from './launch.js';
 import { DEFAULT_RUN_TASK_DIR, RunTaskState } from './run-task-state.js';
 import { runPodTask } from './run-task-pod.js';
+import { reporter } from './run-task-reporter.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 interface RunTaskOptions {
@@ -108,31 +107,6 @@ const loadRunTaskConfig = (opts: RunTaskOptions): ExecutorConfig => {
     docker: { host: opts.dockerHost },
   });
   return { ...config, executorId: runTaskExecutorId(config.executorId) };
-};
-
-/** Writes each update as a proto-JSON line on stdout, the state files, and systemd's status line. */
-export const reporter = (tasks: TaskManager, spec: LaunchSpec, state: RunTaskState, notifier: SystemdNotifier) => {
-  let lastState: TaskState | undefined;
-  let writeQueued = false;
-  // The update is published before the task's view records it (and the first
-  // one before the task is registered), so the state is written a tick later.
-  const writeState = (): void => {
-    writeQueued = false;
-    state.write(tasks.get(spec.taskId));
-  };
-  return (u: StatusUpdate): void => {
-    if (u.taskId !== spec.taskId) return;
-    process.stdout.write(`${JSON.stringify(toProtoJson(updateToProto(u)))}\n`);
-    if (!writeQueued) {
-      writeQueued = true;
-      setImmediate(writeState);
-    }
-    if (u.state === lastState) return;
-    lastState = u.state;
-    // Type=notify: `systemctl start` returns once the task runs (or has ended before that).
-    const ready = u.state === 'RUNNING' || u.state === 'FINISHED' || u.state === 'FAILED' || u.state === 'KILLED' || u.state === 'LOST';
-    void notifier.notify({ ready, status: `task ${spec.taskId} ${u.state}: ${u.message}`.slice(0, 200) });
-  };
 };
 
 const runTask = async (opts: RunTaskOptions, log: Logger, config: ExecutorConfig): Promise<number> => {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ExecutorError } from '../common/errors.js';
 import { hostConfigSchema } from '../host/host-config.js';
 import { metadataProxyConfigSchema } from '../metadata-proxy/config.js';
-import { interlinkConfigSchema } from '../k8s/config.js';
+import { interlinkConfigSchema } from './interlink-config.js';
 import { executorNetworkConfigSchema } from '../vpc/config.js';
 
 const resourcesSchema = z.object({

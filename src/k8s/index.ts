@@ -3,7 +3,7 @@ import { InterlinkService, type InterlinkServiceDeps } from './interlink-service
 
 export { InterlinkServer } from './interlink-server.js';
 export { InterlinkService, type InterlinkServiceDeps, type InterlinkTasks } from './interlink-service.js';
-export { interlinkConfigSchema, type InterlinkConfig } from './config.js';
+export { interlinkConfigSchema, type InterlinkConfig } from '../config/interlink-config.js';
 
 export interface Interlink {
   readonly service: InterlinkService;

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { ExecutorError, errorMessage, isExecutorError, type ExecutorErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { groupId } from '../common/unix-group.js';
-import { parseLoopbackListen, type InterlinkConfig } from './config.js';
+import { parseLoopbackListen, type InterlinkConfig } from '../config/interlink-config.js';
 import type { InterlinkService } from './interlink-service.js';
 import { formatLogLine } from './log-request.js';
 

@@ -6,7 +6,18 @@
 import type { StatusBus } from '../task/status-bus.js';
 import { isTerminal, type StatusUpdate, type TaskState } from '../task/types.js';
 import { LIVE_STATES, type LaunchPhase } from './label-values.js';
-import type { Metrics } from './metrics.js';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+
+/** The series this observer writes; Metrics owns them (naming them here keeps metrics.ts → task-observer.ts one way). */
+export interface TaskSeries {
+  readonly tasks: Gauge<'state'>;
+  readonly tasksEnded: Counter<'state' | 'reason'>;
+  readonly launches: Counter;
+  readonly launchFailures: Counter<'reason'>;
+  readonly launchPhaseSeconds: Histogram<'phase'>;
+  readonly launchSeconds: Histogram;
+  readonly killSeconds: Histogram;
+}
 
 /**
  * STARTING messages that open a phase (the task runner's wording). The open
@@ -37,7 +48,7 @@ const phaseOpenedBy = (u: StatusUpdate): LaunchPhase | undefined =>
 export class TaskMetricsObserver {
   private readonly tracked = new Map<string, TrackedTask>();
 
-  constructor(private readonly metrics: Metrics) {}
+  constructor(private readonly metrics: TaskSeries) {}
 
   /** Subscribes to the bus; returns the unsubscribe function. */
   observe(bus: StatusBus): () => void {
