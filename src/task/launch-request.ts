@@ -25,6 +25,11 @@ export const checkField = <T>(schema: z.ZodType<T>, value: unknown, prefix: stri
   throw new ExecutorError('INVALID_ARGUMENT', `${path}: ${issue?.message ?? 'invalid'}`, { field: path });
 };
 
+/** Throws INVALID_ARGUMENT naming the first field of `info` that the ContainerInfo schema refuses. */
+export const checkContainerInfo = (info: unknown): void => {
+  checkField(containerInfoSchema, info, 'containerInfo');
+};
+
 export const parseTaskId = (value: unknown): string => checkField(taskIdSchema, value, 'taskId');
 
 /**

@@ -5,6 +5,7 @@ import { ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { checkShmFitsMemory } from './build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { checkContainerInfo } from './launch-request.js';
 import { checkRequestedProcess } from './entrypoint.js';
 import { imageRefFor } from '../runtime/image-ref.js';
 import { availableResources, sumResources } from '../host/admission.js';
@@ -94,6 +95,8 @@ export class TaskManager {
 
   launch(spec: LaunchSpec): TaskView {
     if (this.closed) throw new ExecutorError('UNAVAILABLE', 'the executor is shutting down; launch the task on another host');
+    // The core's entry: whichever door the launch came through (gRPC, interLink, run-task), its ContainerInfo is checked here.
+    checkContainerInfo(spec.containerInfo);
     const existing = this.tasks.get(spec.taskId);
     if (existing !== undefined) {
       if (sameLaunch(existing.launch, spec)) return existing.view();

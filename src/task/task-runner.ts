@@ -2,7 +2,7 @@ import type { ExecutorConfig } from '../config/config.js';
 import { errorMessage } from '../common/errors.js';
 import { clampTimerDelay, setLongTimeout, type LongTimer } from '../common/long-timer.js';
 import type { Logger } from '../common/log.js';
-import { buildContainerSpec, checkShmFitsMemory } from './build-container-spec.js';
+import { buildContainerSpec } from './build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { BindMount, ImageConfig } from '../runtime/container-spec.js';
 import { buildEnv } from './env.js';
@@ -224,7 +224,7 @@ export class TaskRunner {
   }
 
   private async execute(): Promise<Outcome> {
-    checkShmFitsMemory(this.launch);
+    // /dev/shm against memory was checked at launch (TaskManager.launch), before the record was written.
     this.progress(`pulling image ${this.image.ref}`);
     const imageConfig = await this.ensureImage();
     const killedWhilePulling = this.killedOutcome();
