@@ -17,6 +17,7 @@ import type { GetLogsResponse } from './generated/titus/executor/v1/GetLogsRespo
 import type { LogLine as ProtoLogLine } from './generated/titus/executor/v1/LogLine.js';
 import { toGrpcError } from './status-map.js';
 import { parseTaskId } from './validate.js';
+import { drained, sleepUnlessAborted } from '../common/abortable.js';
 
 export interface LogsServiceDeps {
   readonly logs?: TaskLogReader;
@@ -115,16 +116,6 @@ const send = async (
   }
 };
 
-const drained = (stream: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * The task's logs; when following a task this host runs that has not started
@@ -139,7 +130,7 @@ async function* readWhenStarted(reader: TaskLogReader, tasks: Pick<TaskManager, 
       first = await lines.next();
     } catch (err) {
       if (!query.follow || !isExecutorError(err, 'NOT_FOUND') || !isLiveTask(tasks, taskId)) throw err;
-      await sleep(NOT_STARTED_POLL_MS, query.signal);
+      await sleepUnlessAborted(NOT_STARTED_POLL_MS, query.signal);
       if (query.signal.aborted) return;
       continue;
     }
@@ -160,13 +151,3 @@ const isLiveTask = (tasks: Pick<TaskManager, 'get'>, taskId: string): boolean =>
   }
 };
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });

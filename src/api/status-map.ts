@@ -20,6 +20,7 @@ const CODES: Readonly<Record<ExecutorErrorCode, grpc.status>> = {
 export const toGrpcError = (err: unknown, log: Logger, method: string): Partial<grpc.StatusObject> => {
   if (err instanceof ExecutorError) return { code: CODES[err.code], details: err.message };
   if (isRuntimeError(err, 'engine-unavailable')) return { code: grpc.status.UNAVAILABLE, details: err.message };
+  // The log keeps the error; the reply does not: an unexpected error's text can name paths, hosts or secrets of this host.
   log.error({ method, err: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, 'unexpected error in handler');
-  return { code: grpc.status.INTERNAL, details: `internal error in ${method}: ${errorMessage(err)}` };
+  return { code: grpc.status.INTERNAL, details: `internal error in ${method} (the executor's log has the cause)` };
 };

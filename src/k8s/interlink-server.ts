@@ -13,6 +13,8 @@ import { groupId } from '../common/unix-group.js';
 import { parseLoopbackListen, type InterlinkConfig } from '../config/interlink-config.js';
 import type { InterlinkService } from './interlink-service.js';
 import { formatLogLine } from './log-request.js';
+import { drained } from '../common/abortable.js';
+import { isRuntimeError } from '../runtime/runtime-errors.js';
 
 /** Pods with their ConfigMaps and Secrets: generous, but bounded. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -35,6 +37,13 @@ const HTTP_STATUS: Record<ExecutorErrorCode, number> = {
   OUT_OF_RANGE: 400,
   UNIMPLEMENTED: 501,
   INTERNAL: 500,
+};
+
+/** The HTTP status of a failed interLink request: as gRPC's status map, an engine that is away is 503, not 500. */
+export const httpStatusFor = (err: unknown): number => {
+  if (isExecutorError(err)) return HTTP_STATUS[err.code];
+  if (isRuntimeError(err, 'engine-unavailable')) return HTTP_STATUS.UNAVAILABLE;
+  return HTTP_STATUS.INTERNAL;
 };
 
 type Route = (res: ServerResponse, body: unknown) => Promise<void>;
@@ -130,8 +139,7 @@ export class InterlinkServer {
       const body = await readJsonBody(req);
       await route.handle(res, body);
     } catch (err) {
-      const code = isExecutorError(err) ? err.code : 'INTERNAL';
-      const status = HTTP_STATUS[code];
+      const status = httpStatusFor(err);
       if (status >= 500) this.log.error({ path, err: errorMessage(err) }, 'interLink request failed');
       else this.log.info({ path, err: errorMessage(err) }, 'interLink request refused');
       if (res.headersSent) return void res.destroy(); // a log stream that broke midway: the client sees it cut
@@ -177,17 +185,6 @@ export class InterlinkServer {
   }
 }
 
-/** Waits for a full socket buffer to empty, or for the client to go. */
-const drained = (res: ServerResponse, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    res.once('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 const sendJson = (res: ServerResponse, value: unknown): void => {
   const text = JSON.stringify(value);

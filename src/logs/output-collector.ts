@@ -7,6 +7,7 @@ import { readResumePoint } from './resume-point.js';
 import { ResumeFilter } from '../runtime/output-resume.js';
 import { RotatingLogWriter, type RotationLimits } from './rotating-writer.js';
 import type { LogSpaceGate } from './space-reserve.js';
+import { sleepUnlessAborted } from '../common/abortable.js';
 
 export interface CollectorDeps {
   readonly source: ContainerOutputSource;
@@ -66,7 +67,7 @@ export class OutputCollector {
           }
           if (attempt >= ATTEMPTS) throw err;
           this.deps.log.warn({ containerId: this.containerId, attempt, err: errorMessage(err) }, 'copying task output failed; resuming');
-          await delay(RETRY_DELAY_MS * attempt, this.abort.signal);
+          await sleepUnlessAborted(RETRY_DELAY_MS * attempt, this.abort.signal);
         }
       }
     } finally {
@@ -91,13 +92,3 @@ export class OutputCollector {
   }
 }
 
-const delay = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });

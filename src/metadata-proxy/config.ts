@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { METADATA_IPV4 } from '../common/metadata-address.js';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -30,7 +31,7 @@ export const metadataProxyConfigSchema = z
     /** The host's real instance metadata service: only the host's placement is read from it, never iam/. */
     upstream: z
       .object({
-        url: httpUrl.default('http://169.254.169.254'),
+        url: httpUrl.default(`http://${METADATA_IPV4}`),
         timeoutMs: z.number().int().positive().default(2_000),
       })
       .prefault({}),

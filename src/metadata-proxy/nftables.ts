@@ -1,9 +1,10 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { ExecutorError } from '../common/errors.js';
+import { METADATA_IPV4, METADATA_IPV6 } from '../common/metadata-address.js';
 
 /** Where tasks look for instance metadata. */
-export const IMDS_IPV4 = '169.254.169.254';
-export const IMDS_IPV6 = 'fd00:ec2::254';
+export const IMDS_IPV4 = METADATA_IPV4;
+export const IMDS_IPV6 = METADATA_IPV6;
 
 export interface MetadataNftOptions {
   /** The proxy's port on the host (`metadataProxy.listen.port`). */

@@ -20,6 +20,7 @@ import { admitAll, type PartGrant, type TaskPart } from './task-part.js';
 import { TaskStateMachine, type FirstUpdate } from './task-state-machine.js';
 import type { TaskOutputSink } from '../logs/types.js';
 import type { ExitInfo, LaunchSpec, NetworkDetails, PullProgress, StatusUpdate, TaskView } from './types.js';
+import { sleepUnlessAborted } from '../common/abortable.js';
 
 export interface TaskRunnerDeps {
   readonly runtime: ContainerRuntime;
@@ -445,7 +446,7 @@ export class TaskRunner {
         // Doubling from a configured base: clamped, or a long retry run would overflow the timer and spin.
         const delay = clampTimerDelay(pullBackoffMs * 2 ** (attempt - 1));
         this.log.warn({ attempt, delayMs: delay, err: errorMessage(err) }, 'image pull failed; retrying');
-        await sleep(delay, this.abort.signal);
+        if (!(await sleepUnlessAborted(delay, this.abort.signal))) throw new RuntimeError('aborted', 'cancelled');
       }
     }
   }
@@ -554,16 +555,3 @@ export class TaskRunner {
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new RuntimeError('aborted', 'cancelled'));
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new RuntimeError('aborted', 'cancelled'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });

@@ -29,12 +29,12 @@ import { StepTimer } from './step-timer.js';
 import { createPacketFilter } from './bpf/packet-filter.js';
 import type { PacketFilter } from './bpf/types.js';
 import type { NetworkAttachment, NetworkAvailability, NetworkDriver, NetworkSpec } from './types.js';
+import { METADATA_IPV4, METADATA_IPV6 } from '../common/metadata-address.js';
 
 export const LOCAL_DRIVER_NAME = 'local';
 
 /** Where the instance metadata service lives; tasks get routes to both via the host (see routing.ts). */
-export const METADATA_IPV4 = '169.254.169.254';
-export const METADATA_IPV6 = 'fd00:ec2::254';
+export { METADATA_IPV4, METADATA_IPV6 };
 
 export interface LocalDriverOptions {
   readonly config: LocalNetworkConfig;

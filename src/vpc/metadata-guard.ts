@@ -1,9 +1,10 @@
 import { runTool, type ToolContext } from './exec.js';
 import { replaceAddress } from './iproute.js';
+import { METADATA_IPV4, METADATA_IPV6 } from '../common/metadata-address.js';
 
 /** The instance metadata addresses an ENI task must never reach through its ENI. */
-export const GUARDED_METADATA_IPV4 = '169.254.169.254';
-export const GUARDED_METADATA_IPV6 = 'fd00:ec2::254';
+export const GUARDED_METADATA_IPV4 = METADATA_IPV4;
+export const GUARDED_METADATA_IPV6 = METADATA_IPV6;
 
 /** The nftables table (family inet) in an ENI task's namespace that keeps the metadata addresses on lo. */
 export const METADATA_GUARD_TABLE = 'titus_imds_guard';

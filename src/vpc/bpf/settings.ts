@@ -1,9 +1,10 @@
 import { priorityOfClassId, type FilterSettings } from './layout.js';
 import type { PacketFilterTarget } from './types.js';
+import { METADATA_IPV4, METADATA_IPV6 } from '../../common/metadata-address.js';
 
-/** The instance metadata addresses (the same as the local driver's METADATA_IPV4 / METADATA_IPV6). */
-export const DEFAULT_METADATA_IPV4 = '169.254.169.254';
-export const DEFAULT_METADATA_IPV6 = 'fd00:ec2::254';
+/** The instance metadata addresses (src/common/metadata-address.ts). */
+export const DEFAULT_METADATA_IPV4 = METADATA_IPV4;
+export const DEFAULT_METADATA_IPV6 = METADATA_IPV6;
 /** The metadata proxy's redirect takes TCP to this port on the metadata addresses; nothing else to them passes. */
 export const DEFAULT_PROXY_PORT = 80;
 
