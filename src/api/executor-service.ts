@@ -4,7 +4,7 @@ import { ExecutorError } from '../common/errors.js';
 import { setLongInterval } from '../common/long-timer.js';
 import type { Logger } from '../common/log.js';
 import type { TaskLogReader } from '../logs/types.js';
-import type { TaskManager } from '../task/task-manager.js';
+import type { TaskService } from '../task/task-service.js';
 import type { StatusUpdate } from '../task/types.js';
 import { drainToProto, hostResourcesToProto, taskToProto, timestamp, updateToProto } from './convert.js';
 import type { TitusExecutorHandlers } from './generated/titus/executor/v1/TitusExecutor.js';
@@ -17,7 +17,7 @@ import { toGrpcError } from './status-map.js';
 import { parseKillRequest, parseLaunchRequest, parseListRequest, parseSetDrainRequest, parseTaskId, parseWatchRequest } from './validate.js';
 
 export interface ServiceDeps {
-  readonly tasks: TaskManager;
+  readonly tasks: TaskService;
   readonly config: ExecutorConfig;
   readonly log: Logger;
   readonly decodeContainerInfo: (b: Uint8Array) => unknown;

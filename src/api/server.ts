@@ -8,7 +8,7 @@ import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { groupId } from '../common/unix-group.js';
 import type { TaskLogReader } from '../logs/types.js';
-import type { TaskManager } from '../task/task-manager.js';
+import type { TaskService } from '../task/task-service.js';
 import { executorHandlers } from './executor-service.js';
 import { WatchRegistry } from './streams.js';
 import { loadExecutorProto } from './proto.js';
@@ -26,7 +26,7 @@ export class ExecutorServer {
   readonly addresses: string[] = [];
 
   constructor(
-    private readonly tasks: TaskManager,
+    private readonly tasks: TaskService,
     private readonly config: ExecutorConfig,
     private readonly log: Logger,
     metrics?: Metrics,

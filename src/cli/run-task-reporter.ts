@@ -1,12 +1,12 @@
 import { updateToProto } from '../api/convert.js';
 import type { SystemdNotifier } from '../common/sd-notify.js';
-import type { TaskManager } from '../task/task-manager.js';
+import type { TaskService } from '../task/task-service.js';
 import type { LaunchSpec, StatusUpdate, TaskState } from '../task/types.js';
 import { toProtoJson } from './format.js';
 import type { RunTaskState } from './run-task-state.js';
 
 /** Writes each update as a proto-JSON line on stdout, the state files, and systemd's status line. */
-export const reporter = (tasks: TaskManager, spec: LaunchSpec, state: RunTaskState, notifier: SystemdNotifier) => {
+export const reporter = (tasks: Pick<TaskService, 'get'>, spec: LaunchSpec, state: RunTaskState, notifier: SystemdNotifier) => {
   let lastState: TaskState | undefined;
   let writeQueued = false;
   // The update is published before the task's view records it (and the first
