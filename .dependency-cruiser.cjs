@@ -13,7 +13,7 @@ const ADAPTERS = "^src/(runtime|gpu|vpc|metadata-proxy|host|logs)/";
 const CORE = "^src/task/";
 const PARTS = "^src/parts/";
 const DOORS = "^src/(api|k8s|cli)/";
-const ROOT = "^src/executor\\.ts$";
+const ROOT = "^src/(executor|compose)\\.ts$";
 const CONFIG = "^src/config/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -43,6 +43,15 @@ module.exports = {
       comment: "Parts are built by the composition root and used by the core; they never reach a door.",
       from: { path: PARTS },
       to: { path: [DOORS, ROOT] },
+    },
+    {
+      name: "door-imports-part",
+      severity: "error",
+      comment:
+        "Doors talk to the core (TaskService and the core's types), never to a part: the composition root " +
+        "(src/executor.ts, src/compose.ts) builds the parts and hands them to the core.",
+      from: { path: DOORS },
+      to: { path: PARTS },
     },
     {
       name: "common-imports-project",

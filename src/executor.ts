@@ -8,8 +8,9 @@ import { TaskManager } from './task/task-manager.js';
 import { TaskStore } from './task/task-store.js';
 import type { RecoveryReport } from './task/task-recovery.js';
 import { EngineMonitor } from './runtime/engine-monitor.js';
-import { createGpuPart, recoverGpuLeases } from './parts/create-gpu-part.js';
-import { createNetworkPart, createSharedNetworkPart } from './parts/create-network-part.js';
+import { recoverGpuLeases } from './parts/create-gpu-part.js';
+import { createSharedNetworkPart } from './parts/create-network-part.js';
+import { composeHostParts } from './compose.js';
 import { startNetworkRecovery } from './parts/network-part.js';
 import type { SharedNetworks } from './parts/shared-network-part.js';
 import { readPublishedTaskViews } from './task/published-tasks.js';
@@ -70,7 +71,8 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     return 'unreachable';
   });
   log.info({ engine, dockerHost: config.docker.host, executorId: config.executorId }, 'container engine');
-  const gpu = await createGpuPart(config, log);
+  // The same parts as run-task builds (src/compose.ts), then their recovery.
+  const { gpu, network } = await composeHostParts(config, runtime, log, { network: true });
   if (engine !== 'unreachable') {
     await recoverGpuLeases(runtime, gpu, config.executorId, log).catch((err: unknown) => {
       log.error({ err: (err as Error).message }, 'could not re-derive GPU leases from the engine; task recovery tries again');
@@ -79,7 +81,6 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   } else {
     gpu.holdUntilReconciled(); // task recovery re-derives them once the engine answers
   }
-  const network = await createNetworkPart(config, runtime, log);
   // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.
   if (network !== undefined) await startNetworkRecovery(runtime, network, config.executorId, log);
   const shared = createSharedNetworkPart(config, runtime, log);

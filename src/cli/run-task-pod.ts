@@ -7,10 +7,7 @@ import type { Logger } from '../common/log.js';
 import { SystemdNotifier } from '../common/sd-notify.js';
 import { loadExecutorProto } from '../api/proto.js';
 import { wireCheckedDecoder } from '../api/validate.js';
-import { createGpuPart } from '../parts/create-gpu-part.js';
-import { DockerRuntime } from '../runtime/docker-runtime.js';
-import { createNetworkPart } from '../parts/create-network-part.js';
-import { TaskManager } from '../task/task-manager.js';
+import { composeOneTaskCore } from '../compose.js';
 import { parsePodLaunch } from '../task/titus-pod/parse-pod-launch.js';
 import { podWithStatus, refusedPod, type PodDocument } from '../task/titus-pod/pod-status.js';
 import type { TaskView } from '../task/types.js';
@@ -117,11 +114,8 @@ export const runPodTask = async (opts: PodRunOptions, log: Logger, config: Execu
     stateFile.write(refusal(pod, err));
     return stateFile.failure === undefined ? EXIT_POD_DONE : EXIT_POD_BROKEN;
   }
-  const runtime = new DockerRuntime(config.docker.host);
   // The daemon's GPU part on the same lock directory, and its network part when the config has a driver.
-  const gpu = await createGpuPart(config, log);
-  const network = await createNetworkPart(config, runtime, log);
-  const tasks = new TaskManager({ runtime, config, log, parts: [gpu, ...(network !== undefined ? [network] : [])] });
+  const tasks = await composeOneTaskCore(config, log, { network: true });
   const kill = (why: string): void => {
     try {
       tasks.kill(spec.taskId, why);

@@ -8,9 +8,7 @@ import { SystemdNotifier } from '../common/sd-notify.js';
 import { loadExecutorProto } from '../api/proto.js';
 import { parseLaunchRequest } from '../api/validate.js';
 import type { LaunchTaskRequest, LaunchTaskRequest__Output } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
-import { createGpuPart } from '../parts/create-gpu-part.js';
-import { DockerRuntime } from '../runtime/docker-runtime.js';
-import { TaskManager } from '../task/task-manager.js';
+import { composeOneTaskCore } from '../compose.js';
 import type { LaunchSpec, TaskState } from '../task/types.js';
 import { readContainerInfoFile } from './launch.js';
 import { DEFAULT_RUN_TASK_DIR, RunTaskState } from './run-task-state.js';
@@ -113,11 +111,9 @@ const runTask = async (opts: RunTaskOptions, log: Logger, config: ExecutorConfig
   const spec = validate(buildRequest(opts), config);
   // The state file holds the request (env secrets): a directory made for it is root's alone.
   if (opts.stateFile !== undefined) mkdirSync(dirname(opts.stateFile), { recursive: true, mode: 0o700 });
-  const runtime = new DockerRuntime(config.docker.host);
   // The same GPU part as the daemon, on the same lock directory: a GPU held
   // here is one the daemon (or another run-task) cannot take.
-  const gpu = await createGpuPart(config, log);
-  const tasks = new TaskManager({ runtime, config, log, parts: [gpu] });
+  const tasks = await composeOneTaskCore(config, log, { network: false });
   const state = new RunTaskState({
     executorId: config.executorId,
     ...(opts.stateFile !== undefined ? { stateFile: opts.stateFile } : {}),

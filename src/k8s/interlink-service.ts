@@ -4,7 +4,7 @@ import type { ExecutorConfig } from '../config/config.js';
 import { ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { LogLine, TaskLogReader } from '../logs/types.js';
-import type { SharedNetworks } from '../parts/shared-network-part.js';
+import type { SharedNetworks } from '../task/shared-networks.js';
 import type { HostResourcesView } from '../task/task-manager.js';
 import type { UpdateListener } from '../task/status-bus.js';
 import type { TaskState, TaskView } from '../task/types.js';

@@ -1,7 +1,7 @@
 import { errorMessage, isExecutorError, type ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { clampTimerDelay } from '../common/long-timer.js';
-import type { SharedNetworks } from '../parts/shared-network-part.js';
+import type { SharedNetworks } from '../task/shared-networks.js';
 import type { LaunchSpec, StatusUpdate, TaskView } from '../task/types.js';
 import {
   applyUpdate,

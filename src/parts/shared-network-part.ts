@@ -4,6 +4,9 @@ import { LABEL } from '../runtime/labels.js';
 import { networkFileMounts, type SandboxManager, type SandboxRef, type SandboxRequest } from './sandbox.js';
 import type { PartGrant, TaskPart } from '../task/task-part.js';
 import type { LaunchSpec, SharedNetworkRequest } from '../task/types.js';
+import type { SharedNetworks } from '../task/shared-networks.js';
+
+export type { SharedNetworks } from '../task/shared-networks.js';
 
 export const SHARED_SANDBOX_ROLE = 'shared-sandbox';
 
@@ -14,13 +17,6 @@ const sharedSandboxRef = (key: string): SandboxRef => ({
   own: { [LABEL.role]: SHARED_SANDBOX_ROLE, [LABEL.sharedNetwork]: key },
 });
 
-/** What the owner of shared networks (the interLink service) may do with them. */
-export interface SharedNetworks {
-  /** Removes the key's sandbox; idempotent. Its tasks must have ended. */
-  remove(key: string): Promise<void>;
-  /** Removes every shared sandbox whose key is not in `keep` (left by a pod this executor no longer has). */
-  removeAllExcept(keep: ReadonlySet<string>): Promise<string[]>;
-}
 
 /**
  * Network namespaces shared by several tasks: a Kubernetes pod's containers
