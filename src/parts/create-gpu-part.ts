@@ -15,7 +15,7 @@ import { writeNvidiaHooksConfig } from '../gpu/oci-hooks-config.js';
  * nvidia-smi leaves the host with zero GPUs and says why; it never stops the
  * executor from serving tasks without GPUs.
  */
-export const createGpuPart = async (config: ExecutorConfig, log: Logger): Promise<GpuTaskPart> => {
+export const createGpuPart = async (config: Pick<ExecutorConfig, 'gpu'>, log: Logger): Promise<GpuTaskPart> => {
   const g = config.gpu;
   let inventory: GpuInventory;
   try {

@@ -5,6 +5,9 @@ import { NetworkTaskPart } from './network-part.js';
 import { SandboxManager, type SandboxRuntime } from './sandbox.js';
 import { SharedNetworkPart } from './shared-network-part.js';
 
+/** The config slice the network parts read. */
+export type NetworkPartConfig = Pick<ExecutorConfig, 'network' | 'executorId' | 'docker'>;
+
 /**
  * The network part the config asks for, or undefined for `network.driver:
  * none` (tasks keep network mode `none`). A configured driver that cannot
@@ -12,7 +15,7 @@ import { SharedNetworkPart } from './shared-network-part.js';
  * starting: a host set up for networking must not run tasks without it.
  */
 export const createNetworkPart = async (
-  config: ExecutorConfig,
+  config: NetworkPartConfig,
   runtime: SandboxRuntime,
   log: Logger,
 ): Promise<NetworkTaskPart | undefined> => {
@@ -26,7 +29,7 @@ export const createNetworkPart = async (
   return part;
 };
 
-const createSandboxManager = (config: ExecutorConfig, runtime: SandboxRuntime, log: Logger): SandboxManager =>
+const createSandboxManager = (config: NetworkPartConfig, runtime: SandboxRuntime, log: Logger): SandboxManager =>
   new SandboxManager(
     runtime,
     config.network.sandbox,
@@ -43,5 +46,5 @@ const createSandboxManager = (config: ExecutorConfig, runtime: SandboxRuntime, l
  * containers) when the executor has no network driver; with one, each of a
  * pod's containers gets a task network of its own, as any task does.
  */
-export const createSharedNetworkPart = (config: ExecutorConfig, runtime: SandboxRuntime, log: Logger): SharedNetworkPart | undefined =>
+export const createSharedNetworkPart = (config: NetworkPartConfig, runtime: SandboxRuntime, log: Logger): SharedNetworkPart | undefined =>
   config.network.driver === 'none' ? new SharedNetworkPart(createSandboxManager(config, runtime, log), log.child({ component: 'shared-network' })) : undefined;

@@ -39,6 +39,9 @@ export interface MetadataService {
   stop(): Promise<void>;
 }
 
+/** The config slice the metadata part reads. */
+export type MetadataPartConfig = Pick<ExecutorConfig, 'metadataProxy' | 'network' | 'executorId'>;
+
 /**
  * What `metadataProxy.enabled` needs, checked before anything starts. Local
  * tasks reach 169.254.169.254 through the host side of their veth, where the
@@ -46,7 +49,7 @@ export interface MetadataService {
  * of the proxy inside their own namespace (their traffic never passes the
  * host), so any driver but `none` works.
  */
-export const checkMetadataProxyConfig = (config: ExecutorConfig): void => {
+export const checkMetadataProxyConfig = (config: MetadataPartConfig): void => {
   const mp = config.metadataProxy;
   if (!mp.enabled) return;
   const driver = config.network.driver;
@@ -82,7 +85,7 @@ const hostPort = (host: string, port: number): string => `${isIPv6(host) ? `[${h
  * cannot start stops the executor from starting, as a network driver does.
  */
 export const startMetadataService = async (
-  config: ExecutorConfig,
+  config: MetadataPartConfig,
   runtime: InspectingRuntime,
   log: Logger,
   onRequest?: (route: string, status: number) => void,

@@ -9,12 +9,15 @@ import { LABEL, LABEL_SCHEMA_VERSION, boundedLabelValue } from '../runtime/label
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
+/** The config slice the container spec is built from. */
+export type ContainerSpecConfig = Pick<ExecutorConfig, 'executorId' | 'docker' | 'container'>;
+
 export interface SpecInput {
   readonly launch: LaunchSpec;
   readonly image: ImageRef;
   readonly imageConfig: ImageConfig;
   readonly env: Readonly<Record<string, string>>;
-  readonly config: ExecutorConfig;
+  readonly config: ContainerSpecConfig;
   readonly executorPid: number;
   /** Labels from parts (GPU uuids, addresses); the executor's own labels win. */
   readonly extraLabels?: Readonly<Record<string, string>>;
@@ -75,7 +78,7 @@ export const hostnameFor = (taskId: string): string =>
     .replace(/-+$/, '') || 'task';
 
 /** CPU shares of 100 per CPU; a CFS quota of period × CPUs unless the task may burst. */
-const cpuLimits = (launch: LaunchSpec, config: ExecutorConfig): Pick<ContainerSpec, 'cpuShares' | 'cpuPeriodUs' | 'cpuQuotaUs'> => {
+const cpuLimits = (launch: LaunchSpec, config: ContainerSpecConfig): Pick<ContainerSpec, 'cpuShares' | 'cpuPeriodUs' | 'cpuQuotaUs'> => {
   const cpu = launch.resources.cpu;
   const cpuShares = Math.max(2, Math.round(100 * cpu));
   if (launch.containerInfo.allowCpuBursting === true) return { cpuShares };
@@ -83,7 +86,7 @@ const cpuLimits = (launch: LaunchSpec, config: ExecutorConfig): Pick<ContainerSp
   return { cpuShares, cpuPeriodUs: period, cpuQuotaUs: Math.max(1000, Math.round(period * cpu)) };
 };
 
-const ulimits = (launch: LaunchSpec, config: ExecutorConfig): Ulimit[] => {
+const ulimits = (launch: LaunchSpec, config: ContainerSpecConfig): Ulimit[] => {
   const core = launch.resources.diskMb * MiB + GiB;
   const nofile = config.container.nofile;
   return [
