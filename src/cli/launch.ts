@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { LaunchTaskRequest } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
 import type { LaunchTaskResponse__Output } from '../api/generated/titus/executor/v1/LaunchTaskResponse.js';
 import type { ContainerInfo } from '../api/generated/messages/ContainerInfo.js';
+import { imageFields } from '../task/image-fields.js';
 import { call, createClient } from './client.js';
 import { TERMINAL, followTask } from './follow.js';
 import { indent, shortState } from './format.js';
@@ -26,16 +27,6 @@ interface LaunchOptions extends GlobalOptions {
   wait?: boolean;
   progress: boolean;
 }
-
-/** `repo[:tag]` or `repo@digest` to ContainerInfo's image fields. */
-export const imageFields = (image: string): Pick<ContainerInfo, 'fullyQualifiedImage' | 'version' | 'imageDigest'> => {
-  const at = image.indexOf('@');
-  if (at >= 0) return { fullyQualifiedImage: image.slice(0, at), imageDigest: image.slice(at + 1) };
-  const slash = image.lastIndexOf('/');
-  const colon = image.lastIndexOf(':');
-  if (colon > slash) return { fullyQualifiedImage: image.slice(0, colon), version: image.slice(colon + 1) };
-  return { fullyQualifiedImage: image };
-};
 
 const parseEnv = (pairs: readonly string[]): Record<string, string> => {
   const env: Record<string, string> = {};

@@ -8,6 +8,9 @@ import { podContainerLabels, podTaskId, type PodIdentity } from './pod-names.js'
 import type { CreateRequest, K8sConfigMap, K8sContainer, K8sPod, K8sSecret } from './pod-schema.js';
 import { containerMounts, materializeVolumes, type VolumeData } from './pod-volumes.js';
 import { parseQuantity } from '../task/quantity.js';
+import { imageFields } from '../task/image-fields.js';
+
+export { imageFields };
 import { RESTART_POLICIES, type RestartPolicy } from './restart-policy.js';
 
 const MiB = 1024 * 1024;
@@ -204,20 +207,6 @@ const resourcesFor = (c: K8sContainer, defaults: DefaultResources, field: string
     // Never the executor's default: the scheduler only counts GPUs the pod asks for.
     gpus,
   };
-};
-
-/** `repo[:tag][@digest]` to ContainerInfo's fields; the digest wins, as in Docker. */
-export const imageFields = (image: string): Pick<ContainerInfo, 'fullyQualifiedImage' | 'version' | 'imageDigest'> => {
-  const at = image.indexOf('@');
-  let name = at >= 0 ? image.slice(0, at) : image;
-  const digest = at >= 0 ? image.slice(at + 1) : undefined;
-  const colon = name.lastIndexOf(':');
-  let tag: string | undefined;
-  if (colon > name.lastIndexOf('/')) {
-    tag = name.slice(colon + 1);
-    name = name.slice(0, colon);
-  }
-  return { fullyQualifiedImage: name, ...(tag !== undefined ? { version: tag } : {}), ...(digest !== undefined ? { imageDigest: digest } : {}) };
 };
 
 const capabilities = (c: K8sContainer): Pick<ContainerInfo, 'capabilities'> => {

@@ -1,4 +1,5 @@
 import { parseQuantity } from '../quantity.js';
+import { imageFields } from '../image-fields.js';
 import { mapKeyForPath } from '../env-limits.js';
 import { readAnnotations, type AnnotationResult } from './annotations.js';
 import { annotationField, checkPodPart, fieldPath, refuse } from './pod-fields.js';
@@ -96,16 +97,6 @@ const readEnv = (c: PodContainer, a: AnnotationResult, info: Record<string, unkn
   });
   if (Object.keys(user).length > 0) info['userProvidedEnv'] = { ...(info['userProvidedEnv'] as object | undefined), ...user };
   if (Object.keys(titus).length > 0) info['titusProvidedEnv'] = { ...(info['titusProvidedEnv'] as object | undefined), ...titus };
-};
-
-/** `repo[:tag]` or `repo@digest` to ContainerInfo's image fields. */
-const imageFields = (image: string): Record<string, string> => {
-  const at = image.indexOf('@');
-  if (at >= 0) return { fullyQualifiedImage: image.slice(0, at), imageDigest: image.slice(at + 1) };
-  const slash = image.lastIndexOf('/');
-  const colon = image.lastIndexOf(':');
-  if (colon > slash) return { fullyQualifiedImage: image.slice(0, colon), version: image.slice(colon + 1) };
-  return { fullyQualifiedImage: image };
 };
 
 const readProcess = (c: PodContainer, a: AnnotationResult, info: Record<string, unknown>, origins: Array<[string, string]>): void => {
