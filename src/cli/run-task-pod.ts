@@ -131,7 +131,8 @@ export const runPodTask = async (opts: PodRunOptions, log: Logger, config: Execu
     () => kill('titus-executor could not write state.json'),
   );
   const notifier = new SystemdNotifier(log);
-  tasks.subscribe(reporter(tasks, spec, state, notifier));
+  const report = reporter(tasks, spec, state, notifier);
+  tasks.subscribe(report);
   try {
     tasks.launch(spec);
   } catch (err) {
@@ -150,7 +151,7 @@ export const runPodTask = async (opts: PodRunOptions, log: Logger, config: Execu
     });
   }
   await tasks.drain();
-  state.write(tasks.get(spec.taskId));
+  report.flush();
   await notifier.notify({});
   return stateFile.failure === undefined ? EXIT_POD_DONE : EXIT_POD_BROKEN;
 };

@@ -121,7 +121,8 @@ const runTask = async (opts: RunTaskOptions, log: Logger, config: ExecutorConfig
     log,
   });
   const notifier = new SystemdNotifier(log);
-  tasks.subscribe(reporter(tasks, spec, state, notifier));
+  const report = reporter(tasks, spec, state, notifier);
+  tasks.subscribe(report);
   tasks.launch(spec);
   tasks.close(); // one task per process
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -132,7 +133,7 @@ const runTask = async (opts: RunTaskOptions, log: Logger, config: ExecutorConfig
   process.on('SIGINT', onSignal);
   await tasks.drain();
   const final = tasks.get(spec.taskId);
-  state.write(final);
+  report.flush();
   await notifier.notify({});
   return exitCodeFor(final.state);
 };
