@@ -54,6 +54,16 @@ module.exports = {
       to: { path: PARTS },
     },
     {
+      name: "door-imports-adapter",
+      severity: "error",
+      comment:
+        "Doors reach the adapters only through the core: what a door needs of an adapter (an error check, a log " +
+        "reader's type, the drain switch's limit) the core names for it (src/task/task-service.ts). Building " +
+        "adapters is the composition root's job (src/executor.ts, src/compose.ts), which a door may call.",
+      from: { path: DOORS },
+      to: { path: ADAPTERS },
+    },
+    {
       name: "common-imports-project",
       severity: "error",
       comment: "src/common holds general helpers; it imports nothing else from src/.",

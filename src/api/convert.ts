@@ -1,4 +1,4 @@
-import type { DrainStatus } from '../host/drain-switch.js';
+import type { DrainStatus } from '../task/task-service.js';
 import type { HostResourcesView } from '../task/task-manager.js';
 import type { DrainState } from './generated/titus/executor/v1/DrainState.js';
 import type { StatusUpdate, TaskResources, TaskView } from '../task/types.js';

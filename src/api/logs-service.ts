@@ -7,7 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { ExecutorError, invalidArgument, isExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import type { LogLine, LogQuery, TaskLogReader } from '../logs/types.js';
+import type { LogLine, LogQuery, TaskLogReader } from '../task/task-service.js';
 import type { TaskManager } from '../task/task-manager.js';
 import { isTerminal } from '../task/types.js';
 import { timestamp } from './convert.js';

@@ -7,7 +7,7 @@ import type { KillTaskRequest__Output } from './generated/titus/executor/v1/Kill
 import type { ListTasksRequest__Output } from './generated/titus/executor/v1/ListTasksRequest.js';
 import type { WatchTaskStatusRequest__Output } from './generated/titus/executor/v1/WatchTaskStatusRequest.js';
 import type { SetDrainRequest__Output } from './generated/titus/executor/v1/SetDrainRequest.js';
-import { MAX_DRAIN_REASON_LENGTH } from '../host/drain-switch.js';
+import { MAX_DRAIN_REASON_LENGTH } from '../task/task-service.js';
 import { checkContainerInfoWireTypes, undecodableReason } from './request-decoding.js';
 import {
   checkField as check,
