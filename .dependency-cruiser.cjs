@@ -6,6 +6,7 @@
 //   adapters  src/runtime, src/gpu, src/vpc,     talk to the world (docker, GPUs, ENIs,
 //             src/metadata-proxy, src/host,      the metadata service, the host, log files);
 //             src/logs                           they define their own small types
+//   neutral   src/common, src/proto/generated    general helpers, the generated wire types: usable by all
 //
 // An import may only point down. Every rule below is a "forbidden" rule, so a
 // wrong-way import fails `npm run lint:deps` (and with it `npm test`).
@@ -54,11 +55,30 @@ module.exports = {
       to: { path: PARTS },
     },
     {
+      name: "door-imports-adapter",
+      severity: "error",
+      comment:
+        "Doors reach the adapters only through the core: what a door needs of an adapter (an error check, a log " +
+        "reader's type, the drain switch's limit) the core names for it (src/task/task-service.ts). Building " +
+        "adapters is the composition root's job (src/executor.ts, src/compose.ts), which a door may call.",
+      from: { path: DOORS },
+      to: { path: ADAPTERS },
+    },
+    {
       name: "common-imports-project",
       severity: "error",
       comment: "src/common holds general helpers; it imports nothing else from src/.",
       from: { path: "^src/common/" },
       to: { path: "^src/", pathNot: "^src/common/" },
+    },
+    {
+      name: "proto-imports-project",
+      severity: "error",
+      comment:
+        "src/proto/generated holds the wire types generated from proto/ (npm run generate); the core and the doors " +
+        "both use them, so they sit beside src/common and import nothing else from src/.",
+      from: { path: "^src/proto/" },
+      to: { path: "^src/", pathNot: "^src/proto/" },
     },
     {
       name: "no-circular",
@@ -70,7 +90,6 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "^src/api/generated/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {

@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/api/generated/**', 'build/**', '.tap/**', 'native/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'src/proto/generated/**', 'build/**', '.tap/**', 'native/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

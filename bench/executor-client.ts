@@ -1,8 +1,8 @@
 /** The bench's side of the executor API: launch and kill a task, timed from the moment the call is issued. */
 import { performance } from 'node:perf_hooks';
 import { call } from '../src/cli/client.js';
-import type { TitusExecutorClient } from '../src/api/generated/titus/executor/v1/TitusExecutor.js';
-import type { LaunchTaskRequest } from '../src/api/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { TitusExecutorClient } from '../src/proto/generated/titus/executor/v1/TitusExecutor.js';
+import type { LaunchTaskRequest } from '../src/proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 import type { ArrivedUpdate, StatusWatch } from './status-watch.js';
 
 export interface BenchImage {

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify as toYaml } from 'yaml';
 import { call, createClient } from '../src/cli/client.js';
 import { configSchema } from '../src/config/config.js';
-import type { TitusExecutorClient } from '../src/api/generated/titus/executor/v1/TitusExecutor.js';
+import type { TitusExecutorClient } from '../src/proto/generated/titus/executor/v1/TitusExecutor.js';
 
 export interface ExecutorProcess {
   readonly pid: number;

@@ -4,8 +4,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
-import type { TitusExecutorClient } from '../src/api/generated/titus/executor/v1/TitusExecutor.js';
-import type { TaskStatusUpdate__Output } from '../src/api/generated/titus/executor/v1/TaskStatusUpdate.js';
+import type { TitusExecutorClient } from '../src/proto/generated/titus/executor/v1/TitusExecutor.js';
+import type { TaskStatusUpdate__Output } from '../src/proto/generated/titus/executor/v1/TaskStatusUpdate.js';
 
 export interface ArrivedUpdate {
   readonly state: string;

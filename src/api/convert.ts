@@ -1,14 +1,14 @@
-import type { DrainStatus } from '../host/drain-switch.js';
+import type { DrainStatus } from '../task/task-service.js';
 import type { HostResourcesView } from '../task/task-manager.js';
-import type { DrainState } from './generated/titus/executor/v1/DrainState.js';
+import type { DrainState } from '../proto/generated/titus/executor/v1/DrainState.js';
 import type { StatusUpdate, TaskResources, TaskView } from '../task/types.js';
-import type { HostResources } from './generated/titus/executor/v1/HostResources.js';
-import type { Resources } from './generated/titus/executor/v1/Resources.js';
-import type { Task } from './generated/titus/executor/v1/Task.js';
-import type { TaskStatusUpdate } from './generated/titus/executor/v1/TaskStatusUpdate.js';
-import type { Timestamp } from './generated/google/protobuf/Timestamp.js';
-import type { TaskState as ProtoTaskState } from './generated/titus/executor/v1/TaskState.js';
-import type { ContainerInfo } from './generated/messages/ContainerInfo.js';
+import type { HostResources } from '../proto/generated/titus/executor/v1/HostResources.js';
+import type { Resources } from '../proto/generated/titus/executor/v1/Resources.js';
+import type { Task } from '../proto/generated/titus/executor/v1/Task.js';
+import type { TaskStatusUpdate } from '../proto/generated/titus/executor/v1/TaskStatusUpdate.js';
+import type { Timestamp } from '../proto/generated/google/protobuf/Timestamp.js';
+import type { TaskState as ProtoTaskState } from '../proto/generated/titus/executor/v1/TaskState.js';
+import type { ContainerInfo } from '../proto/generated/messages/ContainerInfo.js';
 
 /** Domain values to the proto's message objects; nothing here decides anything. */
 export const timestamp = (ms: number): Timestamp => ({

@@ -1,7 +1,7 @@
 import { ExecutorError } from '../common/errors.js';
 import { parsePodLaunch, type PodLaunchContext } from '../task/titus-pod/parse-pod-launch.js';
 import type { LaunchSpec } from '../task/types.js';
-import type { LaunchTaskRequest__Output } from './generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { LaunchTaskRequest__Output } from '../proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 import { undecodableReason } from './request-decoding.js';
 import { wireCheckedDecoder } from './validate.js';
 

@@ -4,8 +4,8 @@ import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import { packageRoot } from '../common/package-root.js';
 import { checkWireFormat } from './wire-check.js';
-import type { ProtoGrpcType } from './generated/executor.js';
-import type { ContainerInfo__Output } from './generated/messages/ContainerInfo.js';
+import type { ProtoGrpcType } from '../proto/generated/executor.js';
+import type { ContainerInfo__Output } from '../proto/generated/messages/ContainerInfo.js';
 
 /** One set of conversion options for the gRPC loader and for raw ContainerInfo bytes. */
 export const CONVERSION = { longs: String, enums: String, arrays: true, oneofs: true, defaults: false } as const;

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ExecutorError, errorMessage, type ExecutorErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { isRuntimeError } from '../runtime/runtime-errors.js';
+import { isRuntimeError } from '../task/task-service.js';
 
 const CODES: Readonly<Record<ExecutorErrorCode, grpc.status>> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,

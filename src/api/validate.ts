@@ -2,12 +2,12 @@ import { z } from 'zod';
 import type { DefaultResources } from '../config/config.js';
 import { ExecutorError } from '../common/errors.js';
 import { TASK_STATES, type LaunchSpec, type TaskState } from '../task/types.js';
-import type { LaunchTaskRequest__Output } from './generated/titus/executor/v1/LaunchTaskRequest.js';
-import type { KillTaskRequest__Output } from './generated/titus/executor/v1/KillTaskRequest.js';
-import type { ListTasksRequest__Output } from './generated/titus/executor/v1/ListTasksRequest.js';
-import type { WatchTaskStatusRequest__Output } from './generated/titus/executor/v1/WatchTaskStatusRequest.js';
-import type { SetDrainRequest__Output } from './generated/titus/executor/v1/SetDrainRequest.js';
-import { MAX_DRAIN_REASON_LENGTH } from '../host/drain-switch.js';
+import type { LaunchTaskRequest__Output } from '../proto/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { KillTaskRequest__Output } from '../proto/generated/titus/executor/v1/KillTaskRequest.js';
+import type { ListTasksRequest__Output } from '../proto/generated/titus/executor/v1/ListTasksRequest.js';
+import type { WatchTaskStatusRequest__Output } from '../proto/generated/titus/executor/v1/WatchTaskStatusRequest.js';
+import type { SetDrainRequest__Output } from '../proto/generated/titus/executor/v1/SetDrainRequest.js';
+import { MAX_DRAIN_REASON_LENGTH } from '../task/task-service.js';
 import { checkContainerInfoWireTypes, undecodableReason } from './request-decoding.js';
 import {
   checkField as check,

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { loadExecutorProto } from '../api/proto.js';
-import type { TitusExecutorClient } from '../api/generated/titus/executor/v1/TitusExecutor.js';
+import type { TitusExecutorClient } from '../proto/generated/titus/executor/v1/TitusExecutor.js';
 
 export const DEFAULT_SOCKET = '/run/titus-executor/executor.sock';
 

@@ -1,8 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { SingleBar } from 'cli-progress';
-import type { TitusExecutorClient } from '../api/generated/titus/executor/v1/TitusExecutor.js';
-import type { TaskStatusEvent__Output } from '../api/generated/titus/executor/v1/TaskStatusEvent.js';
-import type { TaskStatusUpdate__Output } from '../api/generated/titus/executor/v1/TaskStatusUpdate.js';
+import type { TitusExecutorClient } from '../proto/generated/titus/executor/v1/TitusExecutor.js';
+import type { TaskStatusEvent__Output } from '../proto/generated/titus/executor/v1/TaskStatusEvent.js';
+import type { TaskStatusUpdate__Output } from '../proto/generated/titus/executor/v1/TaskStatusUpdate.js';
 import { formatUpdate, shortState, toProtoJson } from './format.js';
 
 export const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED', 'LOST']);

@@ -1,6 +1,6 @@
-import type { Task__Output } from '../api/generated/titus/executor/v1/Task.js';
-import type { TaskStatusUpdate__Output } from '../api/generated/titus/executor/v1/TaskStatusUpdate.js';
-import type { Timestamp__Output } from '../api/generated/google/protobuf/Timestamp.js';
+import type { Task__Output } from '../proto/generated/titus/executor/v1/Task.js';
+import type { TaskStatusUpdate__Output } from '../proto/generated/titus/executor/v1/TaskStatusUpdate.js';
+import type { Timestamp__Output } from '../proto/generated/google/protobuf/Timestamp.js';
 
 export const shortState = (s: string | undefined): string => (s ?? '').replace(/^TASK_STATE_/, '');
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { DrainState__Output } from '../api/generated/titus/executor/v1/DrainState.js';
-import type { HostResources__Output } from '../api/generated/titus/executor/v1/HostResources.js';
-import type { Resources__Output } from '../api/generated/titus/executor/v1/Resources.js';
+import type { DrainState__Output } from '../proto/generated/titus/executor/v1/DrainState.js';
+import type { HostResources__Output } from '../proto/generated/titus/executor/v1/HostResources.js';
+import type { Resources__Output } from '../proto/generated/titus/executor/v1/Resources.js';
 import { call, createClient } from './client.js';
 import { isoTime, toProtoJson } from './format.js';
 import type { GlobalOptions } from './options.js';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import type { LaunchTaskRequest } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
-import type { LaunchTaskResponse__Output } from '../api/generated/titus/executor/v1/LaunchTaskResponse.js';
-import type { ContainerInfo } from '../api/generated/messages/ContainerInfo.js';
+import type { LaunchTaskRequest } from '../proto/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { LaunchTaskResponse__Output } from '../proto/generated/titus/executor/v1/LaunchTaskResponse.js';
+import type { ContainerInfo } from '../proto/generated/messages/ContainerInfo.js';
 import { imageFields } from '../task/image-fields.js';
 import { call, createClient } from './client.js';
 import { TERMINAL, followTask } from './follow.js';

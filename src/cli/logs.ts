@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import * as grpc from '@grpc/grpc-js';
-import type { GetLogsResponse__Output } from '../api/generated/titus/executor/v1/GetLogsResponse.js';
+import type { GetLogsResponse__Output } from '../proto/generated/titus/executor/v1/GetLogsResponse.js';
 import { createClient } from './client.js';
 import { isoTime, toProtoJson } from './format.js';
 import type { GlobalOptions } from './options.js';

@@ -3,7 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../common/package-root.js';
-import type { Task__Output } from '../api/generated/titus/executor/v1/Task.js';
+import type { Task__Output } from '../proto/generated/titus/executor/v1/Task.js';
 import { call, createClient, targetFor } from './client.js';
 import { TERMINAL, followTask } from './follow.js';
 import { formatRow, formatTask, formatUpdate, toProtoJson } from './format.js';

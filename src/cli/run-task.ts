@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import { SystemdNotifier } from '../common/sd-notify.js';
 import { loadExecutorProto } from '../api/proto.js';
 import { parseLaunchRequest } from '../api/validate.js';
-import type { LaunchTaskRequest, LaunchTaskRequest__Output } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { LaunchTaskRequest, LaunchTaskRequest__Output } from '../proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 import { composeOneTaskCore } from '../compose.js';
 import type { LaunchSpec, TaskState } from '../task/types.js';
 import { readContainerInfoFile } from './launch.js';

@@ -2,8 +2,8 @@
  * `--since` for `titus-executor logs`: an RFC 3339 time, or a duration
  * before now as `docker logs` takes it (90s, 10m, 1h30m, 2d).
  */
-import type { Timestamp } from '../api/generated/google/protobuf/Timestamp.js';
-import { normalizeTimestamp } from '../runtime/output-timestamp.js';
+import type { Timestamp } from '../proto/generated/google/protobuf/Timestamp.js';
+import { normalizeTimestamp } from '../task/task-service.js';
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION_RE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;

@@ -14,7 +14,7 @@ import { parseLoopbackListen, type InterlinkConfig } from '../config/interlink-c
 import type { InterlinkService } from './interlink-service.js';
 import { formatLogLine } from './log-request.js';
 import { drained } from '../common/abortable.js';
-import { isRuntimeError } from '../runtime/runtime-errors.js';
+import { isRuntimeError } from '../task/task-service.js';
 
 /** Pods with their ConfigMaps and Secrets: generous, but bounded. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ExecutorConfig } from '../config/config.js';
 import { ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import type { LogLine, TaskLogReader } from '../logs/types.js';
+import type { LogLine, TaskLogReader } from '../task/task-service.js';
 import type { SharedNetworks } from '../task/shared-networks.js';
 import type { HostResourcesView } from '../task/task-manager.js';
 import type { UpdateListener } from '../task/status-bus.js';

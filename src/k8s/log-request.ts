@@ -1,5 +1,5 @@
 import { invalidArgument } from '../common/errors.js';
-import type { LogLine } from '../logs/types.js';
+import type { LogLine } from '../task/task-service.js';
 import type { LogsRequest } from './pod-schema.js';
 
 /** What /getLogs asks of the log store, and how to print what it yields. */

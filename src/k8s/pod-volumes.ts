@@ -1,7 +1,7 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { invalidArgument } from '../common/errors.js';
-import type { BindMount } from '../runtime/container-spec.js';
+import type { BindMount } from '../task/task-service.js';
 import { configMapValues, secretValues, type PodData } from './pod-env.js';
 import type { K8sConfigMap, K8sContainer, K8sPod, K8sVolume } from './pod-schema.js';
 

@@ -8,17 +8,19 @@ import { LABEL } from '../runtime/labels.js';
 import type { NetworkAttachment } from '../vpc/types.js';
 import { attachmentFromLabels } from './network-part.js';
 import type { UpdateListener } from '../task/status-bus.js';
-import type { PartCapacity, PartGrant, TaskPart } from '../task/task-part.js';
+import type { PartCapacity, PartGrant, TaskHandle, TaskPart } from '../task/task-part.js';
 import { isTerminal, type LaunchSpec, type NetworkDetails, type StatusUpdate, type TaskState, type TaskView } from '../task/types.js';
 
 /** Passthrough attribute by which a job asks for IMDSv2 only (`true`) or allows IMDSv1 (`false`). */
 export const REQUIRE_TOKEN_ATTRIBUTE = 'titusParameter.agent.imds.requireToken';
 
-/** What the directory needs of the task core (TaskManager has all of it). */
+/**
+ * The status bus the directory listens on (TaskManager's `subscribe`). It
+ * needs nothing else of the core: each task's view and a way to note on its
+ * status come with acquire() (TaskHandle).
+ */
 export interface MetadataTaskSource {
-  get(taskId: string): TaskView;
   subscribe(listener: UpdateListener): () => void;
-  annotate(taskId: string, message: string): boolean;
 }
 
 /**
@@ -93,9 +95,10 @@ export const identityOf = (view: TaskView, network: NetworkDetails): TaskIdentit
 export class TaskMetadataDirectory implements TaskPart {
   readonly name = 'metadata-proxy';
   private readonly records = new Map<string, TaskRecord>();
+  /** The launched tasks, as the core handed them at acquire, until release or their end. */
+  private readonly handles = new Map<string, TaskHandle>();
   /** Tasks attached by `recover`, until their container exits or the task is launched again. */
   private readonly recovered = new Set<string>();
-  private tasks: MetadataTaskSource | undefined;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -108,9 +111,8 @@ export class TaskMetadataDirectory implements TaskPart {
   ) {}
 
   /** Starts following the task core's status updates. */
-  connect(tasks: MetadataTaskSource): void {
-    this.tasks = tasks;
-    this.unsubscribe = tasks.subscribe((u) => this.onUpdate(u));
+  connect(bus: MetadataTaskSource): void {
+    this.unsubscribe = bus.subscribe((u) => this.onUpdate(u));
   }
 
   stop(): void {
@@ -121,13 +123,15 @@ export class TaskMetadataDirectory implements TaskPart {
 
   // ---- TaskPart: detach before the network part lets go of the address -------------
 
-  async acquire(launch: LaunchSpec): Promise<PartGrant> {
+  async acquire(launch: LaunchSpec, _signal: AbortSignal, task: TaskHandle): Promise<PartGrant> {
+    this.handles.set(launch.taskId, task);
     await this.namespaces?.open(launch.taskId);
     return {};
   }
 
   async release(taskId: string): Promise<void> {
     this.detachLaunched(taskId);
+    this.handles.delete(taskId);
     await this.namespaces?.close(taskId);
   }
 
@@ -184,16 +188,17 @@ export class TaskMetadataDirectory implements TaskPart {
 
   /** Never inside a publish: every subscriber must see updates in sequence order. */
   private annotateLater(taskId: string, message: string, level: 'info' | 'warn'): void {
+    const task = this.handles.get(taskId);
     queueMicrotask(() => {
       if (this.stopped) return;
-      const published = this.tasks?.annotate(taskId, message) ?? false;
+      const published = task?.note(message) ?? false;
       this.log[level]({ taskId, inStatus: published }, message);
     });
   }
 
   private state(taskId: string): TaskState | undefined {
     try {
-      return this.tasks?.get(taskId).state;
+      return this.handles.get(taskId)?.view().state;
     } catch {
       return undefined;
     }
@@ -206,22 +211,22 @@ export class TaskMetadataDirectory implements TaskPart {
       this.detachLaunched(u.taskId);
       return;
     }
-    const tasks = this.tasks;
-    if (u.network === undefined || tasks === undefined) return;
+    const task = this.handles.get(u.taskId);
+    if (u.network === undefined || task === undefined) return;
     const record = this.records.get(u.taskId);
     if (record === undefined) {
-      this.attach(tasks, u.taskId, u.network);
+      this.attach(task, u.taskId, u.network);
     } else if (u.state === 'RUNNING' && record.startedAtMs === undefined) {
-      this.attach(tasks, u.taskId, u.network); // the same entry, now with its start time
+      this.attach(task, u.taskId, u.network); // the same entry, now with its start time
     }
     const now = this.records.get(u.taskId);
     if (u.state === 'RUNNING' && now !== undefined) this.publishPending(u.taskId, now, u.state);
   }
 
-  private attach(tasks: MetadataTaskSource, taskId: string, network: NetworkDetails): void {
+  private attach(task: TaskHandle, taskId: string, network: NetworkDetails): void {
     let view: TaskView;
     try {
-      view = tasks.get(taskId);
+      view = task.view();
     } catch (err) {
       this.log.error({ taskId, err: errorMessage(err) }, 'metadata proxy: no task view at network attach; the task gets no metadata');
       return;

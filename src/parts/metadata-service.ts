@@ -33,8 +33,8 @@ export interface MetadataService {
   readonly proxy: MetadataProxy;
   /** Goes in the task core's parts right after the network part (it detaches before the address is released). */
   readonly part: TaskMetadataDirectory;
-  /** Starts feeding the directory from the task core's status updates. */
-  connect(tasks: MetadataTaskSource): void;
+  /** Starts feeding the directory from the task core's status bus (a listener only: it calls nothing back). */
+  connect(bus: MetadataTaskSource): void;
   /** Stops serving and removes the redirect; idempotent. */
   stop(): Promise<void>;
 }
@@ -153,7 +153,7 @@ export const startMetadataService = async (
     directory,
     proxy,
     part,
-    connect: (tasks) => part.connect(tasks),
+    connect: (bus) => part.connect(bus),
     stop: () => {
       stopped ??= (async () => {
         clearTimeout(retry);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DefaultResources } from '../config/config.js';
 import { ExecutorError, errorMessage } from '../common/errors.js';
-import type { LaunchTaskRequest__Output } from '../api/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { LaunchTaskRequest__Output } from '../proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 import { containerInfoSchema, type ContainerInfo } from './container-info.js';
 import { mapKeyForPath } from './env-limits.js';
 import type { LaunchSpec, TaskResources } from './types.js';

@@ -216,8 +216,8 @@ export class TaskManager {
   }
 
   /**
-   * A note on a RUNNING task's status that is not a state change (the metadata
-   * proxy cannot assume the task's IAM role, or can again): published as one
+   * A note on a RUNNING task's status that is not a state change (parts get
+   * the same through their TaskHandle at acquire, TaskRunner.note): published as one
    * more RUNNING update (RUNNING may repeat), carrying the container id and
    * network like every later update, so GetTask and watchers show it as the
    * task's latest message. Returns false and publishes nothing when the task is
@@ -225,11 +225,7 @@ export class TaskManager {
    * the call, so that every subscriber sees updates in sequence order.
    */
   annotate(taskId: string, message: string): boolean {
-    const runner = this.tasks.get(taskId);
-    // Not once its end is decided (held for the store): RUNNING may no longer follow.
-    if (runner === undefined || runner.sm.state !== 'RUNNING' || !runner.sm.canMoveTo('RUNNING')) return false;
-    runner.sm.transition('RUNNING', message);
-    return true;
+    return this.tasks.get(taskId)?.note(message) ?? false;
   }
 
   private hostAdmission: HostAdmission | undefined;

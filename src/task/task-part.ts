@@ -1,6 +1,6 @@
 import type { ContainerSummary } from '../runtime/container-runtime.js';
 import type { BindMount } from '../runtime/container-spec.js';
-import type { LaunchSpec, NetworkDetails } from './types.js';
+import type { LaunchSpec, NetworkDetails, TaskView } from './types.js';
 
 export interface PartCapacity {
   readonly gpus?: number;
@@ -24,6 +24,22 @@ export interface PartGrant {
 }
 
 /**
+ * What the core hands a part at acquire() for the task being launched, so the
+ * part needs nothing back from the core itself: the task's view, and a way to
+ * put a note on its status (the metadata part reports IAM role trouble there).
+ */
+export interface TaskHandle {
+  /** The task's current view (ContainerInfo, image, times, state). */
+  view(): TaskView;
+  /**
+   * Publishes `message` as one more RUNNING update. Returns false and publishes
+   * nothing when the task is not RUNNING (or its end is decided). Not from
+   * inside a bus listener: defer it, so every subscriber sees updates in order.
+   */
+  note(message: string): boolean;
+}
+
+/**
  * A per-task resource the core acquires before the container is created and
  * releases on every exit path (GPUs, addresses). Parts never call back into
  * the core or the API.
@@ -38,7 +54,8 @@ export interface TaskPart {
   admit?(launch: LaunchSpec): void;
   /** What this part contributes to GetHostResources. */
   capacity?(): PartCapacity;
-  acquire(launch: LaunchSpec, signal: AbortSignal): Promise<PartGrant>;
+  /** `task`: the task being launched, for a part that follows it after acquire (see TaskHandle). */
+  acquire(launch: LaunchSpec, signal: AbortSignal, task: TaskHandle): Promise<PartGrant>;
   /** Idempotent; called whether or not acquire succeeded. */
   release(taskId: string): Promise<void>;
   /**

@@ -16,7 +16,7 @@ import type { NewUpdate } from './status-bus.js';
 import type { KillRequest, TaskRecord } from './task-record.js';
 import type { TaskStore } from './task-store.js';
 import { HeldUpdatesRetry, writeUntilStored } from './store-retry.js';
-import { admitAll, type PartGrant, type TaskPart } from './task-part.js';
+import { admitAll, type PartGrant, type TaskHandle, type TaskPart } from './task-part.js';
 import { TaskStateMachine, type FirstUpdate } from './task-state-machine.js';
 import type { TaskOutputSink } from '../logs/types.js';
 import type { ExitInfo, LaunchSpec, NetworkDetails, PullProgress, StatusUpdate, TaskView } from './types.js';
@@ -176,6 +176,18 @@ export class TaskRunner {
     this.sm.transition('KILL_INITIATED', message, cause ?? 'killed');
     this.abort.abort();
     if (this.containerStarted) void this.stopContainer();
+  }
+
+  /**
+   * A note on a RUNNING task's status that is not a state change: one more
+   * RUNNING update (RUNNING may repeat), carrying the container id and network
+   * like every later update. False, and nothing published, when the task is not
+   * RUNNING or its end is decided (held for the store: RUNNING may no longer follow).
+   */
+  note(message: string): boolean {
+    if (this.sm.state !== 'RUNNING' || !this.sm.canMoveTo('RUNNING')) return false;
+    this.sm.transition('RUNNING', message);
+    return true;
   }
 
   view(): TaskView {
@@ -453,7 +465,8 @@ export class TaskRunner {
 
   private async acquireParts(): Promise<PartGrant[]> {
     const grants: PartGrant[] = [];
-    for (const part of this.deps.parts) grants.push(await part.acquire(this.launch, this.abort.signal));
+    const task: TaskHandle = { view: () => this.view(), note: (message) => this.note(message) };
+    for (const part of this.deps.parts) grants.push(await part.acquire(this.launch, this.abort.signal, task));
     return grants;
   }
 

@@ -14,10 +14,10 @@ import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/e
 import { call } from '../../src/cli/client.js';
 import { loadExecutorProto } from '../../src/api/proto.js';
 import { TASK_ID_RE, MAX_CONTAINER_INFO_BYTES, RUNTIME_LIMIT_ATTRIBUTE } from '../../src/api/validate.js';
-import type { WatchTaskStatusRequest } from '../../src/api/generated/titus/executor/v1/WatchTaskStatusRequest.js';
+import type { WatchTaskStatusRequest } from '../../src/proto/generated/titus/executor/v1/WatchTaskStatusRequest.js';
 import { LABEL } from '../../src/runtime/labels.js';
-import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
-import type { LaunchTaskRequest } from '../../src/api/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { ContainerInfo } from '../../src/proto/generated/messages/ContainerInfo.js';
+import type { LaunchTaskRequest } from '../../src/proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 
 /** Small enough that the exhaustion rows are exact, big enough for the default task (1 CPU, 512 MiB, 10 GiB, 128 Mbps). */
 const HOST = { cpu: 4, memoryMb: 8192, diskMb: 100_000, networkMbps: 1000 };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { useHarness, containersWithLabel, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { call } from '../../src/cli/client.js';
-import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
+import type { ContainerInfo } from '../../src/proto/generated/messages/ContainerInfo.js';
 
 const built = cliNotBuilt('drain') === false;
 

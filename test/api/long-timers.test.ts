@@ -10,8 +10,8 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import { useHarness, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { MAX_KEEPALIVE_SECONDS, RUNTIME_LIMIT_ATTRIBUTE } from '../../src/api/validate.js';
-import type { WatchTaskStatusRequest } from '../../src/api/generated/titus/executor/v1/WatchTaskStatusRequest.js';
-import type { TaskStatusEvent__Output } from '../../src/api/generated/titus/executor/v1/TaskStatusEvent.js';
+import type { WatchTaskStatusRequest } from '../../src/proto/generated/titus/executor/v1/WatchTaskStatusRequest.js';
+import type { TaskStatusEvent__Output } from '../../src/proto/generated/titus/executor/v1/TaskStatusEvent.js';
 
 const THIRTY_DAYS = 30 * 86_400;
 const WATCH_MS = 3000;

@@ -7,8 +7,8 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { useHarness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
-import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
-import type { WatchTaskStatusRequest } from '../../src/api/generated/titus/executor/v1/WatchTaskStatusRequest.js';
+import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
+import type { WatchTaskStatusRequest } from '../../src/proto/generated/titus/executor/v1/WatchTaskStatusRequest.js';
 
 const watchError = (client: TitusExecutorClient, req: WatchTaskStatusRequest): Promise<grpc.ServiceError> =>
   new Promise((resolve, reject) => {

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { useHarness, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
-import type { TaskStatusEvent__Output } from '../../src/api/generated/titus/executor/v1/TaskStatusEvent.js';
+import type { TaskStatusEvent__Output } from '../../src/proto/generated/titus/executor/v1/TaskStatusEvent.js';
 
 let h: Harness;
 let ex: TestExecutor;

@@ -17,7 +17,7 @@ import { startFakeGpuHost } from '../helpers/gpu-host.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 import { createFakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
 import { call } from '../../src/cli/client.js';
-import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
+import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
 
 
 t.test('GPUs of a task that outlives an executor crash are re-derived, not double-granted, and come back', { skip: needsBuild() }, async (t) => {

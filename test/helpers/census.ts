@@ -13,7 +13,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
+import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
 import { call } from '../../src/cli/client.js';
 import { isProcessAlive } from '../../src/common/process-liveness.js';
 import { namesForTask } from '../../src/vpc/naming.js';

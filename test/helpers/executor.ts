@@ -10,10 +10,10 @@ import { parseConfig, type ExecutorConfig } from '../../src/config/config.js';
 import { silentLogger, type Logger } from '../../src/common/log.js';
 import { startExecutor, type Executor } from '../../src/executor.js';
 import { createClient, call } from '../../src/cli/client.js';
-import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
-import type { LaunchTaskRequest } from '../../src/api/generated/titus/executor/v1/LaunchTaskRequest.js';
-import type { Task__Output } from '../../src/api/generated/titus/executor/v1/Task.js';
-import type { TaskStatusUpdate__Output } from '../../src/api/generated/titus/executor/v1/TaskStatusUpdate.js';
+import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
+import type { LaunchTaskRequest } from '../../src/proto/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { Task__Output } from '../../src/proto/generated/titus/executor/v1/Task.js';
+import type { TaskStatusUpdate__Output } from '../../src/proto/generated/titus/executor/v1/TaskStatusUpdate.js';
 import type { TaskPart } from '../../src/task/task-part.js';
 import type { Harness } from '../harness/index.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { createClient } from '../../src/cli/client.js';
-import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
+import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'bin', 'titus-executor.js');

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containersWithLabel, useHarness, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
-import type { GetLogsRequest } from '../../src/api/generated/titus/executor/v1/GetLogsRequest.js';
-import type { GetLogsResponse__Output } from '../../src/api/generated/titus/executor/v1/GetLogsResponse.js';
+import type { GetLogsRequest } from '../../src/proto/generated/titus/executor/v1/GetLogsRequest.js';
+import type { GetLogsResponse__Output } from '../../src/proto/generated/titus/executor/v1/GetLogsResponse.js';
 
 interface Received {
   readonly text: string;

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { call } from '../../src/cli/client.js';
 import { runCommand } from '../../src/common/command-runner.js';
-import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
+import type { ContainerInfo } from '../../src/proto/generated/messages/ContainerInfo.js';
 import { containersWithLabel, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { serveProcesses } from '../helpers/serve-process.js';

@@ -188,6 +188,26 @@ t.test('role trouble goes into the status after RUNNING, once, and so does recov
   t.equal(tasks.annotate('t-denied', 'late'), false, 'annotate publishes nothing for a task that is not RUNNING');
 });
 
+t.test('the part needs only the status bus: the view and the status note come with acquire()', async (t) => {
+  const engine = new FakeEngine();
+  const directory = new InMemoryTaskDirectory();
+  const feed = new TaskMetadataDirectory(directory, silentLogger());
+  const tasks = new TaskManager({ runtime: engine, config, log: silentLogger(), parts: [new FakeNetworkPart(directory), feed] });
+  // Only a subscription: no get(), no annotate(), nothing that calls back into the TaskManager.
+  feed.connect({ subscribe: (listener) => tasks.subscribe(listener) });
+  const role = 'arn:aws:iam::111122223333:role/bus-only';
+  tasks.launch(launchSpec('t-bus', { iamProfile: role }));
+  await until('running', () => tasks.get('t-bus').state === 'RUNNING');
+  t.match(directory.taskById('t-bus'), { taskId: 't-bus', ipv4Address: '198.18.77.2', iamRoleArn: role }, 'attached from the view handed over at acquire');
+  t.ok(directory.taskById('t-bus')?.startedAtMs, 'with its start time at RUNNING');
+  feed.events.onCredentialError?.('t-bus', 'cannot assume …', { roleArn: role, stsCode: 'AccessDenied', reason: 'denied' });
+  await until('reported', () => tasks.get('t-bus').lastUpdate.message.startsWith('IAM role'));
+  t.equal(tasks.get('t-bus').lastUpdate.message, `IAM role ${role} cannot be assumed: denied`, 'noted on the status through the handle');
+  engine.exit('t-bus');
+  await tasks.drain();
+  t.same(directory.tasks(), [], 'detached');
+});
+
 t.test('an address still held by an ended or recovered task is taken over; a live task keeps its own', async (t) => {
   const { engine, directory, network, tasks, feed } = setup();
   // A task that outlived a restart holds 198.18.77.2 until its container exit is seen.

@@ -16,7 +16,7 @@ import { uniqueTaskId } from '../helpers/executor.js';
 import { census, settledCensus } from '../helpers/census.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
 import { call } from '../../src/cli/client.js';
-import type { TitusExecutorClient } from '../../src/api/generated/titus/executor/v1/TitusExecutor.js';
+import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
 import { namesForTask } from '../../src/vpc/naming.js';
 import { createHostNetns, eventually, heldNetns, inNs, inventory, localNetwork, netnsHolder, witnessNetns } from './fixtures/tasks.js';
 

@@ -9,7 +9,7 @@ import { useHarness, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { probeConnect } from '../vpc/fixtures/netns.js';
 import { call } from '../../src/cli/client.js';
-import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
+import type { ContainerInfo } from '../../src/proto/generated/messages/ContainerInfo.js';
 import { hostnameFor } from '../../src/task/build-container-spec.js';
 import type { TaskPart } from '../../src/task/task-part.js';
 import { createHostNetns, inNs, leftovers, heldNetns, ncReceive, localNetwork, witnessNetns, networkOf, NOTHING_LEFT, runningAddress } from './fixtures/tasks.js';

@@ -6,8 +6,8 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { executorSuite, uniqueTaskId } from '../helpers/executor.js';
-import type { ContainerInfo } from '../../src/api/generated/messages/ContainerInfo.js';
-import type { TaskStatusUpdate__Output } from '../../src/api/generated/titus/executor/v1/TaskStatusUpdate.js';
+import type { ContainerInfo } from '../../src/proto/generated/messages/ContainerInfo.js';
+import type { TaskStatusUpdate__Output } from '../../src/proto/generated/titus/executor/v1/TaskStatusUpdate.js';
 
 const suite = executorSuite(t);
 const test = suite.test;

@@ -2,7 +2,7 @@ import t from 'tap';
 import protobuf from 'protobufjs';
 import { loadExecutorProto } from '../../src/api/proto.js';
 import { parseLaunchRequest as parseLaunch, parseWatchRequest } from '../../src/api/validate.js';
-import type { LaunchTaskRequest__Output } from '../../src/api/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { LaunchTaskRequest__Output } from '../../src/proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 import { parseConfig } from '../../src/config/config.js';
 import { demuxLogs } from '../../src/runtime/docker-runtime.js';
 import { PullProgressTracker } from '../../src/runtime/pull-progress.js';

@@ -1,7 +1,7 @@
 import type { DefaultResources } from '../../config/config.js';
 import { ExecutorError, errorMessage, isExecutorError } from '../../common/errors.js';
 import { MAX_CONTAINER_INFO_BYTES, parseLaunchRequest } from '../launch-request.js';
-import type { LaunchTaskRequest__Output } from '../../api/generated/titus/executor/v1/LaunchTaskRequest.js';
+import type { LaunchTaskRequest__Output } from '../../proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 import { imageRefFor } from '../../runtime/image-ref.js';
 import type { ContainerInfo } from '../container-info.js';
 import type { LaunchSpec } from '../types.js';
