@@ -15,35 +15,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
-import type { TaskStatusUpdate__Output } from '../../src/proto/generated/titus/executor/v1/TaskStatusUpdate.js';
 import { call } from '../../src/cli/client.js';
 import { containersWithLabel, useHarness } from '../harness/index.js';
 import { settledCensus } from '../helpers/census.js';
 import { uniqueTaskId } from '../helpers/executor.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
+import { TERMINAL, eventually, sleep, watchAll } from '../helpers/watch.js';
 import { startTarpit } from '../helpers/tarpit.js';
-
-const TERMINAL = /FINISHED|FAILED|KILLED|LOST/;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-};
-
-/** Every update a WatchTaskStatus stream delivers, from `after`. */
-const watchAll = (client: TitusExecutorClient, after: number): { updates: TaskStatusUpdate__Output[]; cancel(): void } => {
-  const updates: TaskStatusUpdate__Output[] = [];
-  const stream = client.WatchTaskStatus({ sendSnapshot: false, afterSequence: String(after) });
-  stream.on('data', (e) => {
-    if (e.update) updates.push(e.update);
-  });
-  stream.on('error', () => undefined); // the crash cuts it
-  return { updates, cancel: () => stream.cancel() };
-};
 
 t.test('SIGKILL with 20 tasks in mixed states: every task accounted for after the restart', { skip: needsBuild() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'titus-crash-'));

@@ -21,31 +21,10 @@ import { useHarness } from '../harness/index.js';
 import { census, settledCensus } from '../helpers/census.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
+import { TERMINAL, eventually, sleep, watchAll } from '../helpers/watch.js';
 
 /** TITUS_TEST_LOG=debug shows the in-process executor's log. */
 const debugLog = () => (process.env['TITUS_TEST_LOG'] === 'debug' ? createLogger('debug') : silentLogger());
-
-const TERMINAL = /FINISHED|FAILED|KILLED|LOST/;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const eventually = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-};
-
-/** Every update a WatchTaskStatus stream delivers from `after` on. */
-const watchAll = (client: TitusExecutorClient, after = 0): { updates: TaskStatusUpdate__Output[]; cancel(): void } => {
-  const updates: TaskStatusUpdate__Output[] = [];
-  const stream = client.WatchTaskStatus({ sendSnapshot: false, afterSequence: String(after) });
-  stream.on('data', (e) => {
-    if (e.update) updates.push(e.update);
-  });
-  stream.on('error', () => undefined); // cancelled, or cut by an executor crash
-  return { updates, cancel: () => stream.cancel() };
-};
 
 const state = (c: TitusExecutorClient, taskId: string) => call(c.GetTask.bind(c), { taskId });
 const lastOf = async (c: TitusExecutorClient, taskId: string) => (await state(c, taskId)).lastUpdate;

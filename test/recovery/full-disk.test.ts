@@ -12,34 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
-import type { TaskStatusUpdate__Output } from '../../src/proto/generated/titus/executor/v1/TaskStatusUpdate.js';
 import { call } from '../../src/cli/client.js';
 import { containersWithLabel, useHarness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
 import { parseExposition, valueOf } from '../metrics/exposition.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
+import { TERMINAL, eventually, sleep, watchAll } from '../helpers/watch.js';
 import { cannotMount, fillUp, smallTmpfs } from '../helpers/small-fs.js';
-
-const TERMINAL = /FINISHED|FAILED|KILLED|LOST/;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-};
-
-const watchAll = (client: TitusExecutorClient, after: number): { updates: TaskStatusUpdate__Output[]; cancel(): void } => {
-  const updates: TaskStatusUpdate__Output[] = [];
-  const stream = client.WatchTaskStatus({ sendSnapshot: false, afterSequence: String(after) });
-  stream.on('data', (e) => {
-    if (e.update) updates.push(e.update);
-  });
-  stream.on('error', () => undefined); // the crash cuts it
-  return { updates, cancel: () => stream.cancel() };
-};
 
 t.test('a state directory that fills during a task and during a restart: history stays consistent', { skip: needsBuild() || cannotMount() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'titus-full-'));

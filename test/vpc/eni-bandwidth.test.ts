@@ -6,10 +6,7 @@
  */
 import t from 'tap';
 import { runCommand } from '../../src/common/command-runner.js';
-import { AwsEniNetworkDriver } from '../../src/vpc/aws-eni-driver.js';
-import { awsEniConfigSchema } from '../../src/vpc/config.js';
-import { createEc2Client } from '../../src/vpc/ec2-api.js';
-import { createEniHost, ENI_GATEWAY4, ENI_INSTANCE, ENI_SUBNET } from './fixtures/eni-host.js';
+import { createEniHost, eniDriver, ENI_GATEWAY4 } from './fixtures/eni-host.js';
 import { createNetns, inNs, measureTransfer, netnsPath } from './fixtures/netns.js';
 
 const LIMIT_MBPS = 20;
@@ -27,19 +24,7 @@ const haveTools = async (): Promise<boolean> => {
 
 t.test('an ENI task with a bandwidth limit is shaped both ways inside its namespace', { skip: (await haveTools()) ? false : 'needs root, ip, nft, nsenter and tc' }, async (t) => {
   const eniHost = await createEniHost(t);
-  const config = awsEniConfigSchema.parse({
-    endpoint: eniHost.endpoint,
-    subnetId: ENI_SUBNET.id,
-    instanceId: ENI_INSTANCE,
-    hostNetns: eniHost.hostNs,
-    maxAttempts: 2,
-    pollIntervalMs: 20,
-    deviceWaitMs: 2000,
-    detachWaitMs: 2000,
-    mtu: 1500,
-  });
-  const ec2 = createEc2Client(config, { credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } });
-  const driver = new AwsEniNetworkDriver({ config, ec2 });
+  const driver = eniDriver(eniHost, { mtu: 1500 });
   const limitedNs = await createNetns(t, 'enilim');
   const freeNs = await createNetns(t, 'enifree');
   const base = { securityGroups: ['sg-web'], allowBursting: false, wantIpv6: false };

@@ -8,11 +8,8 @@
  */
 import t from 'tap';
 import { runCommand } from '../../src/common/command-runner.js';
-import { AwsEniNetworkDriver } from '../../src/vpc/aws-eni-driver.js';
-import { awsEniConfigSchema } from '../../src/vpc/config.js';
-import { createEc2Client } from '../../src/vpc/ec2-api.js';
 import { METADATA_GUARD_DEVICE_TABLE, METADATA_GUARD_TABLE } from '../../src/vpc/metadata-guard.js';
-import { createEniHost, ENI_GATEWAY4, ENI_INSTANCE, ENI_SUBNET, ipv6DefaultRouteLikeEc2 } from './fixtures/eni-host.js';
+import { createEniHost, eniDriver, ENI_GATEWAY4, ipv6DefaultRouteLikeEc2 } from './fixtures/eni-host.js';
 import { createNetns, inNs, netnsPath } from './fixtures/netns.js';
 
 /**
@@ -67,18 +64,7 @@ const curlFrom = async (ns: string, args: string[]): Promise<{ reached: boolean;
 
 t.test('an ENI task cannot reach the VPC instance metadata service on any path', { skip: (await haveTools()) ? false : 'needs root, ip, nft, nsenter and curl' }, async (t) => {
   const eniHost = await createEniHost(t);
-  const config = awsEniConfigSchema.parse({
-    endpoint: eniHost.endpoint,
-    subnetId: ENI_SUBNET.id,
-    instanceId: ENI_INSTANCE,
-    hostNetns: eniHost.hostNs,
-    maxAttempts: 2,
-    pollIntervalMs: 20,
-    deviceWaitMs: 2000,
-    detachWaitMs: 2000,
-  });
-  const ec2 = createEc2Client(config, { credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } });
-  const driver = new AwsEniNetworkDriver({ config, ec2 });
+  const driver = eniDriver(eniHost);
   const task = await createNetns(t, 'eniguard');
   const attachment = await driver.attach(
     { taskId: 'task-imds', securityGroups: ['sg-web'], bandwidthMbps: 0, allowBursting: false, wantIpv6: true, hostname: 'task-imds' },
