@@ -1,6 +1,8 @@
 import type { ExecutorConfig } from './config/config.js';
 import type { Logger } from './common/log.js';
+import { ExecutorError, errorMessage } from './common/errors.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
+import { RegistryAuth } from './runtime/registry-auth/index.js';
 import { TaskManager } from './task/task-manager.js';
 import { createGpuPart } from './parts/create-gpu-part.js';
 import type { GpuTaskPart } from './parts/gpu-task-part.js';
@@ -25,9 +27,29 @@ export const composeHostParts = async (config: ExecutorConfig, runtime: DockerRu
   return { gpu, network };
 };
 
+/**
+ * The engine adapter with the registry credentials the config names. A broken
+ * auths file stops the start here rather than failing every pull later.
+ */
+export const createDockerRuntime = async (config: ExecutorConfig, log: Logger): Promise<{ runtime: DockerRuntime; registryAuth: RegistryAuth }> => {
+  const registryAuth = new RegistryAuth(config.docker.auth);
+  try {
+    await registryAuth.check();
+  } catch (err) {
+    throw new ExecutorError('INVALID_ARGUMENT', `docker.auth: ${errorMessage(err)}`, { cause: err });
+  }
+  const a = config.docker.auth;
+  // Where credentials come from, never what they are.
+  log.info(
+    { authsFile: a.authsFile ?? null, ecr: a.ecr.enabled, ecrAliases: Object.keys(a.ecr.aliases), helperDirs: a.credentialHelperDirs },
+    'registry credentials',
+  );
+  return { runtime: new DockerRuntime(config.docker.host, undefined, registryAuth), registryAuth };
+};
+
 /** run-task's core: the engine, the host's parts (the network part for a pod), one TaskManager. */
 export const composeOneTaskCore = async (config: ExecutorConfig, log: Logger, want: { network: boolean }): Promise<TaskManager> => {
-  const runtime = new DockerRuntime(config.docker.host);
+  const { runtime } = await createDockerRuntime(config, log);
   const { gpu, network } = await composeHostParts(config, runtime, log, want);
   return new TaskManager({ runtime, config, log, parts: [gpu, ...(network !== undefined ? [network] : [])] });
 };

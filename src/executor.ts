@@ -1,7 +1,6 @@
 import type { ExecutorConfig } from './config/config.js';
 import type { Logger } from './common/log.js';
 import { ExecutorServer } from './api/server.js';
-import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import type { TaskPart } from './task/task-part.js';
 import { TaskManager } from './task/task-manager.js';
@@ -10,7 +9,7 @@ import type { RecoveryReport } from './task/task-recovery.js';
 import { EngineMonitor } from './runtime/engine-monitor.js';
 import { recoverGpuLeases } from './parts/create-gpu-part.js';
 import { createSharedNetworkPart } from './parts/create-network-part.js';
-import { composeHostParts } from './compose.js';
+import { composeHostParts, createDockerRuntime } from './compose.js';
 import { startNetworkRecovery } from './parts/network-part.js';
 import type { SharedNetworks } from './parts/shared-network-part.js';
 import { readPublishedTaskViews } from './task/published-tasks.js';
@@ -63,7 +62,7 @@ const removeStaleSharedNetworks = async (shared: SharedNetworks, interlink: Inte
 /** The composition root: builds the parts, injects them, starts the API. */
 export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: readonly TaskPart[] = []): Promise<Executor> => {
   checkMetadataProxyConfig(config); // a proxy that cannot work refuses to start before anything else does
-  const runtime = new DockerRuntime(config.docker.host);
+  const { runtime, registryAuth } = await createDockerRuntime(config, log);
   const engineMonitor = new EngineMonitor(runtime, log);
   await engineMonitor.start();
   const engine = await runtime.version().catch((err: unknown) => {
@@ -154,6 +153,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
       await logs.stop();
       await metadata?.stop();
       await metricsServer?.stop();
+      registryAuth.close();
     },
   };
 };

@@ -7,6 +7,7 @@ import { hostConfigSchema } from '../host/host-config.js';
 import { metadataProxyConfigSchema } from '../metadata-proxy/config.js';
 import { interlinkConfigSchema } from './interlink-config.js';
 import { executorNetworkConfigSchema } from '../vpc/config.js';
+import { registryAuthConfigSchema } from '../runtime/registry-auth/config.js';
 
 const resourcesSchema = z.object({
   cpu: z.number().positive().default(1),
@@ -47,6 +48,8 @@ export const configSchema = z
         pullBackoffMs: z.number().int().nonnegative().default(1000),
         /** OCI runtime for tasks without GPUs; unset uses the engine's default (runc). */
         defaultRuntime: z.string().optional(),
+        /** Registry credentials for pulls: an auths file, credential helpers, ECR (README "Registry credentials"). */
+        auth: registryAuthConfigSchema.prefault({}),
       })
       .prefault({}),
     container: z

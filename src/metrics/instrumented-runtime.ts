@@ -14,6 +14,7 @@ import type {
 } from '../runtime/container-runtime.js';
 import type { ContainerSpec, ImageConfig } from '../runtime/container-spec.js';
 import type { ImageRef } from '../runtime/image-ref.js';
+import type { TaskPullAuth } from '../runtime/registry-auth/index.js';
 import { RuntimeError, isRuntimeError } from '../runtime/runtime-errors.js';
 import type { PullProgress } from '../task/types.js';
 import type { Metrics } from './metrics.js';
@@ -36,7 +37,7 @@ export class InstrumentedRuntime implements ContainerRuntime, ContainerOutputSou
     return this.timed('find_image', () => this.inner.findImage(ref));
   }
 
-  async pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void> {
+  async pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal, taskAuth?: TaskPullAuth): Promise<void> {
     let downloaded = 0;
     const track = (p: PullProgress): void => {
       downloaded = Math.max(downloaded, p.currentBytes);
@@ -45,7 +46,7 @@ export class InstrumentedRuntime implements ContainerRuntime, ContainerOutputSou
     const started = performance.now();
     let result = 'error';
     try {
-      await this.timed('pull_image', () => this.inner.pullImage(image, track, signal));
+      await this.timed('pull_image', () => this.inner.pullImage(image, track, signal, taskAuth));
       result = 'ok';
     } finally {
       this.metrics.imagePullBytes.inc(downloaded);

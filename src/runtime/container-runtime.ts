@@ -1,6 +1,7 @@
 import type { PullProgress } from './pull-progress.js';
 import type { ContainerSpec, ImageConfig } from './container-spec.js';
 import type { ImageRef } from './image-ref.js';
+import type { TaskPullAuth } from './registry-auth/index.js';
 
 export interface ContainerExit {
   readonly exitCode: number;
@@ -27,7 +28,8 @@ export interface ContainerRuntime {
   version(): Promise<string>;
   /** The image's config if the engine has it locally, else undefined. */
   findImage(ref: string): Promise<ImageConfig | undefined>;
-  pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void>;
+  /** `taskAuth`: credentials the task brought (a pod's imagePullSecrets), tried before the executor's own. */
+  pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal, taskAuth?: TaskPullAuth): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;
   startContainer(id: string): Promise<void>;
   /**

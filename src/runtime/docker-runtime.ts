@@ -22,6 +22,7 @@ import { ResumeFilter } from './output-resume.js';
 import { timestampToMs } from './output-timestamp.js';
 import { PullProgressTracker, type PullStreamEvent } from './pull-progress.js';
 import { RuntimeError } from './runtime-errors.js';
+import { engineAuthConfig, RegistryAuthError, type PullCredentialSource, type TaskPullAuth } from './registry-auth/index.js';
 
 /** dockerode's errors carry the engine's HTTP status and JSON body. */
 interface EngineError {
@@ -39,6 +40,9 @@ const engineMessage = (err: unknown): string => {
 };
 
 const asList = (v: string | string[] | null | undefined): string[] => (v == null ? [] : typeof v === 'string' ? [v] : v);
+
+/** The registry's and the engine's words for a refused login (distribution's `unauthorized`, `denied`). */
+const PULL_DENIED = /unauthorized|authentication required|no basic auth credentials|access.*denied|denied:|forbidden|incorrect username or password/i;
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
@@ -62,6 +66,8 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
   constructor(
     readonly host: string,
     private readonly oomEvidence: OomKillEvidence = new KernelOomLog(),
+    /** Registry credentials for pulls (registry-auth/); unset: anonymous pulls. */
+    private readonly credentials?: PullCredentialSource,
   ) {
     this.docker = new Docker(dockerOptionsFor(host));
   }
@@ -126,14 +132,17 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     }
   }
 
-  async pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void> {
+  async pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal, taskAuth?: TaskPullAuth): Promise<void> {
     const tracker = new PullProgressTracker(image.ref);
+    const authconfig = await this.pullCredentials(image, taskAuth);
     let stream: Readable;
     try {
       stream = (await this.docker.createImage({
         fromImage: image.repository,
         tag: image.digest ?? image.tag ?? 'latest',
         abortSignal: signal,
+        // Sent as the X-Registry-Auth header; dockerode never puts it in an error.
+        ...(authconfig === undefined ? {} : { authconfig }),
       })) as Readable;
     } catch (err) {
       throw this.classifyPullError(err, image.ref, signal);
@@ -141,6 +150,19 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     await readPullStream(stream, tracker, onProgress, signal).catch((err: unknown) => {
       throw this.classifyPullError(err, image.ref, signal);
     });
+  }
+
+  /** The engine's AuthConfig for this pull, or undefined for an anonymous one. Errors name the source, never a secret. */
+  private async pullCredentials(image: ImageRef, taskAuth: TaskPullAuth | undefined): Promise<Record<string, string> | undefined> {
+    if (this.credentials === undefined) return undefined;
+    try {
+      const found = await this.credentials.credentialsFor(image.repository, taskAuth);
+      return found === undefined ? undefined : engineAuthConfig(found);
+    } catch (err) {
+      const msg = `pull ${image.ref}: no registry credentials: ${errorMessage(err)}`;
+      const denied = err instanceof RegistryAuthError && err.denied;
+      throw new RuntimeError(denied ? 'pull-denied' : 'pull-failed', msg, { cause: err });
+    }
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
@@ -364,6 +386,10 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
       return new RuntimeError('image-not-found', `image ${ref} not found: ${msg}`, { cause: err });
     }
     if (isUnreachable(err)) return this.wrap(err, `pull ${ref}`);
+    // The registry refused the credentials (or their absence): the same pull again gets the same answer.
+    if (status === 401 || status === 403 || PULL_DENIED.test(msg)) {
+      return new RuntimeError('pull-denied', `pull ${ref}: ${msg.trim()}`, { cause: err });
+    }
     // The engine answered, or the stream carried the registry's error: a known cause, in its words.
     return new RuntimeError('pull-failed', `pull ${ref}: ${msg.trim()}`, { cause: err });
   }

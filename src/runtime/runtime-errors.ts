@@ -5,7 +5,8 @@
  */
 export type RuntimeFailureKind =
   | 'image-not-found' // no such repository, tag or digest: the request is wrong
-  | 'pull-failed' // the engine or registry refused a pull for another reason it gave (unreachable registry, auth, bad layer)
+  | 'pull-failed' // the engine or registry refused a pull for another reason it gave (unreachable registry, bad layer)
+  | 'pull-denied' // the registry refused the credentials or their absence (unauthorized, denied): not retried
   | 'bad-entrypoint' // the executable does not exist in the image
   | 'conflict' // a container with that name exists
   | 'not-found' // no such container

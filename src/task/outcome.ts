@@ -69,7 +69,7 @@ export const errorOutcome = (err: unknown, containerStarted: boolean): Outcome =
   if (isRuntimeError(err, 'bad-entrypoint')) {
     return { state: 'FAILED', message: `Failed to start container due to bad entrypoint: ${msg}`, reason: 'failed' };
   }
-  if (isRuntimeError(err, 'pull-failed')) {
+  if (isRuntimeError(err, 'pull-failed') || isRuntimeError(err, 'pull-denied')) {
     return { state: 'FAILED', message: `Failed to pull the image: ${msg}`, reason: 'failed' };
   }
   if (containerStarted) {

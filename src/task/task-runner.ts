@@ -450,10 +450,13 @@ export class TaskRunner {
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.runtime.pullImage(this.image, onProgress, this.abort.signal);
+        const taskAuth = this.launch.pullAuthsFile === undefined ? undefined : { authsFile: this.launch.pullAuthsFile };
+        await this.deps.runtime.pullImage(this.image, onProgress, this.abort.signal, taskAuth);
         return;
       } catch (err) {
-        const final = attempt >= pullAttempts || isRuntimeError(err, 'image-not-found') || isRuntimeError(err, 'aborted');
+        // A refused login is not transient: retrying with the same credentials only delays the answer.
+        const final =
+          attempt >= pullAttempts || isRuntimeError(err, 'image-not-found') || isRuntimeError(err, 'pull-denied') || isRuntimeError(err, 'aborted');
         if (final) throw err;
         // Doubling from a configured base: clamped, or a long retry run would overflow the timer and spin.
         const delay = clampTimerDelay(pullBackoffMs * 2 ** (attempt - 1));

@@ -107,6 +107,12 @@ export interface LaunchSpec {
    * containers talk over localhost). Whoever owns the key removes it.
    */
   readonly sharedNetwork?: SharedNetworkRequest;
+  /**
+   * A Docker config.json with credentials only this task may pull with (a
+   * pod's imagePullSecrets), tried before the executor's own. A path, so the
+   * secrets stay out of task records and status.
+   */
+  readonly pullAuthsFile?: string;
 }
 
 export interface SharedNetworkRequest {

@@ -37,7 +37,12 @@ const freePort = (): Promise<number> =>
     });
   });
 
-const registryConfig = (storageDir: string, port: number, runId: string): string =>
+export interface RegistryOptions {
+  /** A bcrypt htpasswd file (`htpasswd -B`): every request then needs basic auth, as a private registry does. */
+  readonly htpasswdFile?: string;
+}
+
+const registryConfig = (storageDir: string, port: number, runId: string, opts: RegistryOptions): string =>
   // JSON is valid YAML, so no YAML writer is needed.
   JSON.stringify(
     {
@@ -50,6 +55,7 @@ const registryConfig = (storageDir: string, port: number, runId: string): string
         secret: randomBytes(16).toString('hex'),
         headers: { 'X-Titus-Harness': [runId] },
       },
+      ...(opts.htpasswdFile === undefined ? {} : { auth: { htpasswd: { realm: 'titus-harness', path: opts.htpasswdFile } } }),
     },
     null,
     2,
@@ -61,7 +67,8 @@ const identify = (port: number): Promise<string | undefined> =>
     const req = request({ host: '127.0.0.1', port, path: '/v2/', method: 'GET', timeout: 2_000 }, (res) => {
       res.resume();
       const id = res.headers[ID_HEADER];
-      resolve(res.statusCode === 200 && typeof id === 'string' ? id : undefined);
+      // 401: a registry with auth that is up (its challenge carries our header too).
+      resolve((res.statusCode === 200 || res.statusCode === 401) && typeof id === 'string' ? id : undefined);
     });
     req.on('error', () => resolve(undefined));
     req.on('timeout', () => req.destroy());
@@ -86,13 +93,13 @@ const waitReady = async (child: ChildProcess, port: number, runId: string): Prom
   return { ok: false, why: `no answer on port ${port} within ${READY_TIMEOUT_MS} ms` };
 };
 
-export const startRegistry = async (dir: string, runId: string): Promise<Registry> => {
+export const startRegistry = async (dir: string, runId: string, opts: RegistryOptions = {}): Promise<Registry> => {
   const configPath = join(dir, 'registry.json');
   const logPath = join(dir, 'registry.log');
   const failures: string[] = [];
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     const port = await freePort();
-    await writeFile(configPath, registryConfig(join(dir, 'registry'), port, runId));
+    await writeFile(configPath, registryConfig(join(dir, 'registry'), port, runId, opts));
     const child = spawnDaemon(['docker-registry', 'serve', configPath], logPath, harnessEnv());
     const ready = await waitReady(child, port, runId);
     if (ready.ok) {
