@@ -23,6 +23,8 @@ have_cmd debootstrap || need_pkgs+=(debootstrap)
 have_cmd clang || need_pkgs+=(clang)
 have_pkg libbpf-dev || need_pkgs+=(libbpf-dev)
 have_cmd bpftool || need_pkgs+=(bpftool)
+# htpasswd -B (bcrypt) for the test registry that requires basic auth (test/harness/auth-registry.ts).
+have_cmd htpasswd || need_pkgs+=(apache2-utils)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
