@@ -7,6 +7,7 @@ import { buildPodEnv, expandVars } from './pod-env.js';
 import { podContainerLabels, podTaskId, type PodIdentity } from './pod-names.js';
 import type { CreateRequest, K8sConfigMap, K8sContainer, K8sPod, K8sSecret } from './pod-schema.js';
 import { containerMounts, materializeVolumes, type VolumeData } from './pod-volumes.js';
+import { writePullAuths } from './pod-pull-secrets.js';
 import { parseQuantity } from '../task/quantity.js';
 import { imageFields } from '../task/image-fields.js';
 
@@ -74,6 +75,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
   }
   refuseMeshAnnotations(pod);
   const skipped = await materializeVolumes(volumesDir, pod, data);
+  const pullAuthsFile = await writePullAuths(volumesDir, pod, data.secrets);
   const graceSeconds = graceSecondsOf(pod) ?? DEFAULT_GRACE_SECONDS;
   const hostname = hostnameFor(pod.spec.hostname ?? identity.name);
   const containers: PlannedContainer[] = [];
@@ -104,6 +106,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
       sharedNetwork: { key: identity.uid, hostname },
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       ...(mounts.length > 0 ? { mounts } : {}),
+      ...(pullAuthsFile !== undefined ? { pullAuthsFile } : {}),
     };
     containers.push({ name: c.name, init, taskId, image: c.image, launch });
   }

@@ -99,6 +99,7 @@ export const podSchema = z.looseObject({
     hostname: opt(z.string()),
     nodeName: opt(z.string()),
     serviceAccountName: opt(z.string()),
+    imagePullSecrets: opt(z.array(z.looseObject({ name: z.string().min(1, 'is required') }))),
   }),
   status: opt(z.looseObject({ phase: opt(z.string()), podIP: opt(z.string()), hostIP: opt(z.string()) })),
 });
@@ -118,6 +119,7 @@ export const secretSchema = z.looseObject({
   /** base64, as Go marshals []byte */
   data: opt(stringMap),
   stringData: opt(stringMap),
+  type: opt(z.string()),
 });
 export type K8sSecret = z.infer<typeof secretSchema>;
 
