@@ -21,8 +21,8 @@ import { OutputFrameParser } from './output-frames.js';
 import { ResumeFilter } from './output-resume.js';
 import { timestampToMs } from './output-timestamp.js';
 import { PullProgressTracker, type PullStreamEvent } from './pull-progress.js';
-import { RuntimeError } from './runtime-errors.js';
-import { engineAuthConfig, RegistryAuthError, type PullCredentialSource, type TaskPullAuth } from './registry-auth/index.js';
+import { RuntimeError, isRuntimeError } from './runtime-errors.js';
+import { engineAuthConfig, RegistryAuthError, type PullCredentialSource, type RegistryCredentials, type TaskPullAuth } from './registry-auth/index.js';
 
 /** dockerode's errors carry the engine's HTTP status and JSON body. */
 interface EngineError {
@@ -134,7 +134,39 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
 
   async pullImage(image: ImageRef, onProgress: (p: PullProgress) => void, signal: AbortSignal, taskAuth?: TaskPullAuth): Promise<void> {
     const tracker = new PullProgressTracker(image.ref);
-    const authconfig = await this.pullCredentials(image, taskAuth);
+    const credentials = await this.pullCredentials(image, taskAuth);
+    try {
+      await this.pullWithRefusal(image, credentials, tracker, onProgress, signal);
+    } catch (err) {
+      if (credentials?.ecrRegion === undefined || !isRuntimeError(err, 'pull-denied')) throw err;
+      // A cached ECR token the registry refused (revoked, role changed): once more with a fresh one.
+      await this.pullWithRefusal(image, await this.pullCredentials(image, taskAuth), tracker, onProgress, signal);
+    }
+  }
+
+  /** One pull; credentials the registry refuses are reported to their source (which drops a cached token). */
+  private async pullWithRefusal(
+    image: ImageRef,
+    credentials: RegistryCredentials | undefined,
+    tracker: PullProgressTracker,
+    onProgress: (p: PullProgress) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    try {
+      await this.pullWith(image, credentials === undefined ? undefined : engineAuthConfig(credentials), tracker, onProgress, signal);
+    } catch (err) {
+      if (credentials !== undefined && isRuntimeError(err, 'pull-denied')) this.credentials?.refused(credentials);
+      throw err;
+    }
+  }
+
+  private async pullWith(
+    image: ImageRef,
+    authconfig: Record<string, string> | undefined,
+    tracker: PullProgressTracker,
+    onProgress: (p: PullProgress) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     let stream: Readable;
     try {
       stream = (await this.docker.createImage({
@@ -152,12 +184,11 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     });
   }
 
-  /** The engine's AuthConfig for this pull, or undefined for an anonymous one. Errors name the source, never a secret. */
-  private async pullCredentials(image: ImageRef, taskAuth: TaskPullAuth | undefined): Promise<Record<string, string> | undefined> {
+  /** The credentials for this pull, or undefined for an anonymous one. Errors name the source, never a secret. */
+  private async pullCredentials(image: ImageRef, taskAuth: TaskPullAuth | undefined): Promise<RegistryCredentials | undefined> {
     if (this.credentials === undefined) return undefined;
     try {
-      const found = await this.credentials.credentialsFor(image.repository, taskAuth);
-      return found === undefined ? undefined : engineAuthConfig(found);
+      return await this.credentials.credentialsFor(image.repository, taskAuth);
     } catch (err) {
       const msg = `pull ${image.ref}: no registry credentials: ${errorMessage(err)}`;
       const denied = err instanceof RegistryAuthError && err.denied;

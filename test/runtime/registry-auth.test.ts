@@ -148,24 +148,30 @@ t.test('a credential helper that is missing fails the pull naming it', async (t)
   t.match(end.message, /credential helper not-installed/);
 });
 
-t.test('ECR: the token from GetAuthorizationToken is used, and cached', async (t) => {
-  const before = ecr.calls.length;
+t.test('ECR: the token from GetAuthorizationToken is used, cached, and fetched again once the registry refuses it', async (t) => {
+  const calls = (): number => ecr.calls.length;
+  ecr.o.password = 'not-the-registry-password';
+  const refused = await run(ecrEx);
+  t.equal(refused.end.state, 'TASK_STATE_FAILED');
+  t.match(refused.end.message, /unauthorized|authentication required/i, refused.end.message ?? '');
+  t.equal(calls(), 2, 'the refused token was dropped and one fresh token tried, no more (and dropped too)');
+  ecr.o.password = reg.password;
   const first = await run(ecrEx);
   t.equal(first.end.state, 'TASK_STATE_FINISHED', first.end.message ?? '');
+  t.equal(calls(), 3, 'no refused token was kept: a fresh one pulled');
   await removeImage();
   const second = await run(ecrEx);
   t.equal(second.end.state, 'TASK_STATE_FINISHED', second.end.message ?? '');
   await removeImage();
-  const calls = ecr.calls.slice(before);
-  t.equal(calls.length, 1, 'one GetAuthorizationToken for two pulls: the token is cached');
-  t.equal(calls[0]?.signedWithAccessKey, ACCESS_KEY, "signed with the executor's own AWS credentials");
-  t.equal(calls[0]?.region, 'us-west-2', "the alias's region");
+  t.equal(calls(), 3, 'the good token is cached: no call for the next pull');
+  t.ok(ecr.calls.every((c) => c.signedWithAccessKey === ACCESS_KEY), "signed with the executor's own AWS credentials");
+  t.ok(ecr.calls.every((c) => c.region === 'us-west-2'), "the alias's region");
 });
 
 t.test('no secret ever appears in the executor log', async (t) => {
   const text = logs.map((l) => l()).join('\n');
   t.ok(text.length > 0, 'something was logged');
-  for (const secret of [reg.password, b64(`${reg.username}:${reg.password}`), b64(`AWS:${reg.password}`), SECRET_KEY]) {
+  for (const secret of [reg.password, b64(`${reg.username}:${reg.password}`), b64(`AWS:${reg.password}`), b64('AWS:not-the-registry-password'), SECRET_KEY]) {
     t.notOk(text.includes(secret), 'secret absent from the log');
   }
 });

@@ -11,6 +11,8 @@ export interface RegistryCredentials {
   readonly serveraddress: string;
   /** Where they came from, for logs: "auths file", "credential helper ecr-login", "ECR", "imagePullSecrets". */
   readonly source: string;
+  /** Set for an ECR token: the region whose cached token these are. */
+  readonly ecrRegion?: string;
 }
 
 /** The X-Registry-Auth body, without the `source` we keep for ourselves. */

@@ -46,7 +46,12 @@ export class EcrTokenSource {
 
   async credentialsFor(registry: string, region: string): Promise<RegistryCredentials> {
     const token = await this.tokenFor(region);
-    return { username: token.username, password: token.password, serveraddress: registry, source: `ECR (${region})` };
+    return { username: token.username, password: token.password, serveraddress: registry, source: `ECR (${region})`, ecrRegion: region };
+  }
+
+  /** Drops the region's cached token (the registry refused it: revoked, or the role changed). */
+  forget(region: string): void {
+    this.cache.delete(region);
   }
 
   private async tokenFor(region: string): Promise<CachedToken> {

@@ -14,6 +14,8 @@ export interface TaskPullAuth {
 /** How the runtime asks for a pull's credentials; undefined: pull anonymously. */
 export interface PullCredentialSource {
   credentialsFor(repository: string, task?: TaskPullAuth): Promise<RegistryCredentials | undefined>;
+  /** The registry refused these: a cached token (ECR) is dropped, so the next pull asks for a new one. */
+  refused(credentials: RegistryCredentials): void;
 }
 
 /**
@@ -60,6 +62,11 @@ export class RegistryAuth implements PullCredentialSource {
     const region = this.ecr === undefined ? undefined : ecrRegionOf(registry, this.config.ecr.aliases);
     if (this.ecr !== undefined && region !== undefined) return this.ecr.credentialsFor(registry, region);
     return undefined;
+  }
+
+  refused(credentials: RegistryCredentials): void {
+    const region = credentials.ecrRegion;
+    if (region !== undefined) this.ecr?.forget(region);
   }
 
   private async fromConfig(config: DockerConfig, registry: string, source: string): Promise<RegistryCredentials | undefined> {
