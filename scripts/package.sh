@@ -89,6 +89,8 @@ else
 fi
 find "$app/dist" -name '*.map' -delete
 cp -a proto "$app/proto"
+# The seccomp profiles FUSE and image-building tasks get (src/task/task-security.ts reads them at start).
+cp -a security "$app/security"
 # Run by the bundled node through /usr/bin/titus-executor, never executed itself.
 install -m0644 bin/titus-executor.js "$app/bin/titus-executor.js"
 

@@ -6,6 +6,7 @@ import { ExecutorError } from '../common/errors.js';
 import { hostConfigSchema } from '../host/host-config.js';
 import { metadataProxyConfigSchema } from '../metadata-proxy/config.js';
 import { interlinkConfigSchema } from './interlink-config.js';
+import { securityConfigSchema } from './security-config.js';
 import { executorNetworkConfigSchema } from '../vpc/config.js';
 import { registryAuthConfigSchema } from '../runtime/registry-auth/config.js';
 
@@ -102,6 +103,8 @@ export const configSchema = z
       .prefault({}),
     /** The interLink plugin API (Kubernetes through interLink); off by default, never off-host. */
     interlink: interlinkConfigSchema.prefault({}),
+    /** Seccomp/AppArmor profiles, FUSE/KVM/tun devices and no-new-privileges for tasks (docs/security-profiles.md). */
+    security: securityConfigSchema.prefault({}),
     /** Durable state: task records (tasks/), task logs (logs/), the drain flag. Must survive reboots. */
     stateDir: z.string().min(1).default('/var/lib/titus-executor'),
     /** Each task's stdout and stderr, kept under <logs.dir>/<taskId>/ for GetLogs and `titus-executor logs`. */

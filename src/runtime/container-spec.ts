@@ -9,6 +9,14 @@ export interface Ulimit {
   readonly hard: number;
 }
 
+/** A host device node passed into the container (FUSE, KVM, tun). */
+export interface DeviceMapping {
+  readonly hostPath: string;
+  readonly containerPath: string;
+  /** Device-cgroup permissions: r, w, m (mknod). */
+  readonly permissions: string;
+}
+
 /** A host file or directory bind-mounted into the container. */
 export interface BindMount {
   readonly source: string;
@@ -52,6 +60,7 @@ export interface ContainerSpec {
   readonly networkDisabled?: boolean;
   readonly mounts?: readonly BindMount[];
   readonly runtime?: string;
+  readonly devices?: readonly DeviceMapping[];
 }
 
 /** What the executor needs to know of an image to merge entrypoints. */

@@ -570,6 +570,9 @@ const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => 
       ? { Mounts: spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly === true })) }
       : {}),
     ...(spec.runtime !== undefined ? { Runtime: spec.runtime } : {}),
+    ...(spec.devices !== undefined && spec.devices.length > 0
+      ? { Devices: spec.devices.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })) }
+      : {}),
   },
 });
 

@@ -5,6 +5,7 @@ import type { BindMount, ContainerSpec, ImageConfig, Ulimit } from '../runtime/c
 import { resolveProcess, requestedProcess } from './entrypoint.js';
 import type { ImageRef } from '../runtime/image-ref.js';
 import { LABEL, LABEL_SCHEMA_VERSION, boundedLabelValue } from '../runtime/labels.js';
+import type { SecurityPlan } from './task-security.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -26,6 +27,8 @@ export interface SpecInput {
   readonly networkMode?: string;
   /** Bind mounts from parts (the network sandbox's /etc/hosts and /etc/resolv.conf). */
   readonly mounts?: readonly BindMount[];
+  /** Seccomp/AppArmor options, capabilities and devices from the task's attributes (task-security.ts). */
+  readonly security?: SecurityPlan;
 }
 
 /** Builds the whole container description; pure, so every rule has a table test. */
@@ -55,13 +58,14 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     ...(info.shmSizeMB !== undefined && info.shmSizeMB > 0 ? { shmSizeBytes: info.shmSizeMB * MiB } : {}),
     tmpfs: { '/run': `rw,exec,size=${config.container.runTmpfsMb * MiB}` },
     init: true,
-    securityOpt: ['no-new-privileges'],
-    capAdd: info.capabilities?.add ?? [],
+    securityOpt: input.security?.securityOpt ?? ['no-new-privileges'],
+    capAdd: [...new Set([...(info.capabilities?.add ?? []), ...(input.security?.capAdd ?? [])])],
     capDrop: info.capabilities?.drop ?? [],
     oomScoreAdj: info.oomScoreAdj ?? config.container.defaultOomScoreAdj,
     networkMode,
     ...(mounts.length > 0 ? { mounts } : {}),
     ...(runtime !== undefined ? { runtime } : {}),
+    ...(input.security !== undefined && input.security.devices.length > 0 ? { devices: input.security.devices } : {}),
   };
 };
 

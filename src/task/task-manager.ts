@@ -21,6 +21,7 @@ import { TaskRunner, type EngineAvailability } from './task-runner.js';
 import type { TaskStore } from './task-store.js';
 import { refuseIfStateDirFull } from './state-space.js';
 import { recoverTasks, type RecoveryReport } from './task-recovery.js';
+import { TaskSecurity } from './task-security.js';
 import { isTerminal, type LaunchSpec, type StatusUpdate, type TaskResources, type TaskState, type TaskView } from './types.js';
 
 export interface TaskManagerDeps {
@@ -37,6 +38,8 @@ export interface TaskManagerDeps {
   readonly store?: TaskStore;
   /** Whether the engine is reachable: launches are refused while it is not. */
   readonly engine?: EngineAvailability & { describeOutage(): string; onReconnect?(listener: () => void): () => void };
+  /** Seccomp/AppArmor profiles and devices by passthrough attribute; default: from config.security and this host. */
+  readonly security?: TaskSecurity;
 }
 
 export interface HostResourcesView {
@@ -63,8 +66,11 @@ export class TaskManager {
   private readonly tasks = new Map<string, TaskRunner>();
   private readonly terminalOrder: string[] = [];
   private closed = false;
+  private readonly security: TaskSecurity;
 
   constructor(private readonly deps: TaskManagerDeps) {
+    // Reads the configured seccomp profiles: a bad file stops the start, not a launch.
+    this.security = deps.security ?? new TaskSecurity(deps.config.security);
     this.bus = new StatusBus(deps.config.watch.retainedUpdates);
     this.bus.subscribe((u) => this.onUpdate(u));
     deps.engine?.onReconnect?.(() => {
@@ -115,6 +121,7 @@ export class TaskManager {
     const image = imageRefFor(spec.containerInfo, this.deps.config.docker.registry);
     checkRequestedProcess(spec.containerInfo);
     checkShmFitsMemory(spec);
+    this.security.plan(spec.containerInfo); // refuses unknown profiles, malformed values, devices the host lacks
     this.host().checkFits(spec.resources, this.allocated());
     admitAll(this.deps.parts ?? [], spec);
     let runner: TaskRunner;
@@ -141,6 +148,7 @@ export class TaskManager {
       publish: (u, beforeDeliver) => this.bus.publish(u, beforeDeliver),
       executorPid: deps.executorPid ?? process.pid,
       maxStartingSeconds: deps.config.tasks.maxStartingSeconds,
+      security: this.security,
       ...(deps.output !== undefined ? { output: deps.output } : {}),
       ...(deps.store !== undefined ? { store: deps.store } : {}),
       ...(deps.engine !== undefined ? { engine: deps.engine } : {}),

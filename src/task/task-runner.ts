@@ -2,6 +2,7 @@ import type { ExecutorConfig } from '../config/config.js';
 import { errorMessage } from '../common/errors.js';
 import { clampTimerDelay, setLongTimeout, type LongTimer } from '../common/long-timer.js';
 import type { Logger } from '../common/log.js';
+import { TaskSecurity } from './task-security.js';
 import { buildContainerSpec } from './build-container-spec.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { BindMount, ImageConfig } from '../runtime/container-spec.js';
@@ -37,6 +38,8 @@ export interface TaskRunnerDeps {
   readonly maxStartingSeconds?: number;
   /** Keeps the task's stdout and stderr on the host (GetLogs); absent in tests that do not need it. */
   readonly output?: TaskOutputSink;
+  /** Seccomp/AppArmor, capabilities and devices by the task's attributes; absent: built from config.security. */
+  readonly security?: TaskSecurity;
 }
 
 export interface EngineAvailability {
@@ -505,6 +508,7 @@ export class TaskRunner {
       ...(runtime !== undefined ? { runtime } : {}),
       ...(networkMode !== undefined ? { networkMode } : {}),
       ...(mounts.length > 0 ? { mounts } : {}),
+      security: (this.deps.security ?? new TaskSecurity(config.security)).plan(this.launch.containerInfo),
     });
     this.command = [...spec.entrypoint, ...spec.cmd];
     this.containerId = await this.createOrReplace(spec);

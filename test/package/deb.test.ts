@@ -59,6 +59,8 @@ t.test('files: command, units, config, app, runtime, state dir', async (t) => {
     `${APP}/dist/src/cli/run-task.js`,
     `${APP}/proto/titus/executor/v1/executor.proto`,
     `${APP}/proto/netflix/titus/agent.proto`,
+    `${APP}/security/seccomp/fuse.json`,
+    `${APP}/security/seccomp/image-building.json`,
     './usr/share/doc/titus-executor/copyright',
     './usr/share/doc/titus-executor/changelog.gz',
     './usr/share/man/man1/titus-executor.1.gz',

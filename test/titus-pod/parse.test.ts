@@ -124,8 +124,9 @@ t.test('an unsupported or unknown annotation is refused, naming it', async (t) =
   refusal(t, withAnnotations(pod, { 'network.netflix.com/elastic-ips': 'eipalloc-1' }), 'metadata.annotations["network.netflix.com/elastic-ips"]', /elastic IPs/);
   refusal(t, withAnnotations(pod, { 'service.netflix.com/servicemesh.v1.enabled': 'true' }), 'metadata.annotations["service.netflix.com/servicemesh.v1.enabled"]', /sidecars/);
   refusal(t, withAnnotations(pod, { 'example.com/whatever': 'x' }), 'metadata.annotations["example.com/whatever"]', /not an annotation this executor knows/);
-  refusal(t, withAnnotations(pod, { 'pod.netflix.com/fuse-enabled': 'true' }), 'metadata.annotations["pod.netflix.com/fuse-enabled"]', /true is not supported/);
-  t.equal(parse(withAnnotations(pod, { 'pod.netflix.com/fuse-enabled': 'false' })).taskId, pod.metadata.name, 'a feature switched off is accepted');
+  // fuse-enabled is honoured now (next test); the seccomp agent is still a feature this executor lacks.
+  refusal(t, withAnnotations(pod, { 'pod.netflix.com/seccomp-agent-perf-enabled': 'true' }), 'metadata.annotations["pod.netflix.com/seccomp-agent-perf-enabled"]', /true is not supported/);
+  t.equal(parse(withAnnotations(pod, { 'pod.netflix.com/seccomp-agent-perf-enabled': 'false' })).taskId, pod.metadata.name, 'a feature switched off is accepted');
   refusal(t, withAnnotations(pod, { 'pod.netflix.com/hostname-style': 'ec2' }), 'metadata.annotations["pod.netflix.com/hostname-style"]', /ec2 is not supported/);
   refusal(t, withAnnotations(pod, { 'pod.netflix.com/cpu-bursting-enabled': 'yes' }), 'metadata.annotations["pod.netflix.com/cpu-bursting-enabled"]', /not a boolean/);
   refusal(t, withAnnotations(pod, { 'pod.netflix.com/pod-schema-version': '2' }), 'metadata.annotations["pod.netflix.com/pod-schema-version"]', /not supported/);
@@ -169,4 +170,25 @@ t.test('malformed input is refused as the pod', async (t) => {
     t.throws(() => parsePodLaunch(input, ctx), { message: why }, JSON.stringify(input));
   }
   t.throws(() => parsePodLaunch(JSON.stringify(readPodFixture('batch-job')), ctx, { taskId: 'other' }), { message: /^taskId: "other" differs from the pod's metadata.name/ });
+});
+
+t.test('FUSE, KVM, container capabilities and AppArmor annotations become the security passthrough attributes', async (t) => {
+  const pod = readPodFixture('batch-job');
+  const main = pod.spec.containers[0]?.name ?? '';
+  const attrs = (extra: Record<string, string>): Record<string, string> | undefined => parse(withAnnotations(pod, extra)).containerInfo.passthroughAttributes;
+  const A = 'titusParameter.agent.';
+  t.match(attrs({ 'pod.netflix.com/fuse-enabled': 'true' }), { [`${A}fuseEnabled`]: 'true' });
+  t.match(attrs({ 'pod.netflix.com/kvm-enabled': 'True' }), { [`${A}kvmEnabled`]: 'true' });
+  t.match(attrs({ 'pod.netflix.com/fuse-enabled': 'false' }), { [`${A}fuseEnabled`]: 'false' });
+  t.match(attrs({ [`${main}.containers.netflix.com/capabilities`]: 'FUSE' }), { [`${A}fuseEnabled`]: 'true' });
+  t.match(attrs({ [`${main}.containers.netflix.com/capabilities`]: 'Default,ImageBuilding' }), { [`${A}imageBuildingEnabled`]: 'true' });
+  t.match(attrs({ [`container.apparmor.security.beta.kubernetes.io/${main}`]: 'localhost/docker_fuse' }), { [`${A}apparmorProfile`]: 'docker_fuse' });
+  t.notOk(attrs({ [`container.apparmor.security.beta.kubernetes.io/${main}`]: 'runtime/default' })?.[`${A}apparmorProfile`], 'runtime/default is the engine default');
+  const cap = `metadata.annotations["${main}.containers.netflix.com/capabilities"]`;
+  refusal(t, withAnnotations(pod, { [`${main}.containers.netflix.com/capabilities`]: 'FUSE,ImageBuilding' }), cap, /more than one container capability/);
+  refusal(t, withAnnotations(pod, { [`${main}.containers.netflix.com/capabilities`]: 'Magic' }), cap, /not a container capability/);
+  refusal(t, withAnnotations(pod, { 'sidecar.containers.netflix.com/capabilities': 'FUSE' }), 'metadata.annotations["sidecar.containers.netflix.com/capabilities"]', /not supported/);
+  refusal(t, withAnnotations(pod, { 'container.apparmor.security.beta.kubernetes.io/other': 'localhost/x' }), 'metadata.annotations["container.apparmor.security.beta.kubernetes.io/other"]', /names no container of this pod/);
+  refusal(t, withAnnotations(pod, { [`container.apparmor.security.beta.kubernetes.io/${main}`]: 'docker_fuse' }), `metadata.annotations["container.apparmor.security.beta.kubernetes.io/${main}"]`, /not runtime\/default, localhost\/<profile> or unconfined/);
+  refusal(t, withAnnotations(pod, { 'pod.netflix.com/kvm-enabled': 'maybe' }), 'metadata.annotations["pod.netflix.com/kvm-enabled"]', /not a boolean/);
 });

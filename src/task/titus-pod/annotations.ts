@@ -21,6 +21,8 @@ export interface AnnotationResult {
   systemEnvNames?: Set<string>;
   shellSplitting: boolean;
   schemaVersion: number;
+  /** The main container's name: per-container annotations apply only to it. */
+  readonly mainContainer: string;
   containerInfoBase64?: { key: string; value: string };
 }
 
@@ -152,8 +154,9 @@ const ANNOTATIONS: Readonly<Record<string, Handler>> = {
     if (value === 'ec2') throw refuse(annotationField(key), 'ec2 is not supported (the hostname is the task id)');
     if (value !== '') throw refuse(annotationField(key), `${JSON.stringify(value)} is not a valid hostname style`);
   },
-  'pod.netflix.com/fuse-enabled': onlyFalse('no FUSE device or profile is set up'),
-  'pod.netflix.com/kvm-enabled': onlyFalse('no KVM device is set up'),
+  // FUSE and KVM: the passthrough attributes Titus' V0 tasks used (src/task/task-security.ts).
+  'pod.netflix.com/fuse-enabled': (value, key, r) => setPassthrough('titusParameter.agent.fuseEnabled')(String(parseBool(key, value)), key, r),
+  'pod.netflix.com/kvm-enabled': (value, key, r) => setPassthrough('titusParameter.agent.kvmEnabled')(String(parseBool(key, value)), key, r),
   'pod.netflix.com/seccomp-agent-net-enabled': onlyFalse('there is no seccomp agent'),
   'pod.netflix.com/seccomp-agent-perf-enabled': onlyFalse('there is no seccomp agent'),
   'pod.netflix.com/traffic-steering-enabled': onlyFalse('there is no traffic-steering sidecar'),
@@ -190,20 +193,47 @@ const FAMILIES: ReadonlyArray<{ readonly match: (key: string) => boolean; readon
   // Per-container annotations: only the main container's image tag (the image field has the digest).
   {
     match: (k) => k.includes('.containers.netflix.com/'),
-    handler: (value, key) => {
+    handler: (value, key, r) => {
       if (key.endsWith('.containers.netflix.com/image-tag')) return;
+      if (key === `${r.mainContainer}.containers.netflix.com/capabilities`) return containerCapabilities(value, key, r);
       if (key.endsWith('.containers.netflix.com/capabilities') && value.split(',').every((c) => c.trim() === 'Default' || c.trim() === '')) return;
-      throw refuse(annotationField(key), 'is not supported by this executor (one container, no platform sidecars or container capabilities)');
+      throw refuse(annotationField(key), 'is not supported by this executor (one container, no platform sidecars)');
     },
   },
   { match: (k) => k.startsWith('service.netflix.com/') || k.endsWith('.platform-sidecars.netflix.com'), handler: refused('there are no platform sidecars') },
-  { match: (k) => k.startsWith('container.apparmor.security.beta.kubernetes.io/'), handler: refused('AppArmor profiles are the engine default') },
+  { match: (k) => k.startsWith('container.apparmor.security.beta.kubernetes.io/'), handler: (value, key, r) => appArmorAnnotation(value, key, r) },
   { match: (k) => k.startsWith('mockPod.netflix.com/'), handler: refused('mock pods are a control-plane test feature') },
 ];
 
+/**
+ * Titus' container capabilities (`Default`, `FUSE`, `ImageBuilding`), at most
+ * one besides Default as in Titus, as the passthrough attributes the
+ * executor's security plan reads.
+ */
+const containerCapabilities = (value: string, key: string, r: AnnotationResult): void => {
+  const asked = csv(value).filter((c) => c !== 'Default');
+  if (asked.length > 1) throw refuse(annotationField(key), `${JSON.stringify(value)} names more than one container capability`);
+  const capability = asked[0];
+  if (capability === undefined) return;
+  const attribute = { FUSE: 'titusParameter.agent.fuseEnabled', ImageBuilding: 'titusParameter.agent.imageBuildingEnabled' }[capability];
+  if (attribute === undefined) throw refuse(annotationField(key), `${JSON.stringify(capability)} is not a container capability (Default, FUSE, ImageBuilding)`);
+  setPassthrough(attribute)('true', key, r);
+};
+
+/** Kubernetes' AppArmor annotation for the main container: `runtime/default`, `localhost/<profile>` or `unconfined`. */
+const appArmorAnnotation = (value: string, key: string, r: AnnotationResult): void => {
+  if (key !== `container.apparmor.security.beta.kubernetes.io/${r.mainContainer}`) {
+    throw refuse(annotationField(key), `names no container of this pod (the main container is ${JSON.stringify(r.mainContainer)})`);
+  }
+  if (value === 'runtime/default') return;
+  const profile = value === 'unconfined' ? 'unconfined' : value.startsWith('localhost/') ? value.slice('localhost/'.length) : undefined;
+  if (profile === undefined || profile === '') throw refuse(annotationField(key), `${JSON.stringify(value)} is not runtime/default, localhost/<profile> or unconfined`);
+  setPassthrough('titusParameter.agent.apparmorProfile')(profile, key, r);
+};
+
 /** Reads every annotation; throws naming the first one that is refused or malformed. */
-export const readAnnotations = (annotations: Readonly<Record<string, string>>): AnnotationResult => {
-  const r: AnnotationResult = { info: {}, passthrough: {}, origins: [], bandwidth: [], shellSplitting: false, schemaVersion: 0 };
+export const readAnnotations = (annotations: Readonly<Record<string, string>>, mainContainer = ''): AnnotationResult => {
+  const r: AnnotationResult = { info: {}, passthrough: {}, origins: [], bandwidth: [], shellSplitting: false, schemaVersion: 0, mainContainer };
   // The version first: what the rest means depends on it.
   const ordered = Object.keys(annotations).sort((a, b) => Number(b === 'pod.netflix.com/pod-schema-version') - Number(a === 'pod.netflix.com/pod-schema-version'));
   for (const key of ordered) {

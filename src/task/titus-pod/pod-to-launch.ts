@@ -131,7 +131,7 @@ const decodeBase64 = (key: string, value: string): Uint8Array => {
 export const podToLaunchParts = (input: unknown): PodLaunchParts => {
   const pod = checkPodPart(podSchema, input, []);
   const container = checkPodPart(podContainerSchema, pod.spec.containers[0], MAIN);
-  const a = readAnnotations(pod.metadata.annotations ?? {});
+  const a = readAnnotations(pod.metadata.annotations ?? {}, container.name);
   const origins: Array<[string, string]> = [['taskId', 'metadata.name'], ...a.origins];
   const info: Record<string, unknown> = { ...a.info };
   if (Object.keys(a.passthrough).length > 0) info['passthroughAttributes'] = a.passthrough;
