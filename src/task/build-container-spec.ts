@@ -62,6 +62,8 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     networkMode,
     ...(mounts.length > 0 ? { mounts } : {}),
     ...(runtime !== undefined ? { runtime } : {}),
+    // Held to the task's disk size where the engine's storage driver can (runtime/disk-quota.ts).
+    ...(launch.resources.diskMb > 0 ? { storageSizeBytes: launch.resources.diskMb * MiB } : {}),
   };
 };
 
