@@ -78,7 +78,8 @@ export const mountHolding = (mountinfo: string, path: string): MountEntry | unde
 /** xfs shows enforced project quota as `prjquota` (mounted with pquota, prjquota or pqenforce). */
 const hasProjectQuota = (options: readonly string[]): boolean => options.some((o) => o === 'prjquota' || o === 'pquota' || o === 'pqenforce');
 
-const readMountinfo = (): string | undefined => {
+/** This host's mounts; undefined where /proc cannot be read. */
+export const readMountinfo = (): string | undefined => {
   try {
     return readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
@@ -89,7 +90,7 @@ const readMountinfo = (): string | undefined => {
 const XFS_RULE = 'the engine limits a container to a size only on xfs mounted with pquota';
 
 /** The start-time answer, from the engine's Info and (for xfs) the data root's mount as this host sees it. */
-export const classifyStorage = (info: EngineStorageInfo, mountinfo: string | undefined = readMountinfo()): DiskQuotaSupport => {
+export const classifyStorage = (info: EngineStorageInfo, mountinfo: string | undefined): DiskQuotaSupport => {
   const driver = info.Driver;
   const backing = (info.DriverStatus ?? []).find((kv) => kv[0] === 'Backing Filesystem')?.[1] ?? '';
   const answer = (mode: DiskQuotaMode, reason: string): DiskQuotaSupport => ({ mode, reason, storageDriver: driver, backingFilesystem: backing, confirmed: false });
@@ -150,7 +151,7 @@ export class DiskQuotaTracker {
   async current(): Promise<DiskQuotaSupport> {
     if (this.verdict !== undefined) return this.verdict;
     this.detected ??= this.readInfo()
-      .then((info) => classifyStorage(info))
+      .then((info) => classifyStorage(info, readMountinfo()))
       .catch((err: unknown) => {
         this.detected = undefined; // an unreachable engine is asked again next time
         throw err;
