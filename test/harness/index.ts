@@ -21,7 +21,7 @@ import { runCommand } from '../../src/common/command-runner.js';
 export { containersWithLabel, leftoversOf, type Leftovers } from './leak-check.js';
 export type { TestImages } from './images.js';
 export type { EngineRestartOptions } from './dockerd.js';
-export { LoopFsUnsupported, type DataRootFs } from './loop-fs.js';
+export { LoopFsUnsupported, loopDevicesUnder, type DataRootFs } from './loop-fs.js';
 
 export interface Harness {
   readonly runId: string;

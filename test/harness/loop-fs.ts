@@ -74,22 +74,24 @@ export const makeDataRootFs = async (dir: string, fs: DataRootFs): Promise<strin
   throw new Error(`mount -o loop${options.map((o) => `,${o}`).join('')} ${image} failed: ${why}`);
 };
 
+/** Loop devices whose backing file is under `dir` (attached, or marked for autoclear but still in use). */
+export const loopDevicesUnder = (dir: string): string[] => {
+  const listed = spawnSync('losetup', ['--list', '--noheadings', '--raw', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8', timeout: 10_000 });
+  if (listed.status !== 0) return [];
+  return listed.stdout
+    .split('\n')
+    .map((line) => /^(\S+) (.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && (m[2] ?? '').startsWith(`${dir}/`))
+    .map((m) => m[1] ?? '');
+};
+
 /**
  * Detaches every loop device whose backing file is under `dir` (one left
  * attached after a lazy unmount, or after a mount that failed half-way).
  * Synchronous, for the exit hook. Returns the devices still attached.
  */
 export const detachLoopsUnder = (dir: string): string[] => {
-  const attached = (): string[] => {
-    const listed = spawnSync('losetup', ['--list', '--noheadings', '--raw', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8', timeout: 10_000 });
-    if (listed.status !== 0) return [];
-    return listed.stdout
-      .split('\n')
-      .map((line) => /^(\S+) (.*)$/.exec(line))
-      .filter((m): m is RegExpExecArray => m !== null && (m[2] ?? '').startsWith(`${dir}/`))
-      .map((m) => m[1] ?? '');
-  };
-  for (const device of attached()) spawnSync('losetup', ['--detach', device], { stdio: 'ignore', timeout: 10_000 });
+  for (const device of loopDevicesUnder(dir)) spawnSync('losetup', ['--detach', device], { stdio: 'ignore', timeout: 10_000 });
   // A device still in use (a lazily unmounted fs) is only marked for autoclear: it goes when released.
-  return attached();
+  return loopDevicesUnder(dir);
 };
