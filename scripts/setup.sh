@@ -23,6 +23,9 @@ have_cmd debootstrap || need_pkgs+=(debootstrap)
 have_cmd clang || need_pkgs+=(clang)
 have_pkg libbpf-dev || need_pkgs+=(libbpf-dev)
 have_cmd bpftool || need_pkgs+=(bpftool)
+# Disk quota tests (docs/disk-quota.md): the harness makes loop-mounted xfs and btrfs data roots.
+have_pkg xfsprogs || need_pkgs+=(xfsprogs)
+have_pkg btrfs-progs || need_pkgs+=(btrfs-progs)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
