@@ -10,6 +10,8 @@ import { diskQuotaNote } from '../../src/task/disk-quota-note.js';
 import { buildContainerSpec } from '../../src/task/build-container-spec.js';
 import { parseConfig } from '../../src/config/config.js';
 import { imageRefFor } from '../../src/runtime/image-ref.js';
+import { formatHost } from '../../src/cli/host.js';
+import type { HostResources__Output } from '../../src/proto/generated/titus/executor/v1/HostResources.js';
 
 /** mountinfo lines as the kernel writes them (id parent maj:min root point options [optional] - type source super-options). */
 const MOUNTINFO = [
@@ -109,4 +111,19 @@ t.test('the container spec asks for the task disk size in bytes, and for none wi
     });
   t.equal(spec(20).storageSizeBytes, 20 * 1024 * 1024);
   t.equal(spec(0).storageSizeBytes, undefined);
+});
+
+t.test('titus-executor host prints the disk quota line', async (t) => {
+  const host = {
+    hostname: 'h',
+    engineVersion: '20.10',
+    runningTasks: 0,
+    gpus: [],
+    status: [],
+    disks: [],
+    nics: [],
+    diskQuota: { mode: 'accounted', reason: 'storage driver overlay2 on extfs', storageDriver: 'overlay2', backingFilesystem: 'extfs', confirmed: true },
+  } as unknown as HostResources__Output;
+  t.match(formatHost(host), /^disk quota: accounted \(confirmed by the engine\): storage driver overlay2 on extfs$/m);
+  t.notMatch(formatHost({ ...host, diskQuota: undefined }), /disk quota/, 'an executor that does not say prints nothing');
 });
