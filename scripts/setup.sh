@@ -25,6 +25,9 @@ have_pkg libbpf-dev || need_pkgs+=(libbpf-dev)
 have_cmd bpftool || need_pkgs+=(bpftool)
 # htpasswd -B (bcrypt) for the test registry that requires basic auth (test/harness/auth-registry.ts).
 have_cmd htpasswd || need_pkgs+=(apache2-utils)
+# Disk quota tests (docs/disk-quota.md): the harness makes loop-mounted xfs and btrfs data roots.
+have_pkg xfsprogs || need_pkgs+=(xfsprogs)
+have_pkg btrfs-progs || need_pkgs+=(btrfs-progs)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -69,6 +69,7 @@ export const hostResourcesToProto = (h: HostResourcesView): HostResources => ({
   available: resourcesToProto(h.available),
   disks: h.disks.map((d) => ({ path: d.path, totalMb: String(d.totalMb), availableMb: String(d.availableMb) })),
   nics: h.nics.map((n) => ({ name: n.name, speedMbps: n.speedMbps, addresses: [...n.addresses] })),
+  diskQuota: { ...h.diskQuota },
 });
 
 /** `since` is left unset for a host that was never drained. */

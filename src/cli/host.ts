@@ -34,6 +34,8 @@ export const formatHost = (h: HostResources__Output): string => {
     ...ROWS.map(([k, label]) => `${label.padEnd(14)} ${n(h.total, k).padStart(10)} ${n(h.allocated, k).padStart(10)} ${n(h.available, k).padStart(10)}`),
     '(a total of 0 disk or network means it is not accounted)',
   ];
+  const q = h.diskQuota;
+  if (q != null && q.mode !== '') lines.push(`disk quota: ${q.mode}${q.confirmed ? ' (confirmed by the engine)' : ''}: ${q.reason}`);
   if ((h.disks ?? []).length > 0) {
     lines.push('', `${'DISK'.padEnd(40)} ${'TOTAL MiB'.padStart(12)} ${'FREE MiB'.padStart(12)}`);
     for (const d of h.disks ?? []) lines.push(`${(d.path ?? '').padEnd(40)} ${String(d.totalMb ?? 0).padStart(12)} ${String(d.availableMb ?? 0).padStart(12)}`);

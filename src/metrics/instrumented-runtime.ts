@@ -15,6 +15,7 @@ import type {
 import type { ContainerSpec, ImageConfig } from '../runtime/container-spec.js';
 import type { ImageRef } from '../runtime/image-ref.js';
 import type { TaskPullAuth } from '../runtime/registry-auth/index.js';
+import type { DiskQuotaSupport } from '../runtime/disk-quota.js';
 import { RuntimeError, isRuntimeError } from '../runtime/runtime-errors.js';
 import type { PullProgress } from '../task/types.js';
 import type { Metrics } from './metrics.js';
@@ -27,7 +28,13 @@ export class InstrumentedRuntime implements ContainerRuntime, ContainerOutputSou
     // Partial: the fakes some tests wrap have no output to follow.
     private readonly inner: ContainerRuntime & Partial<ContainerOutputSource>,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    // Only where the inner runtime can tell: the core treats a runtime without it as one that cannot.
+    if (inner.diskQuota !== undefined) this.diskQuota = inner.diskQuota.bind(inner);
+  }
+
+  /** Not timed: cached, or one Info call. */
+  readonly diskQuota?: () => Promise<DiskQuotaSupport>;
 
   version(): Promise<string> {
     return this.timed('version', () => this.inner.version());

@@ -2,6 +2,7 @@ import type { PullProgress } from './pull-progress.js';
 import type { ContainerSpec, ImageConfig } from './container-spec.js';
 import type { ImageRef } from './image-ref.js';
 import type { TaskPullAuth } from './registry-auth/index.js';
+import type { DiskQuotaSupport } from './disk-quota.js';
 
 export interface ContainerExit {
   readonly exitCode: number;
@@ -44,6 +45,12 @@ export interface ContainerRuntime {
   /** The last `maxBytes` of the container's stdout and stderr, interleaved as written. */
   containerOutput(id: string, maxBytes: number): Promise<string>;
   listContainers(labels: Readonly<Record<string, string>>): Promise<ContainerSummary[]>;
+  /**
+   * Whether a spec's storageSizeBytes is enforced by the engine or only
+   * accounted, as last learnt (a create may change the answer). Optional: the
+   * fakes the core is tested with have no storage driver.
+   */
+  diskQuota?(): Promise<DiskQuotaSupport>;
 }
 
 /** One line of a container's output, as the engine stored it. */

@@ -61,6 +61,11 @@ export interface ContainerSpec {
   readonly mounts?: readonly BindMount[];
   readonly runtime?: string;
   readonly devices?: readonly DeviceMapping[];
+  /**
+   * The task's disk size: the container's writable layer is held to it where
+   * the engine's storage driver can (disk-quota.ts), else it is only accounted.
+   */
+  readonly storageSizeBytes?: number;
 }
 
 /** What the executor needs to know of an image to merge entrypoints. */

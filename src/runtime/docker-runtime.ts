@@ -15,6 +15,7 @@ import type {
   SandboxEngine,
 } from './container-runtime.js';
 import type { ContainerSpec, ImageConfig } from './container-spec.js';
+import { DiskQuotaTracker, engineStorageInfoSchema, isStorageSizeUnsupported, type DiskQuotaSupport } from './disk-quota.js';
 import type { ImageRef } from './image-ref.js';
 import { KernelOomLog, type OomKillEvidence } from './kernel-oom-log.js';
 import { OutputFrameParser } from './output-frames.js';
@@ -62,6 +63,7 @@ export const dockerOptionsFor = (host: string): Docker.DockerOptions => {
 /** The Docker Engine API adapter; the only file that knows dockerode. */
 export class DockerRuntime implements ContainerRuntime, SandboxEngine, ContainerOutputSource {
   private readonly docker: Docker;
+  private readonly quota: DiskQuotaTracker;
 
   constructor(
     readonly host: string,
@@ -70,6 +72,18 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     private readonly credentials?: PullCredentialSource,
   ) {
     this.docker = new Docker(dockerOptionsFor(host));
+    this.quota = new DiskQuotaTracker(async () => {
+      try {
+        return engineStorageInfoSchema.parse(await this.docker.info());
+      } catch (err) {
+        throw this.wrap(err, 'read the engine info');
+      }
+    });
+  }
+
+  /** Whether a task's disk size is enforced by the engine's storage driver or only accounted (disk-quota.ts). */
+  diskQuota(): Promise<DiskQuotaSupport> {
+    return this.quota.current();
   }
 
   async version(): Promise<string> {
@@ -109,6 +123,10 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     stream.on('error', (err: Error) => end(err));
     stream.on('end', () => end());
     stream.on('close', () => end());
+    // An engine that went away may come back with another storage driver or data root.
+    const forgetQuota = (): void => this.quota.forget();
+    stream.once('end', forgetQuota);
+    stream.once('error', forgetQuota);
     return () => {
       closed = true;
       stream.destroy();
@@ -196,16 +214,40 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     }
   }
 
+  /**
+   * With a storage size, the engine is asked to enforce it; an engine whose
+   * storage driver cannot is asked once more without it, and from then on the
+   * size is only accounted (diskQuota() says so).
+   */
   async createContainer(spec: ContainerSpec): Promise<string> {
+    const limited = spec.storageSizeBytes !== undefined && this.quota.shouldLimit();
     try {
-      const c = await this.docker.createContainer(createRequest(spec));
-      return c.id;
+      const id = await this.create(spec, limited);
+      if (limited) await this.quota.accepted();
+      return id;
     } catch (err) {
-      const status = asEngineError(err).statusCode;
-      if (status === 409) throw new RuntimeError('conflict', `container ${spec.name} already exists`, { cause: err });
-      if (status === 404) throw new RuntimeError('image-not-found', `image ${spec.image} is not present`, { cause: err });
-      throw this.wrap(err, `create container ${spec.name}`);
+      const message = engineMessage(err);
+      if (!limited || asEngineError(err).statusCode === undefined || !isStorageSizeUnsupported(message)) throw this.createError(err, spec);
+      await this.quota.refused(message);
+      try {
+        return await this.create(spec, false);
+      } catch (again) {
+        throw this.createError(again, spec);
+      }
     }
+  }
+
+  private async create(spec: ContainerSpec, limited: boolean): Promise<string> {
+    const c = await this.docker.createContainer(createRequest(spec, limited));
+    return c.id;
+  }
+
+  private createError(err: unknown, spec: ContainerSpec): RuntimeError {
+    const status = asEngineError(err).statusCode;
+    if (status === 409) return new RuntimeError('conflict', `container ${spec.name} already exists`, { cause: err });
+    if (status === 404) return new RuntimeError('image-not-found', `image ${spec.image} is not present`, { cause: err });
+    if (isUnreachable(err)) this.quota.forget();
+    return this.wrap(err, `create container ${spec.name}`);
   }
 
   async startContainer(id: string): Promise<void> {
@@ -538,10 +580,10 @@ export const demuxLogs = (buf: Buffer): string => {
  * capability list then overflows the engine's 1 MiB header limit (HTTP 431).
  * Only the name belongs in the query.
  */
-const createRequest = (spec: ContainerSpec): Docker.ContainerCreateOptions =>
-  ({ _query: { name: spec.name }, _body: toCreateOptions(spec) }) as Docker.ContainerCreateOptions;
+const createRequest = (spec: ContainerSpec, limited: boolean): Docker.ContainerCreateOptions =>
+  ({ _query: { name: spec.name }, _body: toCreateOptions(spec, limited) }) as Docker.ContainerCreateOptions;
 
-const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => ({
+const toCreateOptions = (spec: ContainerSpec, limited: boolean): Docker.ContainerCreateOptions => ({
   name: spec.name,
   Image: spec.image,
   Entrypoint: [...spec.entrypoint],
@@ -573,6 +615,8 @@ const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => 
     ...(spec.devices !== undefined && spec.devices.length > 0
       ? { Devices: spec.devices.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })) }
       : {}),
+    // In bytes: the engine parses it as a size (RAMInBytes).
+    ...(limited && spec.storageSizeBytes !== undefined ? { StorageOpt: { size: String(spec.storageSizeBytes) } } : {}),
   },
 });
 

@@ -66,6 +66,8 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     ...(mounts.length > 0 ? { mounts } : {}),
     ...(runtime !== undefined ? { runtime } : {}),
     ...(input.security !== undefined && input.security.devices.length > 0 ? { devices: input.security.devices } : {}),
+    // Held to the task's disk size where the engine's storage driver can (runtime/disk-quota.ts).
+    ...(launch.resources.diskMb > 0 ? { storageSizeBytes: launch.resources.diskMb * MiB } : {}),
   };
 };
 

@@ -10,6 +10,7 @@ import { checkRequestedProcess } from './entrypoint.js';
 import { imageRefFor } from '../runtime/image-ref.js';
 import { availableResources, sumResources } from '../host/admission.js';
 import type { DiskUsage } from '../host/disks.js';
+import { diskQuotaOf, type DiskQuotaSupport } from './disk-quota-note.js';
 import type { DrainStatus } from '../host/drain-switch.js';
 import { HostAdmission } from '../host/host-admission.js';
 import type { Nic } from '../host/nics.js';
@@ -55,6 +56,8 @@ export interface HostResourcesView {
   readonly drain: DrainStatus;
   readonly disks: readonly DiskUsage[];
   readonly nics: readonly Nic[];
+  /** Whether a task's disk size is enforced by the engine or only accounted against `total`. */
+  readonly diskQuota: DiskQuotaSupport;
 }
 
 /**
@@ -268,6 +271,7 @@ export class TaskManager {
 
   async hostResources(): Promise<HostResourcesView> {
     const engineVersion = await this.deps.runtime.version().catch((err: unknown) => `unreachable: ${(err as Error).message}`);
+    const diskQuota = await diskQuotaOf(this.deps.runtime);
     const live = this.liveTasks();
     const allocated = sumResources(live.map((v) => v.resources));
     const capacities = (this.deps.parts ?? []).map((p) => p.capacity?.() ?? {});
@@ -285,6 +289,7 @@ export class TaskManager {
       drain: this.drainState(),
       disks: host.disks,
       nics: host.nics,
+      diskQuota,
     };
   }
 

@@ -4,6 +4,7 @@ import { clampTimerDelay, setLongTimeout, type LongTimer } from '../common/long-
 import type { Logger } from '../common/log.js';
 import { TaskSecurity } from './task-security.js';
 import { buildContainerSpec } from './build-container-spec.js';
+import { diskQuotaNote, diskQuotaOf } from './disk-quota-note.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { BindMount, ImageConfig } from '../runtime/container-spec.js';
 import { buildEnv } from './env.js';
@@ -253,6 +254,9 @@ export class TaskRunner {
     const id = await this.createContainer(imageConfig, grants);
     const killedWhileCreating = this.killedOutcome();
     if (killedWhileCreating !== undefined) return killedWhileCreating;
+    // Only a runtime that can tell (not the core's test fakes) adds this update.
+    const disk = this.deps.runtime.diskQuota === undefined ? undefined : diskQuotaNote(this.launch.resources.diskMb, await diskQuotaOf(this.deps.runtime));
+    if (disk !== undefined) this.progress(disk);
     // From here on every update carries the task's address (the state machine keeps it on later ones).
     const network = grants.reduce<NetworkDetails | undefined>((found, g) => g.network ?? found, undefined);
     this.progress('starting container', { containerId: id, ...(network !== undefined ? { network } : {}) });

@@ -24,5 +24,7 @@ export type { LogLine, LogQuery, TaskLogReader } from '../logs/types.js';
 export { MAX_DRAIN_REASON_LENGTH, type DrainStatus } from '../host/drain-switch.js';
 /** A host path bind-mounted into a task's container (interLink pod volumes become these). */
 export type { BindMount } from '../runtime/container-spec.js';
+/** Whether the engine enforces a task's disk size or only accounts it (GetHostResources). */
+export type { DiskQuotaSupport } from '../runtime/disk-quota.js';
 /** A timestamp as the engine's output lines carry it, normalized (run-task's --since). */
 export { normalizeTimestamp } from '../runtime/output-timestamp.js';

@@ -47,6 +47,8 @@ export interface DockerdOptions {
   readonly runtimes?: Record<string, string>;
   /** daemon.json `live-restore`: containers keep running while dockerd is down and are re-attached when it is back. */
   readonly liveRestore?: boolean;
+  /** --storage-driver, over TITUS_HARNESS_STORAGE_DRIVER (an engine on a data root filesystem of its own). */
+  readonly storageDriver?: string;
 }
 
 const PING_TIMEOUT_MS = 30_000;
@@ -58,7 +60,7 @@ const SYSTEM_CONTAINERD_SOCKET = '/run/containerd/containerd.sock';
 
 const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-const dockerdArgs = (dir: string, runId: string, runtimes: Record<string, string>): string[] => {
+const dockerdArgs = (dir: string, runId: string, runtimes: Record<string, string>, storageDriver?: string): string[] => {
   const args = [
     'dockerd',
     `--data-root=${join(dir, 'data')}`,
@@ -79,7 +81,7 @@ const dockerdArgs = (dir: string, runId: string, runtimes: Record<string, string
   ];
   // overlay2 works on this host's ext4 /tmp and is much faster than vfs; an
   // empty override lets dockerd pick (e.g. when /tmp is itself overlayfs).
-  const driver = process.env['TITUS_HARNESS_STORAGE_DRIVER'] ?? 'overlay2';
+  const driver = storageDriver ?? process.env['TITUS_HARNESS_STORAGE_DRIVER'] ?? 'overlay2';
   if (driver !== '') args.push(`--storage-driver=${driver}`);
   if (existsSync(SYSTEM_CONTAINERD_SOCKET)) {
     // Sharing one containerd, engines would see each other's containers in the default 'moby' namespace.
@@ -176,7 +178,7 @@ export const startDockerd = async (dir: string, runId: string, options: DockerdO
   const configDir = join(dir, 'cli');
   await mkdir(configDir);
   await writeFile(join(dir, 'daemon.json'), daemonJson(dir, options.liveRestore === true));
-  let child = spawnDaemon(dockerdArgs(dir, runId, runtimes), logPath, harnessEnv());
+  let child = spawnDaemon(dockerdArgs(dir, runId, runtimes, options.storageDriver), logPath, harnessEnv());
   const docker = makeDockerCli(host, configDir);
   let stopping: Promise<void> | undefined;
   let restarting: Promise<void> | undefined;
@@ -203,7 +205,7 @@ export const startDockerd = async (dir: string, runId: string, options: DockerdO
         // surviving shim first; on a loaded machine dockerd can give up
         // waiting for it (it exits: "timeout waiting for containerd to start").
         for (let attempt = 1; ; attempt++) {
-          child = spawnDaemon(dockerdArgs(dir, runId, runtimes), logPath, harnessEnv());
+          child = spawnDaemon(dockerdArgs(dir, runId, runtimes, options.storageDriver), logPath, harnessEnv());
           try {
             await waitForPing(child, socket, logPath);
             return;

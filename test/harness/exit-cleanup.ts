@@ -6,6 +6,7 @@
  * an 'exit' listener cannot wait.
  */
 import { rmSync } from 'node:fs';
+import { detachLoopsUnder } from './loop-fs.js';
 import { unmountUnder } from './mounts.js';
 import { killAll, processesUsing } from './proc.js';
 
@@ -19,6 +20,7 @@ const cleanupSync = (dir: string): void => {
     killAll(processesUsing(dir));
     killAll(processesUsing(dir));
     unmountUnder(dir);
+    detachLoopsUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   } catch {
     // best effort: the process is going away regardless

@@ -13,6 +13,7 @@ import { startDockerd, type Dockerd, type EngineRestartOptions } from './dockerd
 import { trackForExitCleanup, untrack } from './exit-cleanup.js';
 import { buildTestImages, type TestImages } from './images.js';
 import { unmountUnder } from './mounts.js';
+import { detachLoopsUnder, makeDataRootFs, STORAGE_DRIVER, type DataRootFs } from './loop-fs.js';
 import { killEverythingUsing } from './proc.js';
 import { startRegistry, type Registry } from './registry.js';
 import { runCommand } from '../../src/common/command-runner.js';
@@ -20,6 +21,7 @@ import { runCommand } from '../../src/common/command-runner.js';
 export { containersWithLabel, leftoversOf, type Leftovers } from './leak-check.js';
 export type { TestImages } from './images.js';
 export type { EngineRestartOptions } from './dockerd.js';
+export { LoopFsUnsupported, loopDevicesUnder, type DataRootFs } from './loop-fs.js';
 
 export interface Harness {
   readonly runId: string;
@@ -40,6 +42,14 @@ export interface HarnessOptions {
   withImages?: boolean;
   /** `live-restore` in the engine's daemon.json: containers outlive a dockerd that goes down. */
   liveRestore?: boolean;
+  /**
+   * The engine's data root on a loop-mounted filesystem of its own (loop-fs.ts):
+   * xfs with pquota (overlay2 enforces container sizes), xfs without, or btrfs.
+   * Fails with LoopFsUnsupported where the machine cannot.
+   */
+  dataRootFs?: DataRootFs;
+  /** Which test images to build: all (default), or only busybox (faster; the others throw). */
+  images?: 'all' | 'busybox';
 }
 
 /**
@@ -74,6 +84,11 @@ const stopParts = async (dir: string, parts: Parts): Promise<void> => {
     const stuck = unmountUnder(dir);
     if (stuck.length > 0) throw new Error(`still mounted: ${stuck.join(', ')}`);
   });
+  // A data root on its own filesystem (opts.dataRootFs) leaves a loop device behind its mount.
+  await step(async () => {
+    const attached = detachLoopsUnder(dir);
+    if (attached.length > 0) throw new Error(`loop devices still attached: ${attached.join(', ')}`);
+  });
   await step(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
   untrack(dir);
   if (errors.length > 0) throw new AggregateError(errors, `harness ${dir} did not stop cleanly`);
@@ -81,10 +96,16 @@ const stopParts = async (dir: string, parts: Parts): Promise<void> => {
 
 /** Starts dockerd and the registry side by side; whatever started is recorded in `parts` even if the other failed. */
 const startDaemons = async (dir: string, runId: string, opts: HarnessOptions, parts: Parts): Promise<void> => {
-  const [dockerd, registry] = await Promise.allSettled([
-    startDockerd(dir, runId, { runtimes: opts.runtimes ?? {}, ...(opts.liveRestore === true ? { liveRestore: true } : {}) }),
-    startRegistry(dir, runId),
-  ]);
+  const fs = opts.dataRootFs;
+  const startEngine = async (): Promise<Dockerd> => {
+    if (fs !== undefined) await makeDataRootFs(dir, fs);
+    return startDockerd(dir, runId, {
+      runtimes: opts.runtimes ?? {},
+      ...(opts.liveRestore === true ? { liveRestore: true } : {}),
+      ...(fs !== undefined ? { storageDriver: STORAGE_DRIVER[fs] } : {}),
+    });
+  };
+  const [dockerd, registry] = await Promise.allSettled([startEngine(), startRegistry(dir, runId)]);
   if (dockerd.status === 'fulfilled') parts.dockerd = dockerd.value;
   if (registry.status === 'fulfilled') parts.registry = registry.value;
   if (dockerd.status === 'rejected') throw dockerd.reason;
@@ -102,7 +123,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     await startDaemons(dir, runId, opts, parts);
     const { dockerd, registry } = parts;
     if (dockerd === undefined || registry === undefined) throw new Error('unreachable: daemons not started');
-    const images = opts.withImages === false ? undefined : await buildTestImages(dockerd.docker, dockerd.socket, dir, registry.address);
+    const images = opts.withImages === false ? undefined : await buildTestImages(dockerd.docker, dockerd.socket, dir, registry.address, opts.images);
     return {
       runId,
       dockerSocket: dockerd.socket,

@@ -3,6 +3,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp.js';
 import type { ContainerInfo as _messages_ContainerInfo, ContainerInfo__Output as _messages_ContainerInfo__Output } from './messages/ContainerInfo.js';
+import type { DiskQuota as _titus_executor_v1_DiskQuota, DiskQuota__Output as _titus_executor_v1_DiskQuota__Output } from './titus/executor/v1/DiskQuota.js';
 import type { DiskUsage as _titus_executor_v1_DiskUsage, DiskUsage__Output as _titus_executor_v1_DiskUsage__Output } from './titus/executor/v1/DiskUsage.js';
 import type { DrainState as _titus_executor_v1_DrainState, DrainState__Output as _titus_executor_v1_DrainState__Output } from './titus/executor/v1/DrainState.js';
 import type { ExitInfo as _titus_executor_v1_ExitInfo, ExitInfo__Output as _titus_executor_v1_ExitInfo__Output } from './titus/executor/v1/ExitInfo.js';
@@ -48,6 +49,7 @@ export interface ProtoGrpcType {
   titus: {
     executor: {
       v1: {
+        DiskQuota: MessageTypeDefinition<_titus_executor_v1_DiskQuota, _titus_executor_v1_DiskQuota__Output>
         DiskUsage: MessageTypeDefinition<_titus_executor_v1_DiskUsage, _titus_executor_v1_DiskUsage__Output>
         DrainState: MessageTypeDefinition<_titus_executor_v1_DrainState, _titus_executor_v1_DrainState__Output>
         ExitInfo: MessageTypeDefinition<_titus_executor_v1_ExitInfo, _titus_executor_v1_ExitInfo__Output>

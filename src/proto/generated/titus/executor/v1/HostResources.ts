@@ -5,6 +5,7 @@ import type { GpuDevice as _titus_executor_v1_GpuDevice, GpuDevice__Output as _t
 import type { DrainState as _titus_executor_v1_DrainState, DrainState__Output as _titus_executor_v1_DrainState__Output } from '../../../titus/executor/v1/DrainState.js';
 import type { DiskUsage as _titus_executor_v1_DiskUsage, DiskUsage__Output as _titus_executor_v1_DiskUsage__Output } from '../../../titus/executor/v1/DiskUsage.js';
 import type { NetworkInterface as _titus_executor_v1_NetworkInterface, NetworkInterface__Output as _titus_executor_v1_NetworkInterface__Output } from '../../../titus/executor/v1/NetworkInterface.js';
+import type { DiskQuota as _titus_executor_v1_DiskQuota, DiskQuota__Output as _titus_executor_v1_DiskQuota__Output } from '../../../titus/executor/v1/DiskQuota.js';
 
 export interface HostResources {
   'total'?: (_titus_executor_v1_Resources | null);
@@ -18,6 +19,7 @@ export interface HostResources {
   'available'?: (_titus_executor_v1_Resources | null);
   'disks'?: (_titus_executor_v1_DiskUsage)[];
   'nics'?: (_titus_executor_v1_NetworkInterface)[];
+  'diskQuota'?: (_titus_executor_v1_DiskQuota | null);
 }
 
 export interface HostResources__Output {
@@ -32,4 +34,5 @@ export interface HostResources__Output {
   'available'?: (_titus_executor_v1_Resources__Output);
   'disks': (_titus_executor_v1_DiskUsage__Output)[];
   'nics': (_titus_executor_v1_NetworkInterface__Output)[];
+  'diskQuota'?: (_titus_executor_v1_DiskQuota__Output);
 }
