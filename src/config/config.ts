@@ -7,6 +7,7 @@ import { hostConfigSchema } from '../host/host-config.js';
 import { metadataProxyConfigSchema } from '../metadata-proxy/config.js';
 import { interlinkConfigSchema } from './interlink-config.js';
 import { executorNetworkConfigSchema } from '../vpc/config.js';
+import { volumesConfigSchema } from '../volumes/config.js';
 
 const resourcesSchema = z.object({
   cpu: z.number().positive().default(1),
@@ -99,6 +100,8 @@ export const configSchema = z
       .prefault({}),
     /** The interLink plugin API (Kubernetes through interLink); off by default, never off-host. */
     interlink: interlinkConfigSchema.prefault({}),
+    /** EFS and NFS volumes for tasks (ContainerInfo.efsConfigInfo, pods' nfs volumes): docs/volumes.md. */
+    volumes: volumesConfigSchema.prefault({}),
     /** Durable state: task records (tasks/), task logs (logs/), the drain flag. Must survive reboots. */
     stateDir: z.string().min(1).default('/var/lib/titus-executor'),
     /** Each task's stdout and stderr, kept under <logs.dir>/<taskId>/ for GetLogs and `titus-executor logs`. */
