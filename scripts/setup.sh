@@ -23,6 +23,8 @@ have_cmd debootstrap || need_pkgs+=(debootstrap)
 have_cmd clang || need_pkgs+=(clang)
 have_pkg libbpf-dev || need_pkgs+=(libbpf-dev)
 have_cmd bpftool || need_pkgs+=(bpftool)
+# EFS/NFS volumes (docs/volumes.md): mount.nfs4, which the executor's `mount -t nfs4` runs.
+have_pkg nfs-common || need_pkgs+=(nfs-common)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -140,11 +140,10 @@ const volumeFiles = (volume: K8sVolume, data: VolumeData, field: string): Volume
     const mode = volume.projected?.defaultMode ?? volume.downwardAPI?.defaultMode ?? DEFAULT_MODE;
     return pick(configMapValues(resolved), undefined, mode, `${field}.projected`);
   }
+  // The field is the volume entry (what the pod must change); the message names the kind it asked for.
   const kind = volumeKind(volume);
-  throw invalidArgument(
-    kind === undefined ? field : `${field}.${kind}`,
-    `volume ${volume.name}: ${kind === undefined ? 'names no volume source' : `${kind} volumes are not supported`}; supported: ${SUPPORTED_VOLUME_KINDS.join(', ')}`,
-  );
+  const supported = `${SUPPORTED_VOLUME_KINDS.slice(0, -1).join(', ')} and ${SUPPORTED_VOLUME_KINDS.at(-1) ?? ''}`;
+  throw invalidArgument(field, `volume ${volume.name}: only ${supported} volumes are supported; ${kind === undefined ? 'it names no volume source' : `${kind} is not`}`);
 };
 
 /**

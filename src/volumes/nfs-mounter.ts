@@ -109,8 +109,9 @@ export class NfsMounter {
           : signal?.aborted === true
             ? 'cancelled'
             : errorMessage(err);
+      const hint = /No such device|unknown filesystem type/.test(detail) ? ' (this host\'s kernel has no NFS client: load the nfs/nfsv4 modules)' : '';
       this.log.warn({ taskId, volume: what, argv, err: detail }, 'volume mount failed');
-      throw new VolumeMountFailure(`cannot mount NFS volume ${what} (${volume.readOnly ? 'read-only' : 'read-write'}): ${detail}`, volume);
+      throw new VolumeMountFailure(`cannot mount NFS volume ${what} (${volume.readOnly ? 'read-only' : 'read-write'}): ${detail}${hint}`, volume);
     }
     this.log.info({ taskId, volume: what, hostDir, readOnly: volume.readOnly, ms: Date.now() - started }, 'volume mounted');
   }
