@@ -20,12 +20,15 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mountsUnder } from '../harness/mounts.js';
+import { mountsUnder, unmountUnder } from '../harness/mounts.js';
 import { allTerminated, byName, createBody, podSuite, type SimplePod } from './pod-suite.js';
 
 const FAKE_MOUNT = fileURLToPath(new URL('../fixtures/nfs/fake-mount-nfs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'titus-podnfs-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+t.teardown(() => {
+  unmountUnder(dir); // a failed run may leave mounts: never remove through them
+  rmSync(dir, { recursive: true, force: true });
+});
 const exportRoot = join(dir, 'exports');
 const mountDir = join(dir, 'mounts');
 const argsLog = join(dir, 'mount-args.log');

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { call } from '../../src/cli/client.js';
 import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
 import { useHarness } from '../harness/index.js';
-import { mountsUnder } from '../harness/mounts.js';
+import { mountsUnder, unmountUnder } from '../harness/mounts.js';
 import { settledCensus } from '../helpers/census.js';
 import { uniqueTaskId } from '../helpers/executor.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
@@ -33,7 +33,10 @@ const FAKE_MOUNT = fileURLToPath(new URL('../fixtures/nfs/fake-mount-nfs', impor
 
 t.test('SIGKILL with tasks holding volumes: live mounts kept, mounts of tasks that are gone unmounted', { skip: needsBuild() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'titus-volcrash-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => {
+    unmountUnder(dir); // a failed run may leave mounts: never remove through them
+    rmSync(dir, { recursive: true, force: true });
+  });
   const h = await useHarness(t);
   const executorId = `volcrash-${h.runId}`;
   const exportRoot = join(dir, 'exports');

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useHarness, type Harness } from '../harness/index.js';
-import { mountsUnder } from '../harness/mounts.js';
+import { mountsUnder, unmountUnder } from '../harness/mounts.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { settledCensus } from '../helpers/census.js';
 
@@ -48,6 +48,7 @@ t.before(async () => {
   });
 });
 t.teardown(() => {
+  unmountUnder(dir); // a failed run may leave mounts: never remove through them
   rmSync(dir, { recursive: true, force: true });
 });
 
