@@ -66,6 +66,11 @@ const mountCalls = (taskId: string): string[][] =>
     .filter((l) => l.includes(`/${taskId}/`))
     .map((l) => l.split('\t'));
 
+const eventuallyTrue = async (check: () => boolean, what: string): Promise<void> => {
+  for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!check()) throw new Error(`timed out waiting until ${what}`);
+};
+
 const nothingLeftOf = (taskId: string) => ({ mounts: mountsUnder(join(mountDir, taskId)), dir: existsSync(join(mountDir, taskId)) });
 
 const run = (taskId: string, command: string[], efsConfigInfo: unknown[]) =>
@@ -149,6 +154,26 @@ t.test('a volume the server refuses fails the task with its reason; the one moun
   t.equal(mountCalls(taskId).length, 2);
   t.same(nothingLeftOf(taskId), { mounts: [], dir: false });
   t.same(await h.docker(['ps', '-a', '-q', '--filter', `name=${taskId}`]).then((r) => r.stdout.trim()), '', 'no container was made');
+});
+
+t.test('a mount that hangs: a kill cancels it, and a mount past volumes.mountTimeoutMs fails the task; nothing left', async (t) => {
+  const hanging = [{ efsFsId: 'hang.test', mountPoint: '/h' }];
+  const killed = uniqueTaskId('hangkill');
+  await ex.launch({ taskId: killed, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['true'] }, efsConfigInfo: hanging as never } });
+  await eventuallyTrue(() => mountCalls(killed).length === 1, 'the mount was called');
+  const started = Date.now();
+  await ex.kill(killed, 1);
+  const updates = await ex.waitForState(killed, 'terminal');
+  t.equal(updates.at(-1)?.state, 'TASK_STATE_KILLED');
+  t.ok(Date.now() - started < 20_000, 'the kill did not wait for the mount');
+  t.same(nothingLeftOf(killed), { mounts: [], dir: false });
+
+  const quick = await startTestExecutor(t, h, { volumes: { mountCommand: [FAKE_MOUNT, exportRoot, argsLog], mountDir, mountTimeoutMs: 1500 } });
+  const timedOut = uniqueTaskId('hangtimeout');
+  const ended = await quick.run({ taskId: timedOut, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['true'] }, efsConfigInfo: hanging as never } });
+  t.equal(ended.at(-1)?.state, 'TASK_STATE_FAILED');
+  t.match(ended.at(-1)?.message ?? '', /cannot mount NFS volume hang\.test:\/ \(read-write\): no answer within 1500 ms \(volumes\.mountTimeoutMs\)/);
+  t.same(nothingLeftOf(timedOut), { mounts: [], dir: false });
 });
 
 t.test('invalid efsConfigInfo is refused with INVALID_ARGUMENT naming the field; nothing is mounted', async (t) => {
