@@ -201,6 +201,23 @@ t.test('invalid efsConfigInfo is refused with INVALID_ARGUMENT naming the field;
 });
 
 /** This kernel knows no NFS filesystem (no module can be loaded either: none are installed). */
+t.test('an EFS id on a host that knows no EFS region is refused at launch (FAILED_PRECONDITION naming the field)', async (t) => {
+  const noRegion = await startTestExecutor(t, h, { volumes: { mountCommand: [FAKE_MOUNT, exportRoot, argsLog], mountDir, efsRegion: '' } });
+  const taskId = uniqueTaskId('noregion');
+  await t.rejects(
+    noRegion.launch({ taskId, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, efsConfigInfo: [{ efsFsId: 'fs-0a1b', mountPoint: '/efs' }] } }),
+    { code: 9, details: /containerInfo\.efsConfigInfo\.0\.efsFsId: EFS file system ids need volumes\.efsRegion/ },
+  );
+  t.same(mountCalls(taskId), []);
+  const byName = uniqueTaskId('byname');
+  exportDir('nfs.test', '/n');
+  const updates = await noRegion.run({
+    taskId: byName,
+    containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['true'] }, efsConfigInfo: [{ efsFsId: 'nfs.test', mountPoint: '/n', efsFsRelativeMntPoint: '/n' }] },
+  });
+  t.equal(updates.at(-1)?.state, 'TASK_STATE_FINISHED', 'an NFS server by name needs no region');
+});
+
 const nfsMissingHere = !/\tnfs4?\n/.test(readFileSync('/proc/filesystems', 'utf8'));
 const nfsClientMissing = (): string | false => {
   return existsSync('/usr/sbin/mount.nfs4') || existsSync('/sbin/mount.nfs4') ? false : 'needs mount.nfs4 (nfs-common; scripts/setup.sh installs it)';
