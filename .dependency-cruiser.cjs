@@ -5,12 +5,12 @@
 //   parts     src/parts                          connect a task to one adapter each
 //   adapters  src/runtime, src/gpu, src/vpc,     talk to the world (docker, GPUs, ENIs,
 //             src/metadata-proxy, src/host,      the metadata service, the host, log files);
-//             src/logs                           they define their own small types
+//             src/logs, src/volumes              they define their own small types
 //   neutral   src/common, src/proto/generated    general helpers, the generated wire types: usable by all
 //
 // An import may only point down. Every rule below is a "forbidden" rule, so a
 // wrong-way import fails `npm run lint:deps` (and with it `npm test`).
-const ADAPTERS = "^src/(runtime|gpu|vpc|metadata-proxy|host|logs)/";
+const ADAPTERS = "^src/(runtime|gpu|vpc|metadata-proxy|host|logs|volumes)/";
 const CORE = "^src/task/";
 const PARTS = "^src/parts/";
 const DOORS = "^src/(api|k8s|cli)/";

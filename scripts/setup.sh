@@ -28,6 +28,8 @@ have_cmd htpasswd || need_pkgs+=(apache2-utils)
 # Disk quota tests (docs/disk-quota.md): the harness makes loop-mounted xfs and btrfs data roots.
 have_pkg xfsprogs || need_pkgs+=(xfsprogs)
 have_pkg btrfs-progs || need_pkgs+=(btrfs-progs)
+# EFS/NFS volumes (docs/volumes.md): mount.nfs4, which the executor's `mount -t nfs4` runs.
+have_pkg nfs-common || need_pkgs+=(nfs-common)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -8,6 +8,9 @@ import { createGpuPart } from './parts/create-gpu-part.js';
 import type { GpuTaskPart } from './parts/gpu-task-part.js';
 import { createNetworkPart } from './parts/create-network-part.js';
 import type { NetworkTaskPart } from './parts/network-part.js';
+import { createVolumePart, type VolumeTaskPart } from './parts/volume-part.js';
+import { readPublishedTaskViews } from './task/published-tasks.js';
+import { isTerminal } from './task/types.js';
 
 /**
  * The composition both `serve` (src/executor.ts) and `run-task` use, so the
@@ -19,12 +22,18 @@ export interface HostParts {
   readonly gpu: GpuTaskPart;
   /** The network part the config asks for; undefined for `network.driver: none` or when not asked for. */
   readonly network: NetworkTaskPart | undefined;
+  /** EFS / NFS volumes (volumes config); mounts under volumes.mountDir, shared by serve and run-task. */
+  readonly volumes: VolumeTaskPart;
 }
 
 export const composeHostParts = async (config: ExecutorConfig, runtime: DockerRuntime, log: Logger, want: { network: boolean }): Promise<HostParts> => {
   const gpu = await createGpuPart(config, log);
   const network = want.network ? await createNetworkPart(config, runtime, log) : undefined;
-  return { gpu, network };
+  // run-task's tasks are live too: the daemon's recovery must not unmount their volumes.
+  const runTaskLive = (): ReadonlySet<string> =>
+    new Set(readPublishedTaskViews(config.runTaskDir).filter((v) => !isTerminal(v.state)).map((v) => v.taskId));
+  const volumes = createVolumePart(config.volumes, log, runTaskLive);
+  return { gpu, network, volumes };
 };
 
 /**
@@ -50,6 +59,6 @@ export const createDockerRuntime = async (config: ExecutorConfig, log: Logger): 
 /** run-task's core: the engine, the host's parts (the network part for a pod), one TaskManager. */
 export const composeOneTaskCore = async (config: ExecutorConfig, log: Logger, want: { network: boolean }): Promise<TaskManager> => {
   const { runtime } = await createDockerRuntime(config, log);
-  const { gpu, network } = await composeHostParts(config, runtime, log, want);
-  return new TaskManager({ runtime, config, log, parts: [gpu, ...(network !== undefined ? [network] : [])] });
+  const { gpu, network, volumes } = await composeHostParts(config, runtime, log, want);
+  return new TaskManager({ runtime, config, log, parts: [gpu, volumes, ...(network !== undefined ? [network] : [])] });
 };

@@ -71,7 +71,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   });
   log.info({ engine, dockerHost: config.docker.host, executorId: config.executorId }, 'container engine');
   // The same parts as run-task builds (src/compose.ts), then their recovery.
-  const { gpu, network } = await composeHostParts(config, runtime, log, { network: true });
+  const { gpu, network, volumes } = await composeHostParts(config, runtime, log, { network: true });
   if (engine !== 'unreachable') {
     await recoverGpuLeases(runtime, gpu, config.executorId, log).catch((err: unknown) => {
       log.error({ err: (err as Error).message }, 'could not re-derive GPU leases from the engine; task recovery tries again');
@@ -98,7 +98,8 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     config,
     log,
     // The metadata part right after the network part: released (task detached) before the address is.
-    parts: [gpu, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
+    // Volumes after the GPUs: mounted before the network is set up, unmounted after it is gone.
+    parts: [gpu, volumes, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
     store: new TaskStore(config.stateDir, { onWriteFailed: () => metrics.stateWriteFailures.inc() }),
     engine: engineMonitor,

@@ -9,6 +9,7 @@ import { interlinkConfigSchema } from './interlink-config.js';
 import { securityConfigSchema } from './security-config.js';
 import { executorNetworkConfigSchema } from '../vpc/config.js';
 import { registryAuthConfigSchema } from '../runtime/registry-auth/config.js';
+import { volumesConfigSchema } from '../volumes/config.js';
 
 const resourcesSchema = z.object({
   cpu: z.number().positive().default(1),
@@ -105,6 +106,8 @@ export const configSchema = z
     interlink: interlinkConfigSchema.prefault({}),
     /** Seccomp/AppArmor profiles, FUSE/KVM/tun devices and no-new-privileges for tasks (docs/security-profiles.md). */
     security: securityConfigSchema.prefault({}),
+    /** EFS and NFS volumes for tasks (ContainerInfo.efsConfigInfo, pods' nfs volumes): docs/volumes.md. */
+    volumes: volumesConfigSchema.prefault({}),
     /** Durable state: task records (tasks/), task logs (logs/), the drain flag. Must survive reboots. */
     stateDir: z.string().min(1).default('/var/lib/titus-executor'),
     /** Each task's stdout and stderr, kept under <logs.dir>/<taskId>/ for GetLogs and `titus-executor logs`. */

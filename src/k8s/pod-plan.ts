@@ -6,7 +6,7 @@ import type { LaunchSpec, TaskResources } from '../task/types.js';
 import { buildPodEnv, expandVars } from './pod-env.js';
 import { podContainerLabels, podTaskId, type PodIdentity } from './pod-names.js';
 import type { CreateRequest, K8sConfigMap, K8sContainer, K8sPod, K8sSecret } from './pod-schema.js';
-import { containerMounts, materializeVolumes, type VolumeData } from './pod-volumes.js';
+import { containerMounts, containerNfsMounts, materializeVolumes, type VolumeData } from './pod-volumes.js';
 import { writePullAuths } from './pod-pull-secrets.js';
 import { parseQuantity } from '../task/quantity.js';
 import { imageFields } from '../task/image-fields.js';
@@ -83,6 +83,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
     const resources = resourcesFor(c, defaults, field);
     const env = buildPodEnv({ pod, container: c, data, cpu: resources.cpu, memoryBytes: resources.memoryMb * MiB, field });
     const mounts = await containerMounts(volumesDir, pod, c, field, skipped.names);
+    const nfsMounts = containerNfsMounts(pod, c, field);
     const labels = podContainerLabels(identity, c.name, init);
     const taskId = podTaskId(identity.uid, c.name);
     const containerInfo: ContainerInfo = {
@@ -94,6 +95,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
       userProvidedEnv: env,
       killWaitSeconds: graceSeconds,
       ...capabilities(c),
+      ...(nfsMounts.length > 0 ? { efsConfigInfo: nfsMounts } : {}),
     };
     const launch: LaunchSpec = {
       taskId,

@@ -78,6 +78,8 @@ export const volumeSchema = z.looseObject({
   ),
   projected: opt(z.looseObject({ defaultMode: opt(z.number().int()) })),
   downwardAPI: opt(z.looseObject({ defaultMode: opt(z.number().int()) })),
+  /** Mounted by the executor as an NFSv4.1 volume (as ContainerInfo.efsConfigInfo), not written to disk. */
+  nfs: opt(z.looseObject({ server: z.string().min(1, 'is required'), path: z.string().startsWith('/', 'must be an absolute path'), readOnly: opt(z.boolean()) })),
 });
 export type K8sVolume = z.infer<typeof volumeSchema>;
 

@@ -2,6 +2,7 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { invalidArgument } from '../common/errors.js';
 import type { BindMount } from '../task/task-service.js';
+import { efsConfigInfoSchema, type EfsConfigEntry } from '../task/efs-config.js';
 import { configMapValues, secretValues, type PodData } from './pod-env.js';
 import type { K8sConfigMap, K8sContainer, K8sPod, K8sVolume } from './pod-schema.js';
 
@@ -37,12 +38,19 @@ const safeRelative = (path: string, field: string): string => {
 
 const volumeDir = (volumesDir: string, name: string): string => join(volumesDir, name);
 
-/** The volumes some container mounts: the others need nothing on disk. */
-const mountedVolumes = (pod: K8sPod): K8sVolume[] => {
+/** The volumes some container mounts, with their index in pod.spec.volumes: the others need nothing on disk. */
+const mountedVolumes = (pod: K8sPod): Array<[number, K8sVolume]> => {
   const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
   const used = new Set(all.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
-  return (pod.spec.volumes ?? []).filter((v) => used.has(v.name));
+  return [...(pod.spec.volumes ?? []).entries()].filter(([, v]) => used.has(v.name));
 };
+
+/** The volume kinds this plugin provides; every other kind is refused, naming it. */
+export const SUPPORTED_VOLUME_KINDS = ['emptyDir', 'configMap', 'secret', 'projected', 'downwardAPI', 'nfs'] as const;
+
+/** The kind a volume names (its one source field besides `name`), or undefined when it names none. */
+const volumeKind = (volume: K8sVolume): string | undefined =>
+  Object.keys(volume).find((key) => key !== 'name' && volume[key] !== undefined && volume[key] !== null);
 
 /**
  * Writes every mounted volume of the pod under `volumesDir/<volume>`: emptyDirs
@@ -54,8 +62,9 @@ export const materializeVolumes = async (volumesDir: string, pod: K8sPod, data: 
   await mkdir(volumesDir, { recursive: true, mode: 0o700 });
   const skipped = new Set<string>();
   const warnings: string[] = [];
-  for (const [i, volume] of mountedVolumes(pod).entries()) {
+  for (const [i, volume] of mountedVolumes(pod)) {
     const field = `pod.spec.volumes.${i}`;
+    if (volume.nfs) continue; // mounted by the executor from the server (containerNfsMounts), nothing on disk here
     const dir = volumeDir(volumesDir, volume.name);
     await rm(dir, { recursive: true, force: true });
     if (isUnresolvedDefaultToken(volume, data)) {
@@ -131,7 +140,10 @@ const volumeFiles = (volume: K8sVolume, data: VolumeData, field: string): Volume
     const mode = volume.projected?.defaultMode ?? volume.downwardAPI?.defaultMode ?? DEFAULT_MODE;
     return pick(configMapValues(resolved), undefined, mode, `${field}.projected`);
   }
-  throw invalidArgument(field, `volume ${volume.name}: only emptyDir, configMap, secret, projected and downwardAPI volumes are supported`);
+  // The field is the volume entry (what the pod must change); the message names the kind it asked for.
+  const kind = volumeKind(volume);
+  const supported = `${SUPPORTED_VOLUME_KINDS.slice(0, -1).join(', ')} and ${SUPPORTED_VOLUME_KINDS.at(-1) ?? ''}`;
+  throw invalidArgument(field, `volume ${volume.name}: only ${supported} volumes are supported; ${kind === undefined ? 'it names no volume source' : `${kind} is not`}`);
 };
 
 /**
@@ -151,7 +163,7 @@ export const containerMounts = async (
   for (const [i, m] of (container.volumeMounts ?? []).entries()) {
     const volume = volumes.get(m.name);
     if (volume === undefined) throw invalidArgument(`${field}.volumeMounts.${i}.name`, `no volume ${m.name} in the pod`);
-    if (skipped.has(m.name)) continue;
+    if (skipped.has(m.name) || volume.nfs) continue;
     let source = volumeDir(volumesDir, m.name);
     if (m.subPath !== undefined && m.subPath !== null && m.subPath !== '') {
       source = join(source, safeRelative(m.subPath, `${field}.volumeMounts.${i}.subPath`));
@@ -164,4 +176,39 @@ export const containerMounts = async (
     mounts.push({ source, target: m.mountPath, readOnly: alwaysReadOnly || m.readOnly === true });
   }
   return mounts;
+};
+
+/**
+ * A container's mounts of nfs volumes, as ContainerInfo.efsConfigInfo entries:
+ * the executor mounts them (NFSv4.1, read-only when the volume or the mount
+ * says so) before the container starts, like a Titus task's EFS volumes. A
+ * subPath is a directory under the export. Checked here so that the 400 names
+ * the pod's own field.
+ */
+export const containerNfsMounts = (pod: K8sPod, container: K8sContainer, field: string): EfsConfigEntry[] => {
+  const volumes = new Map((pod.spec.volumes ?? []).map((v, i) => [v.name, { v, i }]));
+  const entries: EfsConfigEntry[] = [];
+  for (const [j, m] of (container.volumeMounts ?? []).entries()) {
+    const found = volumes.get(m.name);
+    const nfs = found?.v.nfs;
+    if (found === undefined || nfs === undefined || nfs === null) continue;
+    const volumeField = `pod.spec.volumes.${found.i}.nfs`;
+    const mountField = `${field}.volumeMounts.${j}`;
+    const sub = m.subPath !== undefined && m.subPath !== null && m.subPath !== '' ? safeRelative(m.subPath, `${mountField}.subPath`) : undefined;
+    const entry: EfsConfigEntry = {
+      efsFsId: nfs.server,
+      mountPoint: m.mountPath,
+      mntPerms: nfs.readOnly === true || m.readOnly === true ? 'RO' : 'RW',
+      efsFsRelativeMntPoint: sub === undefined ? nfs.path : `${nfs.path.replace(/\/+$/, '')}/${sub}`,
+    };
+    const r = efsConfigInfoSchema.safeParse([entry]);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      const key = String(issue?.path[1] ?? '');
+      const at = key === 'efsFsId' ? `${volumeField}.server` : key === 'efsFsRelativeMntPoint' ? (sub === undefined ? `${volumeField}.path` : `${mountField}.subPath`) : `${mountField}.mountPath`;
+      throw invalidArgument(at, issue?.message ?? 'invalid');
+    }
+    entries.push(entry);
+  }
+  return entries;
 };

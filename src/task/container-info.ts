@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LINUX_CAPABILITIES, isLinuxCapability } from './capabilities.js';
 import { MAX_ENV_TOTAL_BYTES, envEntryBytes, mapKeyForPath, envProblem } from './env-limits.js';
+import { efsConfigInfoSchema } from './efs-config.js';
 
 /**
  * The ContainerInfo fields the executor reads, validated. The object shape is
@@ -100,7 +101,7 @@ export const containerInfoSchema = z
       .optional(),
     jobGroupSequence: z.string().optional(),
     numGpus: uint().optional(),
-    efsConfigInfo: z.array(z.record(z.string(), z.unknown())).optional(),
+    efsConfigInfo: efsConfigInfoSchema.optional(),
     capabilities: z
       .object({ add: capabilityList().optional(), drop: capabilityList().optional() })
       .optional(),

@@ -1,6 +1,7 @@
 import { isExecutorError, errorMessage } from '../common/errors.js';
 import type { ContainerExit } from '../runtime/container-runtime.js';
 import { isRuntimeError } from '../runtime/runtime-errors.js';
+import { VolumeMountFailure } from '../volumes/nfs-mounter.js';
 import type { KillRequest } from './task-record.js';
 import type { ExitInfo, ReasonCode, TaskState } from './types.js';
 
@@ -68,6 +69,9 @@ export const errorOutcome = (err: unknown, containerStarted: boolean): Outcome =
   }
   if (isRuntimeError(err, 'bad-entrypoint')) {
     return { state: 'FAILED', message: `Failed to start container due to bad entrypoint: ${msg}`, reason: 'failed' };
+  }
+  if (err instanceof VolumeMountFailure) {
+    return { state: 'FAILED', message: `Failed to mount a volume before starting the container: ${msg}`, reason: 'failed' };
   }
   if (isRuntimeError(err, 'pull-failed') || isRuntimeError(err, 'pull-denied')) {
     return { state: 'FAILED', message: `Failed to pull the image: ${msg}`, reason: 'failed' };

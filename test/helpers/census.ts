@@ -2,8 +2,8 @@
  * The census a recovery test ends with: everything the executor leaves on the
  * host or the engine that no live task owns. A crash, an engine outage or a
  * restart must never strand a container, a GPU lock, an address lease, a
- * veth, an IFB, a qdisc, a tc class, an nft table, a network namespace or a
- * task record; an empty list is the only passing answer.
+ * veth, an IFB, a qdisc, a tc class, an nft table, a network namespace, a
+ * volume mount or a task record; an empty list is the only passing answer.
  *
  *   t.same(await census({ h, executorId, client, stateDir, gpuLockDir }), [], 'nothing left that no live task owns');
  *
@@ -19,6 +19,7 @@ import { isProcessAlive } from '../../src/common/process-liveness.js';
 import { namesForTask } from '../../src/vpc/naming.js';
 import type { Harness } from '../harness/index.js';
 import { inNs, inventory } from '../vpc/fixtures/netns.js';
+import { mountsUnder } from '../harness/mounts.js';
 
 /** What keeps a task's network namespace alive (see test/network/fixtures/tasks.ts). */
 export interface NetnsHolderCheck {
@@ -44,6 +45,8 @@ export interface CensusScope {
   readonly hostNs?: string;
   /** The namespaces of tasks the test watched; those of tasks not live must be gone. */
   readonly netns?: readonly NetnsHolderCheck[];
+  /** volumes.mountDir: every mount and task directory under it must be a live task's. */
+  readonly volumeMountDir?: string;
 }
 
 const TERMINAL = /FINISHED|FAILED|KILLED|LOST/;
@@ -137,6 +140,16 @@ const namespaces = async (checks: readonly NetnsHolderCheck[], live: ReadonlySet
   return held.filter((x) => x.by !== undefined).map((x) => `network namespace of task ${x.taskId}, held by ${x.by ?? ''}`);
 };
 
+/** Mounts under volumes.mountDir (`<dir>/<taskId>/<n>`) and task directories there that no live task owns. */
+const volumeMounts = (mountDir: string, live: ReadonlySet<string>): string[] => {
+  const taskOf = (path: string): string => path.slice(mountDir.length + 1).split('/')[0] ?? '';
+  const found = mountsUnder(mountDir)
+    .filter((point) => point !== mountDir && !live.has(taskOf(point)))
+    .map((point) => `volume mount ${point} of task ${taskOf(point)}, which is not live`);
+  const dirs = existsSync(mountDir) ? readdirSync(mountDir).filter((name) => !live.has(name)) : [];
+  return [...found, ...dirs.map((name) => `volume directory ${join(mountDir, name)} of task ${name}, which is not live`)];
+};
+
 /** Every piece of executor state that no live task owns; [] when nothing leaked. */
 export const census = async (scope: CensusScope): Promise<string[]> => {
   const { live, all } = await askExecutor(scope);
@@ -147,6 +160,7 @@ export const census = async (scope: CensusScope): Promise<string[]> => {
     ...(scope.leaseFile !== undefined ? leases(scope.leaseFile, live) : []),
     ...(scope.hostNs !== undefined ? await hostNetwork(scope.hostNs, live) : []),
     ...(scope.netns !== undefined ? await namespaces(scope.netns, live) : []),
+    ...(scope.volumeMountDir !== undefined ? volumeMounts(scope.volumeMountDir, live) : []),
   ];
 };
 

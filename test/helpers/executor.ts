@@ -59,6 +59,8 @@ export const startTestExecutor = async (
     docker: { host: h.dockerHost, pullAttempts: 2, pullBackoffMs: 100, ...((overrides['docker'] as object | undefined) ?? {}) },
     // Room for the many default-sized tasks tests run side by side on a small machine; admission tests set their own.
     host: { ...GENEROUS_HOST, ...((overrides['host'] as object | undefined) ?? {}) },
+    // Volume mounts of its own: recovery unmounts what it finds there that is not its tasks'.
+    volumes: { mountDir: join(dir, 'volumes'), ...((overrides['volumes'] as object | undefined) ?? {}) },
   });
   const executor = await startExecutor(config, log, parts);
   const client = createClient({ socket });

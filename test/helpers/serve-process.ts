@@ -42,7 +42,9 @@ export const serveProcesses = (
   const base = { logLevel: 'warn', metrics: { listen: null }, stateDir: join(dir, 'state'), runTaskDir: join(dir, 'run-task') };
   // Room for the many default-sized tasks tests run side by side on a small machine (as startTestExecutor gives).
   const host = { cpu: 1024, memoryMb: 16 * 1024 * 1024, diskMb: 1024 * 1024 * 1024, networkMbps: 1_000_000, ...((config['host'] as object | undefined) ?? {}) };
-  writeFileSync(configPath, stringify({ ...base, ...config, host, api: { ...api, socketPath: socket } }));
+  // Volume mounts of its own: recovery unmounts what it finds there that is not its tasks'.
+  const volumes = { mountDir: join(dir, 'volumes'), ...((config['volumes'] as object | undefined) ?? {}) };
+  writeFileSync(configPath, stringify({ ...base, ...config, host, volumes, api: { ...api, socketPath: socket } }));
   const children: ChildProcess[] = [];
   t.teardown(() => children.forEach((c) => c.kill('SIGKILL')));
   return {

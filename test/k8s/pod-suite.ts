@@ -25,12 +25,13 @@ export interface PodSuite extends Suite {
   del(pod: SimplePod, graceSeconds?: number): Promise<Reply>;
 }
 
-export const podSuite = (t: Test, interlink: Record<string, unknown> = {}): PodSuite => {
+/** `executor`: more of the executor's config (e.g. `volumes`), beside the interLink block. */
+export const podSuite = (t: Test, interlink: Record<string, unknown> = {}, executor: Record<string, unknown> = {}): PodSuite => {
   // Unix socket paths are limited to 107 bytes: a short directory of its own.
   const dir = mkdtempSync(join(tmpdir(), 'titus-k8s-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'interlink.sock');
-  const suite = executorSuite(t, { interlink: { enabled: true, socketPath: socket, ...interlink } });
+  const suite = executorSuite(t, { ...executor, interlink: { enabled: true, socketPath: socket, ...interlink } });
   const status = async (pod: SimplePod): Promise<PodStatusAnswer> => {
     const r = await call(socket, 'GET', '/status', [pod]);
     if (r.status !== 200) throw new Error(`/status answered ${r.status}: ${r.text}`);
