@@ -12,6 +12,7 @@ import { imageFields } from '../task/image-fields.js';
 
 export { imageFields };
 import { RESTART_POLICIES, type RestartPolicy } from './restart-policy.js';
+import { refuseUnsupportedPodFields } from './pod-unsupported-fields.js';
 
 const MiB = 1024 * 1024;
 /** Kubernetes' default grace period when the pod does not set one. */
@@ -73,6 +74,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
     refuseUnsupported(c, field, pod);
   }
   refuseMeshAnnotations(pod);
+  refuseUnsupportedPodFields(pod);
   const skipped = await materializeVolumes(volumesDir, pod, data);
   const graceSeconds = graceSecondsOf(pod) ?? DEFAULT_GRACE_SECONDS;
   const hostname = hostnameFor(pod.spec.hostname ?? identity.name);

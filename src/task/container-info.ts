@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LINUX_CAPABILITIES, isLinuxCapability } from './capabilities.js';
+import { refuseUnsupportedContainerInfo } from './unsupported-fields.js';
 import { MAX_ENV_TOTAL_BYTES, envEntryBytes, mapKeyForPath, envProblem } from './env-limits.js';
 
 /**
@@ -140,6 +141,8 @@ export const containerInfoSchema = z
   })
   // Unknown keys are dropped, as a proto decoder skips unknown fields.
   .strip()
-  .superRefine(checkEnvTotal);
+  .superRefine(checkEnvTotal)
+  // Fields set that the executor cannot honour are refused by name (docs/fields.md).
+  .superRefine(refuseUnsupportedContainerInfo);
 
 export type ContainerInfo = z.infer<typeof containerInfoSchema>;

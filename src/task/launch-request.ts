@@ -4,6 +4,7 @@ import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { LaunchTaskRequest__Output } from '../proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 import { containerInfoSchema, type ContainerInfo } from './container-info.js';
 import { mapKeyForPath } from './env-limits.js';
+import { refuseUndefinedContainerInfoFields } from './unsupported-fields.js';
 import type { LaunchSpec, TaskResources } from './types.js';
 
 /** Task ids name containers too, so they follow Docker's container-name rules. */
@@ -159,6 +160,7 @@ const parseContainerInfo = (req: LaunchTaskRequest__Output, decodeBytes: (b: Uin
         field: 'containerInfoBytes',
       });
     }
+    refuseUndefinedContainerInfoFields(bytes, 'containerInfoBytes');
     return checkField(containerInfoSchema, decoded, 'containerInfoBytes');
   }
   if (req.containerInfo === undefined || req.containerInfo === null) {
