@@ -37,6 +37,8 @@ export interface PodPlan {
   readonly restartPolicy: RestartPolicy;
   /** Init containers in order, then the containers. */
   readonly containers: readonly PlannedContainer[];
+  /** The pod is stopped and reported Failed (DeadlineExceeded) this long after it was created here. */
+  readonly activeDeadlineSeconds?: number;
   /** What the pod asked for that it runs without, logged at create. */
   readonly warnings?: readonly string[];
 }
@@ -106,6 +108,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
       sharedNetwork: { key: identity.uid, hostname },
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       ...(mounts.length > 0 ? { mounts } : {}),
+      ...(c.securityContext?.['readOnlyRootFilesystem'] === true ? { readOnlyRootFilesystem: true } : {}),
     };
     containers.push({ name: c.name, init, taskId, image: c.image, launch });
   }
@@ -113,6 +116,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
     pod: identity,
     graceSeconds,
     restartPolicy: restartPolicyOf(pod.spec.restartPolicy),
+    ...(typeof pod.spec.activeDeadlineSeconds === 'number' ? { activeDeadlineSeconds: pod.spec.activeDeadlineSeconds } : {}),
     containers,
     ...(skipped.warnings.length > 0 ? { warnings: skipped.warnings } : {}),
   };

@@ -52,6 +52,8 @@ export interface ContainerSpec {
   readonly networkDisabled?: boolean;
   readonly mounts?: readonly BindMount[];
   readonly runtime?: string;
+  /** The root filesystem is read-only (Docker's ReadonlyRootfs); bind mounts and tmpfs keep their own modes. */
+  readonly readOnlyRootfs?: boolean;
 }
 
 /** What the executor needs to know of an image to merge entrypoints. */

@@ -513,6 +513,7 @@ const toCreateOptions = (spec: ContainerSpec): Docker.ContainerCreateOptions => 
       ? { Mounts: spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly === true })) }
       : {}),
     ...(spec.runtime !== undefined ? { Runtime: spec.runtime } : {}),
+    ...(spec.readOnlyRootfs === true ? { ReadonlyRootfs: true } : {}),
   },
 });
 

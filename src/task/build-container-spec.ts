@@ -62,6 +62,7 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     networkMode,
     ...(mounts.length > 0 ? { mounts } : {}),
     ...(runtime !== undefined ? { runtime } : {}),
+    ...(launch.readOnlyRootFilesystem === true ? { readOnlyRootfs: true } : {}),
   };
 };
 
