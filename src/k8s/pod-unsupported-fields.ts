@@ -38,7 +38,7 @@ export const POD_SPEC_FIELDS: Readonly<Record<string, FieldRule>> = {
   hostname: honoured,
   securityContext: honoured,
   imagePullSecrets: honoured,
-  dnsPolicy: refused('only ClusterFirst and Default are supported: the containers use the host resolver (what the kubelet does for ClusterFirst on a node without cluster DNS)', oneOf('ClusterFirst', 'Default')),
+  dnsPolicy: refused('only ClusterFirst and Default are supported: the containers use the host resolver (what the kubelet does for ClusterFirst on a node without cluster DNS)', oneOf('ClusterFirst', 'Default', '')),
   dnsConfig: refused('custom DNS settings are not supported; the containers use the host resolver'),
   nodeName: scheduled,
   nodeSelector: scheduled,
@@ -85,9 +85,9 @@ export const CONTAINER_FIELDS: Readonly<Record<string, FieldRule>> = {
   ports: honoured,
   // interLink sends no resize requests to a plugin: the pod's resources are those it was created with.
   resizePolicy: honoured,
-  imagePullPolicy: refused('Never is not supported: the image is pulled when the container starts', oneOf('Always', 'IfNotPresent')),
-  terminationMessagePath: refused('termination messages are not reported; only the default is accepted', oneOf('/dev/termination-log')),
-  terminationMessagePolicy: refused('termination messages are not reported; only the default is accepted', oneOf('File')),
+  imagePullPolicy: refused('Never is not supported: the image is pulled when the container starts', oneOf('Always', 'IfNotPresent', '')),
+  terminationMessagePath: refused('termination messages are not reported; only the default is accepted', oneOf('/dev/termination-log', '')),
+  terminationMessagePolicy: refused('termination messages are not reported; only the default is accepted', oneOf('File', '')),
   livenessProbe: refused('probes are not run'),
   readinessProbe: refused('probes are not run'),
   startupProbe: refused('probes are not run'),
@@ -121,7 +121,7 @@ export const CONTAINER_SECURITY_CONTEXT_FIELDS: Readonly<Record<string, FieldRul
   seccompProfile: refused('only RuntimeDefault (the engine’s default profile) is supported', typeIs('RuntimeDefault')),
   appArmorProfile: refused('only RuntimeDefault (the engine’s default profile) is supported', typeIs('RuntimeDefault')),
   seLinuxOptions: refused('SELinux labels are not supported'),
-  procMount: refused('only the Default /proc mount is supported', oneOf('Default')),
+  procMount: refused('only the Default /proc mount is supported', oneOf('Default', '')),
   windowsOptions: refused('only linux pods run here'),
 };
 
@@ -171,7 +171,9 @@ const checkObject = (obj: unknown, rules: Readonly<Record<string, FieldRule>>, f
       if (asksNothing(value)) continue;
       throw invalidArgument(`${field}.${key}`, 'is not a field this plugin knows, so it would not act on it (docs/fields.md lists the ones it does)');
     }
-    if (rule.status === 'honoured' || asksNothing(value) || rule.accepts?.(value) === true) continue;
+    if (rule.status === 'honoured') continue;
+    // With `accepts`, it alone says which values are fine (hostUsers: false is the one that asks).
+    if (rule.accepts === undefined ? asksNothing(value) : value === undefined || value === null || rule.accepts(value)) continue;
     throw invalidArgument(`${field}.${key}`, rule.why);
   }
 };
