@@ -126,8 +126,9 @@ export const CONTAINER_SECURITY_CONTEXT_FIELDS: Readonly<Record<string, FieldRul
 };
 
 export const POD_SECURITY_CONTEXT_FIELDS: Readonly<Record<string, FieldRule>> = {
-  runAsUser: refused('is not supported on this host; containers run as the image user (0 is accepted)', idZero),
-  runAsGroup: refused('is not supported on this host; containers run as the image user (0 is accepted)', idZero),
+  // A container's own value wins over the pod's; pod-plan.ts refuses the one that applies when it is not root.
+  runAsUser: honoured,
+  runAsGroup: honoured,
   runAsNonRoot: refused('is not checked: containers run as the image user'),
   fsGroup: refused('volume group ownership (fsGroup) is not supported'),
   fsGroupChangePolicy: refused('volume group ownership (fsGroup) is not supported'),
@@ -157,6 +158,12 @@ export const VOLUME_FIELDS: Readonly<Record<string, FieldRule>> = {
       'photonPersistentDisk', 'portworxVolume', 'scaleIO', 'storageos',
     ].map((kind) => [kind, refused(`${kind} volumes are not supported`)]),
   ),
+};
+
+/** `emptyDir`: a directory of the pod on the host's disk. */
+export const EMPTY_DIR_FIELDS: Readonly<Record<string, FieldRule>> = {
+  medium: refused('memory-backed emptyDirs are not supported: the directory would be on disk, not in memory', oneOf('')),
+  sizeLimit: refused('emptyDir size limits are not enforced'),
 };
 
 /** A value that asks for nothing: what Go's omitempty would leave out. */
@@ -191,6 +198,7 @@ export const refuseUnsupportedPodFields = (pod: K8sPod): void => {
       const kind = isExecutorError(err) ? (err.field ?? '').split('.').pop() : undefined;
       throw invalidArgument(`pod.spec.volumes.${i}`, `volume ${v.name}: only emptyDir, configMap, secret, projected, downwardAPI and nfs volumes are supported, not ${kind ?? 'this kind'}`);
     }
+    checkObject(v.emptyDir, EMPTY_DIR_FIELDS, `pod.spec.volumes.${i}.emptyDir`);
   }
   const containers = [
     ...(spec.initContainers ?? []).map((c, i) => ({ c, field: `pod.spec.initContainers.${i}` })),

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { LINUX_CAPABILITIES, isLinuxCapability } from './capabilities.js';
-import { refuseUnsupportedContainerInfo } from './unsupported-fields.js';
 import { MAX_ENV_TOTAL_BYTES, envEntryBytes, mapKeyForPath, envProblem } from './env-limits.js';
 
 /**
@@ -141,8 +140,6 @@ export const containerInfoSchema = z
   })
   // Unknown keys are dropped, as a proto decoder skips unknown fields.
   .strip()
-  .superRefine(checkEnvTotal)
-  // Fields set that the executor cannot honour are refused by name (docs/fields.md).
-  .superRefine(refuseUnsupportedContainerInfo);
+  .superRefine(checkEnvTotal);
 
 export type ContainerInfo = z.infer<typeof containerInfoSchema>;

@@ -29,6 +29,7 @@ import {
   CONTAINER_FIELDS,
   CONTAINER_PORT_FIELDS,
   CONTAINER_SECURITY_CONTEXT_FIELDS,
+  EMPTY_DIR_FIELDS,
   POD_SECURITY_CONTEXT_FIELDS,
   POD_SPEC_FIELDS,
   VOLUME_FIELDS,
@@ -148,6 +149,7 @@ const POD_TABLES: ReadonlyArray<[string, Readonly<Record<string, FieldRule>>, st
   ['Container ports', CONTAINER_PORT_FIELDS, []],
   ['Container securityContext', CONTAINER_SECURITY_CONTEXT_FIELDS, shapeKeys(containerSchema.shape.securityContext)],
   ['Volume', VOLUME_FIELDS, shapeKeys(volumeSchema)],
+  ['emptyDir', EMPTY_DIR_FIELDS, shapeKeys(volumeSchema.shape.emptyDir)],
 ];
 
 t.test('every pod field the schema reads or the plugin judges has a row, with the status the code gives it', async (t) => {
@@ -283,6 +285,7 @@ t.test('refused pod rows: the interLink door answers 400 naming the field', asyn
     'Container ports': (_spec, c, f, v) => ((c['ports'] = [{ containerPort: 80, [f]: v }]), `pod.spec.containers.0.ports.0.${f}`),
     'Container securityContext': (_spec, c, f, v) => ((c['securityContext'] = { [f]: v }), `pod.spec.containers.0.securityContext.${f}`),
     Volume: (spec, _c, f, v) => ((spec['volumes'] = [{ name: 'v', [f]: v }]), `pod.spec.volumes.0`),
+    emptyDir: (spec, _c, f, v) => ((spec['volumes'] = [{ name: 'v', emptyDir: { [f]: v } }]), `pod.spec.volumes.0.emptyDir.${f}`),
   };
   for (const [section] of POD_TABLES) {
     for (const r of rowsOf(section).filter((x) => x.refusedValue !== '')) {
