@@ -208,7 +208,7 @@ const resourcesFor = (c: K8sContainer, defaults: DefaultResources, field: string
   return {
     cpu: cpu > 0 ? cpu : defaults.cpu,
     memoryMb: memoryBytes > 0 ? Math.ceil(memoryBytes / MiB) : defaults.memoryMb,
-    diskMb: defaults.diskMb,
+    ...diskOf(pick('ephemeral-storage'), defaults),
     networkMbps: defaults.networkMbps,
     // Never the executor's default: the scheduler only counts GPUs the pod asks for.
     gpus,
@@ -219,4 +219,10 @@ const capabilities = (c: K8sContainer): Pick<ContainerInfo, 'capabilities'> => {
   const caps = c.securityContext?.capabilities;
   if (!caps) return {};
   return { capabilities: { ...(caps.add ? { add: caps.add } : {}), ...(caps.drop ? { drop: caps.drop } : {}) } };
+};
+
+/** `ephemeral-storage` is the task's disk (what the host accounts, and enforces where it can); absent, the default. */
+const diskOf = (q: { value: string | number; field: string } | undefined, defaults: DefaultResources): { diskMb: number } => {
+  const bytes = q === undefined ? 0 : parseQuantity(q.value, q.field);
+  return { diskMb: bytes > 0 ? Math.ceil(bytes / MiB) : defaults.diskMb };
 };

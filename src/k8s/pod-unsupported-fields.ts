@@ -160,6 +160,32 @@ export const VOLUME_FIELDS: Readonly<Record<string, FieldRule>> = {
   ),
 };
 
+/** `volumeMounts[]`: bind mounts of the pod's volumes. */
+export const VOLUME_MOUNT_FIELDS: Readonly<Record<string, FieldRule>> = {
+  name: honoured,
+  mountPath: honoured,
+  readOnly: honoured,
+  subPath: honoured,
+  subPathExpr: refused('subPathExpr is not expanded; use subPath'),
+  mountPropagation: refused('mount propagation is not supported; only None', oneOf('None', '')),
+  recursiveReadOnly: refused('recursive read-only mounts are not supported; Disabled and IfPossible are accepted', oneOf('Disabled', 'IfPossible', '')),
+};
+
+/** `resources`: limits (else requests) per resource name; `claims` are dynamic resources. */
+export const CONTAINER_RESOURCE_FIELDS: Readonly<Record<string, FieldRule>> = {
+  limits: honoured,
+  requests: honoured,
+  claims: refused('dynamic resource claims are not supported'),
+};
+
+/** Resource names in limits and requests. */
+export const RESOURCE_NAMES: Readonly<Record<string, FieldRule>> = {
+  cpu: honoured,
+  memory: honoured,
+  'nvidia.com/gpu': honoured,
+  'ephemeral-storage': honoured,
+};
+
 /** `emptyDir`: a directory of the pod on the host's disk. */
 export const EMPTY_DIR_FIELDS: Readonly<Record<string, FieldRule>> = {
   medium: refused('memory-backed emptyDirs are not supported: the directory would be on disk, not in memory', oneOf('')),
@@ -185,6 +211,15 @@ const checkObject = (obj: unknown, rules: Readonly<Record<string, FieldRule>>, f
   }
 };
 
+/** A resource the plugin does not give the container (hugepages, extended resources) is refused, whatever its quantity. */
+const checkResourceNames = (list: Readonly<Record<string, unknown>> | null | undefined, field: string): void => {
+  for (const name of Object.keys(list ?? {})) {
+    if (RESOURCE_NAMES[name] === undefined) {
+      throw invalidArgument(`${field}.${name}`, 'is not a resource this plugin provides (cpu, memory, nvidia.com/gpu and ephemeral-storage are)');
+    }
+  }
+};
+
 /** Throws INVALID_ARGUMENT naming the first field of the pod that this plugin would not honour. */
 export const refuseUnsupportedPodFields = (pod: K8sPod): void => {
   const spec = pod.spec;
@@ -207,6 +242,9 @@ export const refuseUnsupportedPodFields = (pod: K8sPod): void => {
   for (const { c, field } of containers) {
     checkObject(c, CONTAINER_FIELDS, field);
     checkObject(c.securityContext, CONTAINER_SECURITY_CONTEXT_FIELDS, `${field}.securityContext`);
+    for (const [j, m] of (c.volumeMounts ?? []).entries()) checkObject(m, VOLUME_MOUNT_FIELDS, `${field}.volumeMounts.${j}`);
+    checkObject(c.resources, CONTAINER_RESOURCE_FIELDS, `${field}.resources`);
+    for (const kind of ['limits', 'requests'] as const) checkResourceNames(c.resources?.[kind], `${field}.resources.${kind}`);
     const ports = c['ports'];
     if (Array.isArray(ports)) for (const [j, p] of ports.entries()) checkObject(p, CONTAINER_PORT_FIELDS, `${field}.ports.${j}`);
   }

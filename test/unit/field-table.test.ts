@@ -28,8 +28,11 @@ import {
 import {
   CONTAINER_FIELDS,
   CONTAINER_PORT_FIELDS,
+  CONTAINER_RESOURCE_FIELDS,
   CONTAINER_SECURITY_CONTEXT_FIELDS,
   EMPTY_DIR_FIELDS,
+  RESOURCE_NAMES,
+  VOLUME_MOUNT_FIELDS,
   POD_SECURITY_CONTEXT_FIELDS,
   POD_SPEC_FIELDS,
   VOLUME_FIELDS,
@@ -150,6 +153,8 @@ const POD_TABLES: ReadonlyArray<[string, Readonly<Record<string, FieldRule>>, st
   ['Container securityContext', CONTAINER_SECURITY_CONTEXT_FIELDS, shapeKeys(containerSchema.shape.securityContext)],
   ['Volume', VOLUME_FIELDS, shapeKeys(volumeSchema)],
   ['emptyDir', EMPTY_DIR_FIELDS, shapeKeys(volumeSchema.shape.emptyDir)],
+  ['Volume mounts', VOLUME_MOUNT_FIELDS, shapeKeys(containerSchema.shape.volumeMounts.unwrap().unwrap().element)],
+  ['Container resources', CONTAINER_RESOURCE_FIELDS, shapeKeys(containerSchema.shape.resources)],
 ];
 
 t.test('every pod field the schema reads or the plugin judges has a row, with the status the code gives it', async (t) => {
@@ -285,6 +290,12 @@ t.test('refused pod rows: the interLink door answers 400 naming the field', asyn
     'Container ports': (_spec, c, f, v) => ((c['ports'] = [{ containerPort: 80, [f]: v }]), `pod.spec.containers.0.ports.0.${f}`),
     'Container securityContext': (_spec, c, f, v) => ((c['securityContext'] = { [f]: v }), `pod.spec.containers.0.securityContext.${f}`),
     Volume: (spec, _c, f, v) => ((spec['volumes'] = [{ name: 'v', [f]: v }]), `pod.spec.volumes.0`),
+    'Volume mounts': (spec, c, f, v) => {
+      spec['volumes'] = [{ name: 'v', emptyDir: {} }];
+      c['volumeMounts'] = [{ name: 'v', mountPath: '/v', [f]: v }];
+      return `pod.spec.containers.0.volumeMounts.0.${f}`;
+    },
+    'Container resources': (_spec, c, f, v) => ((c['resources'] = { [f]: v }), `pod.spec.containers.0.resources.${f}`),
     emptyDir: (spec, _c, f, v) => ((spec['volumes'] = [{ name: 'v', emptyDir: { [f]: v } }]), `pod.spec.volumes.0.emptyDir.${f}`),
   };
   for (const [section] of POD_TABLES) {
@@ -296,6 +307,16 @@ t.test('refused pod rows: the interLink door answers 400 naming the field', asyn
       t.equal(reply.status, 400, `${section}: ${r.field}: 400 (${reply.text})`);
       t.ok(reply.text.includes(`${field}: `), `${section}: ${r.field}: names ${field}: ${reply.text}`);
       if (section === 'Volume') t.ok(reply.text.includes(r.field), `${section}: names the kind ${r.field}`);
+    }
+  }
+  const names = rowsOf('Resource names');
+  t.same(names.map((r) => r.field).filter((f) => f !== '(any other resource)').sort(), Object.keys(RESOURCE_NAMES).sort(), 'the resource-name rows are the plugin’s');
+  for (const r of names.filter((x) => x.refusedValue !== '')) {
+    const name = cellValue(r.refusedValue) as string;
+    for (const kind of ['limits', 'requests']) {
+      const reply = await create((_spec, c) => (c['resources'] = { [kind]: { [name]: '1' } }));
+      t.equal(reply.status, 400, `${kind}.${name}: 400`);
+      t.ok(reply.text.includes(`pod.spec.containers.0.resources.${kind}.${name}: `), `${kind}.${name}: names it: ${reply.text}`);
     }
   }
   const unknown = await create((spec) => (spec['someFutureField'] = { enabled: true }));
