@@ -13,6 +13,7 @@ import { imageFields } from '../task/image-fields.js';
 
 export { imageFields };
 import { RESTART_POLICIES, type RestartPolicy } from './restart-policy.js';
+import { refuseUnsupportedPodFields } from './pod-unsupported-fields.js';
 
 const MiB = 1024 * 1024;
 /** Kubernetes' default grace period when the pod does not set one. */
@@ -37,6 +38,8 @@ export interface PodPlan {
   readonly restartPolicy: RestartPolicy;
   /** Init containers in order, then the containers. */
   readonly containers: readonly PlannedContainer[];
+  /** The pod is stopped and reported Failed (DeadlineExceeded) this long after it was created here. */
+  readonly activeDeadlineSeconds?: number;
   /** What the pod asked for that it runs without, logged at create. */
   readonly warnings?: readonly string[];
 }
@@ -74,6 +77,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
     refuseUnsupported(c, field, pod);
   }
   refuseMeshAnnotations(pod);
+  refuseUnsupportedPodFields(pod);
   const skipped = await materializeVolumes(volumesDir, pod, data);
   const pullAuthsFile = await writePullAuths(volumesDir, pod, data.secrets);
   const graceSeconds = graceSecondsOf(pod) ?? DEFAULT_GRACE_SECONDS;
@@ -109,6 +113,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       ...(mounts.length > 0 ? { mounts } : {}),
       ...(pullAuthsFile !== undefined ? { pullAuthsFile } : {}),
+      ...(c.securityContext?.['readOnlyRootFilesystem'] === true ? { readOnlyRootFilesystem: true } : {}),
     };
     containers.push({ name: c.name, init, taskId, image: c.image, launch });
   }
@@ -116,6 +121,7 @@ export const planPod = async (req: CreateRequest, volumesDir: string, defaults: 
     pod: identity,
     graceSeconds,
     restartPolicy: restartPolicyOf(pod.spec.restartPolicy),
+    ...(typeof pod.spec.activeDeadlineSeconds === 'number' ? { activeDeadlineSeconds: pod.spec.activeDeadlineSeconds } : {}),
     containers,
     ...(skipped.warnings.length > 0 ? { warnings: skipped.warnings } : {}),
   };
@@ -207,7 +213,7 @@ const resourcesFor = (c: K8sContainer, defaults: DefaultResources, field: string
   return {
     cpu: cpu > 0 ? cpu : defaults.cpu,
     memoryMb: memoryBytes > 0 ? Math.ceil(memoryBytes / MiB) : defaults.memoryMb,
-    diskMb: defaults.diskMb,
+    ...diskOf(pick('ephemeral-storage'), defaults),
     networkMbps: defaults.networkMbps,
     // Never the executor's default: the scheduler only counts GPUs the pod asks for.
     gpus,
@@ -218,4 +224,10 @@ const capabilities = (c: K8sContainer): Pick<ContainerInfo, 'capabilities'> => {
   const caps = c.securityContext?.capabilities;
   if (!caps) return {};
   return { capabilities: { ...(caps.add ? { add: caps.add } : {}), ...(caps.drop ? { drop: caps.drop } : {}) } };
+};
+
+/** `ephemeral-storage` is the task's disk (what the host accounts, and enforces where it can); absent, the default. */
+const diskOf = (q: { value: string | number; field: string } | undefined, defaults: DefaultResources): { diskMb: number } => {
+  const bytes = q === undefined ? 0 : parseQuantity(q.value, q.field);
+  return { diskMb: bytes > 0 ? Math.ceil(bytes / MiB) : defaults.diskMb };
 };

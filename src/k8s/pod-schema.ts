@@ -97,6 +97,7 @@ export const podSchema = z.looseObject({
     initContainers: opt(z.array(containerSchema)),
     volumes: opt(z.array(volumeSchema)),
     terminationGracePeriodSeconds: opt(z.number().int().nonnegative()),
+    activeDeadlineSeconds: opt(z.number().int().positive('must be a positive number of seconds')),
     restartPolicy: opt(z.string()),
     hostname: opt(z.string()),
     nodeName: opt(z.string()),

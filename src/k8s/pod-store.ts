@@ -26,6 +26,8 @@ export interface StoredPod {
   readonly restarts?: Readonly<Record<string, number>>;
   /** The final record of each restarted container's previous run (its lastState). */
   readonly previous?: Readonly<Record<string, ContainerRecord>>;
+  /** When the pod's activeDeadlineSeconds ran out while it was still active: it was stopped then (pod-deadline.ts). */
+  readonly deadlineExceededAtMs?: number;
 }
 
 const exitSchema = z.object({ exitCode: z.number().int(), oomKilled: z.boolean(), signal: z.string().optional() });
@@ -47,6 +49,7 @@ const storedPodSchema = z.object({
     graceSeconds: z.number().int().nonnegative(),
     // Pods stored before restarts existed ran as Never.
     restartPolicy: z.enum(RESTART_POLICIES).default('Never'),
+    activeDeadlineSeconds: z.number().int().positive().optional(),
     containers: z.array(
       z.object({
         name: z.string(),
@@ -63,6 +66,7 @@ const storedPodSchema = z.object({
   ended: z.record(z.string(), recordSchema.transform((r) => r as ContainerRecord)),
   restarts: z.record(z.string(), z.number().int().nonnegative()).optional(),
   previous: z.record(z.string(), recordSchema.transform((r) => r as ContainerRecord)).optional(),
+  deadlineExceededAtMs: z.number().optional(),
 });
 
 /**

@@ -1,6 +1,6 @@
 import { errorMessage, isExecutorError, type ExecutorError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { clampTimerDelay } from '../common/long-timer.js';
+import { clampTimerDelay, setLongTimeout, type LongTimer } from '../common/long-timer.js';
 import type { SharedNetworks } from '../task/shared-networks.js';
 import type { LaunchSpec, StatusUpdate, TaskView } from '../task/types.js';
 import {
@@ -13,6 +13,7 @@ import {
   type K8sContainerStatus,
   type RunHistory,
 } from './container-status.js';
+import { deadlineAtMs, DEADLINE_MESSAGE, statusAfterDeadline } from './pod-deadline.js';
 import { parsePodTaskId, runTaskId } from './pod-names.js';
 import type { PlannedContainer } from './pod-plan.js';
 import type { PodStore, StoredPod } from './pod-store.js';
@@ -74,6 +75,10 @@ export class PodSupervisor {
   private halted = false;
   private sequence: Promise<void> = Promise.resolve();
   private deleting: Promise<void> | undefined;
+  /** activeDeadlineSeconds: set when the deadline stopped the pod. */
+  private deadlineExceededAtMs: number | undefined;
+  private deadlineTimer: LongTimer | undefined;
+  private sequenceDone = false;
 
   constructor(
     private readonly stored: StoredPod,
@@ -84,6 +89,9 @@ export class PodSupervisor {
     this.ended = { ...stored.ended };
     this.restarts = { ...stored.restarts };
     this.previous = { ...stored.previous };
+    this.deadlineExceededAtMs = stored.deadlineExceededAtMs;
+    // Stopped by its deadline before a restart: nothing of it runs again.
+    if (this.deadlineExceededAtMs !== undefined) this.cancelled = true;
     for (const c of stored.plan.containers) {
       this.byName.set(c.name, c);
       this.records.set(c.name, this.initialRecord(c));
@@ -120,9 +128,14 @@ export class PodSupervisor {
   /** Starts (or, after a restart, resumes) the pod's sequence in the background. */
   start(): void {
     if (Object.keys(this.ended).length > Object.keys(this.stored.ended).length) void this.persist();
-    this.sequence = this.runSequence().catch((err: unknown) => {
-      this.log.error({ err: errorMessage(err) }, 'pod sequence stopped on an unexpected error');
-    });
+    this.sequence = this.runSequence()
+      .catch((err: unknown) => {
+        this.log.error({ err: errorMessage(err) }, 'pod sequence stopped on an unexpected error');
+      })
+      .finally(() => {
+        this.sequenceDone = true;
+      });
+    this.armDeadline();
     void this.sequence.then(() => this.releaseNetworkOnceEnded());
   }
 
@@ -149,7 +162,9 @@ export class PodSupervisor {
       let record = this.records.get(c.name) ?? {};
       // interLink's virtual kubelet fails a pod only once every container reads terminated.
       if (gaveUp !== undefined && !isEnded(record)) record = { skipped: gaveUp.why, finishedAtMs: gaveUp.atMs };
-      return toContainerStatus(c.name, c.image, c.init, record, this.runsOf(c));
+      const status = toContainerStatus(c.name, c.image, c.init, record, this.runsOf(c));
+      const exceededAt = this.deadlineExceededAtMs;
+      return exceededAt === undefined ? status : statusAfterDeadline(status, exceededAt, { ended: isEnded(record), finishedAtMs: record.finishedAtMs });
     };
     return {
       name: pod.name,
@@ -212,11 +227,13 @@ export class PodSupervisor {
   /** The executor is stopping: launch nothing more; running containers keep running. */
   halt(): void {
     this.halted = true;
+    this.deadlineTimer?.clear();
     this.notify();
   }
 
   private async runDelete(graceSeconds: number): Promise<void> {
     this.cancelled = true;
+    this.deadlineTimer?.clear();
     this.notify();
     await this.sequence;
     const live = this.stored.plan.containers.filter((c) => this.launched.includes(c.name) && !isEnded(this.records.get(c.name) ?? {}));
@@ -376,6 +393,46 @@ export class PodSupervisor {
     for (const fn of [...this.changed]) fn();
   }
 
+  /** Arms the activeDeadlineSeconds timer (at once when it ran out while the executor was down). */
+  private armDeadline(): void {
+    const at = deadlineAtMs(this.stored.createdAtMs, this.stored.plan.activeDeadlineSeconds);
+    if (at === undefined) return;
+    const enforce = (): void => {
+      this.enforceDeadline().catch((err: unknown) => {
+        this.log.error({ err: errorMessage(err) }, 'could not stop the pod at its deadline');
+      });
+    };
+    this.deadlineTimer = setLongTimeout(enforce, at - Date.now()).unref();
+  }
+
+  /**
+   * The deadline ran out: unless the pod already ended (or is being deleted),
+   * nothing more starts and every running container is stopped with the pod's
+   * grace period, as the kubelet does; the statuses then say DeadlineExceeded.
+   */
+  private async enforceDeadline(): Promise<void> {
+    if (this.halted || this.deleting !== undefined) return;
+    const live = (): PlannedContainer[] => this.stored.plan.containers.filter((c) => this.launched.includes(c.name) && !isEnded(this.records.get(c.name) ?? {}));
+    if (this.deadlineExceededAtMs === undefined) {
+      if (this.sequenceDone && live().length === 0) return; // the pod had ended: nothing was cut short
+      this.deadlineExceededAtMs = Date.now();
+      this.log.info({ activeDeadlineSeconds: this.stored.plan.activeDeadlineSeconds }, 'pod deadline exceeded; stopping its containers');
+      await this.persist();
+    }
+    this.cancelled = true;
+    this.notify();
+    await this.sequence;
+    for (const c of live()) {
+      try {
+        this.deps.tasks.kill(this.currentTaskId(c), `DeadlineExceeded: ${DEADLINE_MESSAGE}`, this.graceSeconds);
+      } catch (err) {
+        if (!isExecutorError(err, 'NOT_FOUND')) throw err;
+        this.records.set(c.name, { lost: true, finishedAtMs: Date.now() });
+      }
+    }
+    this.notify();
+  }
+
   private persist(): Promise<void> {
     const stored: StoredPod = {
       ...this.stored,
@@ -383,6 +440,7 @@ export class PodSupervisor {
       ended: { ...this.ended },
       restarts: { ...this.restarts },
       previous: { ...this.previous },
+      ...(this.deadlineExceededAtMs !== undefined ? { deadlineExceededAtMs: this.deadlineExceededAtMs } : {}),
     };
     return this.deps.store.save(stored).catch((err: unknown) => {
       this.log.error({ err: errorMessage(err) }, 'could not write the pod record; a restart may report its containers as unknown');

@@ -66,6 +66,8 @@ export interface ContainerSpec {
    * the engine's storage driver can (disk-quota.ts), else it is only accounted.
    */
   readonly storageSizeBytes?: number;
+  /** The root filesystem is read-only (Docker's ReadonlyRootfs); bind mounts and tmpfs keep their own modes. */
+  readonly readOnlyRootfs?: boolean;
 }
 
 /** What the executor needs to know of an image to merge entrypoints. */

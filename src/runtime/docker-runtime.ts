@@ -617,6 +617,7 @@ const toCreateOptions = (spec: ContainerSpec, limited: boolean): Docker.Containe
       : {}),
     // In bytes: the engine parses it as a size (RAMInBytes).
     ...(limited && spec.storageSizeBytes !== undefined ? { StorageOpt: { size: String(spec.storageSizeBytes) } } : {}),
+    ...(spec.readOnlyRootfs === true ? { ReadonlyRootfs: true } : {}),
   },
 });
 

@@ -68,6 +68,7 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     ...(input.security !== undefined && input.security.devices.length > 0 ? { devices: input.security.devices } : {}),
     // Held to the task's disk size where the engine's storage driver can (runtime/disk-quota.ts).
     ...(launch.resources.diskMb > 0 ? { storageSizeBytes: launch.resources.diskMb * MiB } : {}),
+    ...(launch.readOnlyRootFilesystem === true ? { readOnlyRootfs: true } : {}),
   };
 };
 

@@ -4,6 +4,7 @@ import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { LaunchTaskRequest__Output } from '../proto/generated/titus/executor/v1/LaunchTaskRequest.js';
 import { containerInfoSchema, type ContainerInfo } from './container-info.js';
 import { mapKeyForPath } from './env-limits.js';
+import { refuseUndefinedContainerInfoFields, refuseUnsupportedContainerInfo } from './unsupported-fields.js';
 import type { LaunchSpec, TaskResources } from './types.js';
 
 /** Task ids name containers too, so they follow Docker's container-name rules. */
@@ -25,9 +26,17 @@ export const checkField = <T>(schema: z.ZodType<T>, value: unknown, prefix: stri
   throw new ExecutorError('INVALID_ARGUMENT', `${path}: ${issue?.message ?? 'invalid'}`, { field: path });
 };
 
-/** Throws INVALID_ARGUMENT naming the first field of `info` that the ContainerInfo schema refuses. */
+/**
+ * A ContainerInfo as a launch takes it: the schema, and no field set that the
+ * executor would not honour (docs/fields.md). Only at launch: a stored task's
+ * record is read back with the schema alone, so a task already running is
+ * never lost to a refusal added later.
+ */
+const launchContainerInfoSchema = containerInfoSchema.superRefine(refuseUnsupportedContainerInfo);
+
+/** Throws INVALID_ARGUMENT naming the first field of `info` that a launch refuses. */
 export const checkContainerInfo = (info: unknown): void => {
-  checkField(containerInfoSchema, info, 'containerInfo');
+  checkField(launchContainerInfoSchema, info, 'containerInfo');
 };
 
 export const parseTaskId = (value: unknown): string => checkField(taskIdSchema, value, 'taskId');
@@ -159,12 +168,13 @@ const parseContainerInfo = (req: LaunchTaskRequest__Output, decodeBytes: (b: Uin
         field: 'containerInfoBytes',
       });
     }
-    return checkField(containerInfoSchema, decoded, 'containerInfoBytes');
+    refuseUndefinedContainerInfoFields(bytes, 'containerInfoBytes');
+    return checkField(launchContainerInfoSchema, decoded, 'containerInfoBytes');
   }
   if (req.containerInfo === undefined || req.containerInfo === null) {
     throw new ExecutorError('INVALID_ARGUMENT', 'containerInfo: is required (containerInfo or containerInfoBytes)', {
       field: 'containerInfo',
     });
   }
-  return checkField(containerInfoSchema, req.containerInfo, 'containerInfo');
+  return checkField(launchContainerInfoSchema, req.containerInfo, 'containerInfo');
 };

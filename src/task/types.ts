@@ -101,6 +101,8 @@ export interface LaunchSpec {
   readonly workingDir?: string;
   /** Killed with reason runtimeLimitExceeded this long after it started; absent: no limit. */
   readonly runtimeLimitSeconds?: number;
+  /** The image's filesystem is mounted read-only (a pod's readOnlyRootFilesystem); mounts and tmpfs stay writable. */
+  readonly readOnlyRootFilesystem?: boolean;
   /**
    * Tasks with the same key share one network namespace and hostname, held by
    * a pause container that outlives each of them (a Kubernetes pod's

@@ -50,9 +50,7 @@ const upstreamBytes = (): Uint8Array => {
   const proc = protobuf.Writer.create();
   proc.uint32((1 << 3) | 2).string('/bin/sh').uint32((2 << 3) | 2).string('-c').uint32((2 << 3) | 2).string('env; cat /proc/1/oom_score_adj');
   w.uint32((38 << 3) | 2).bytes(proc.finish()); // process {entrypoint, command}
-  const alloc = protobuf.Writer.create();
-  alloc.uint32((1 << 3) | 2).bytes(protobuf.Writer.create().uint32((2 << 3) | 2).string('uuid-1').finish());
-  w.uint32((41 << 3) | 2).bytes(alloc.finish()); // signedAddressAllocation
+  // signedAddressAllocation (41) is refused (docs/fields.md): see the test below.
   w.uint32((42 << 3) | 0).uint64(1_700_000_000_123); // jobAcceptedTimestampMs
   return w.finish();
 };
@@ -68,7 +66,6 @@ t.test('raw ContainerInfo bytes with upstream field numbers decode to the same t
   t.equal(info?.jobAcceptedTimestampMs, '1700000000123');
   t.same(info?.process?.command, ['-c', 'env; cat /proc/1/oom_score_adj']);
   t.same(info?.userProvidedEnv, { FROM_USER: 'u1' });
-  t.ok(info?.signedAddressAllocation && info.signedAddressAllocation.length > 0, 'field 41 kept as bytes');
   const viaObject = await ex.launch({ taskId: objId, containerInfo: info ?? {} });
   t.same(viaObject.containerInfo, viaBytes.containerInfo, 'bytes and message give the same ContainerInfo');
   const updates = await ex.waitForState(bytesId, 'terminal');
@@ -81,6 +78,18 @@ t.test('raw ContainerInfo bytes with upstream field numbers decode to the same t
   t.match(out, /^500$/m, 'oomScoreAdj from the bytes reached the container');
   const normalise = (text: string, id: string): string[] => text.split(id).join('ID').split(id.toLowerCase()).join('ID').split('\n').sort();
   t.same(normalise((await ex.get(objId)).outputTail ?? '', objId), normalise(out, bytesId), 'both ran the same container config');
+});
+
+t.test('a signedAddressAllocation (field 41, an embedded message) decodes as bytes and is refused by name, not ignored', async (t) => {
+  const w = protobuf.Writer.create();
+  w.uint32((31 << 3) | 2).string(h.images.busyboxRepo);
+  const alloc = protobuf.Writer.create();
+  alloc.uint32((1 << 3) | 2).bytes(protobuf.Writer.create().uint32((2 << 3) | 2).string('uuid-1').finish());
+  w.uint32((41 << 3) | 2).bytes(alloc.finish());
+  await t.rejects(ex.launch({ taskId: uniqueTaskId('alloc'), containerInfoBytes: Buffer.from(w.finish()) }), {
+    code: grpc.status.INVALID_ARGUMENT,
+    details: /^containerInfoBytes\.signedAddressAllocation: /,
+  });
 });
 
 t.test('undecodable or oversize ContainerInfo bytes are INVALID_ARGUMENT', async (t) => {
