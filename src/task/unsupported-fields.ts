@@ -86,6 +86,7 @@ export const RECOGNISED_PASSTHROUGH_ATTRIBUTES: readonly string[] = [
   'titusParameter.agent.apparmorProfile',
   'titusParameter.agent.tunEnabled',
   'titusParameter.agent.noNewPrivileges',
+  'titusParameter.agent.imageBuildingEnabled',
   // Log upload to S3 (i16l).
   'titusParameter.agent.log.uploadThresholdTime',
   'titusParameter.agent.log.uploadCheckInterval',
@@ -121,8 +122,16 @@ const passthroughProblem = (key: string, value: string): string | undefined => {
   }
   if (RECOGNISED_PASSTHROUGH_ATTRIBUTES.includes(key)) return undefined;
   const known = REFUSED_PASSTHROUGH_ATTRIBUTES[key];
-  return known ?? 'is not an attribute this executor knows, so it would not act on it (docs/fields.md lists the ones it does)';
+  if (known !== undefined) return known;
+  // Keys in the namespaces that ask the agent for something are refused when unknown: running
+  // without what they ask is the silent ignoring this table exists to prevent. Other keys
+  // (the control plane's own bookkeeping, a user's tags) ask the host for nothing.
+  if (!ASKING_NAMESPACES.some((prefix) => key.startsWith(prefix))) return undefined;
+  return 'is not an attribute this executor knows, so it would not act on it (docs/fields.md lists the ones it does)';
 };
+
+/** Passthrough key prefixes whose attributes are instructions to the agent (Titus' `titusParameter.agent.*`) or to this executor. */
+export const ASKING_NAMESPACES: readonly string[] = ['titusParameter.', 'titus.executor.'];
 
 /** A zod refinement for the ContainerInfo schema: one issue per refused field, its path naming it. */
 export const refuseUnsupportedContainerInfo = (info: RefusableContainerInfo, ctx: z.RefinementCtx): void => {

@@ -213,6 +213,11 @@ const BASE_INFO = { imageName: 'busybox' };
 t.test('the base ContainerInfo is accepted, so each refusal below is the field’s', async (t) => {
   t.doesNotThrow(() => checkContainerInfo(BASE_INFO));
   t.doesNotThrow(() => checkContainerInfo({ ...BASE_INFO, passthroughAttributes: { 'titusParameter.agent.hostnameStyle': '' } }), 'hostnameStyle "" is accepted');
+  t.doesNotThrow(
+    () => checkContainerInfo({ ...BASE_INFO, passthroughAttributes: { 'titus.agent.applicationStack': 'prod', 'com.example.team': 'x' } }),
+    'keys outside the asking namespaces (titusParameter., titus.executor.) ask the host for nothing and are accepted',
+  );
+  t.throws(() => checkContainerInfo({ ...BASE_INFO, passthroughAttributes: { 'titus.executor.somethingNew': 'x' } }), 'an unknown titus.executor. key is refused');
   t.doesNotThrow(() => checkContainerInfo({ ...BASE_INFO, ignoreLaunchGuard: true, networkConfigInfo: { eniLabel: '1', eniLablel: '1' } }), 'the control plane’s ignoreLaunchGuard and ENI index are accepted');
 });
 
