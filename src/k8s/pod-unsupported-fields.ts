@@ -231,7 +231,7 @@ export const refuseUnsupportedPodFields = (pod: K8sPod): void => {
     } catch (err) {
       // The volume is the field; the message names its source kind (as pod-volumes.ts words it).
       const kind = isExecutorError(err) ? (err.field ?? '').split('.').pop() : undefined;
-      throw invalidArgument(`pod.spec.volumes.${i}`, `volume ${v.name}: only emptyDir, configMap, secret, projected, downwardAPI and nfs volumes are supported, not ${kind ?? 'this kind'}`);
+      throw invalidArgument(`pod.spec.volumes.${i}`, `volume ${v.name}: only emptyDir, configMap, secret, projected, downwardAPI and nfs volumes are supported; ${kind === undefined ? 'it names no volume source' : `${kind} is not`}`);
     }
     checkObject(v.emptyDir, EMPTY_DIR_FIELDS, `pod.spec.volumes.${i}.emptyDir`);
   }
