@@ -15,10 +15,10 @@
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../src/common/log.js';
 import { RotatingLogWriter } from '../../src/logs/rotating-writer.js';
@@ -29,6 +29,7 @@ import { LogUploader } from '../../src/logs/upload/log-uploader.js';
 import { isComplete, pendingDir, taskFilesDir, writeTarget } from '../../src/logs/upload/upload-files.js';
 import { uploadTargetFor, type UploadSettingError } from '../../src/logs/upload/upload-target.js';
 import type { StoredLine } from '../../src/logs/stored-line.js';
+import { openConfined } from '../../src/logs/upload/upload-source.js';
 import type { ContainerOutputSource } from '../../src/runtime/container-runtime.js';
 import { FakeS3 } from './fixtures/fake-s3.js';
 import { FakeSts } from '../metadata-proxy/fixtures/fake-sts.js';
@@ -136,6 +137,11 @@ t.test("an ended task's stdout, stderr and /logs files land under Titus' keys, a
   writeFileSync(join(files, 'sub', 'nested.txt'), 'nested\n');
   const big = randomBytes(6 * MIB + 123);
   writeFileSync(join(files, 'big.bin'), big);
+  // Links the task made to host files: never followed.
+  const hostSecret = join(tempDir(t), 'host-secret.txt');
+  writeFileSync(hostSecret, 'host only\n');
+  symlinkSync(hostSecret, join(files, 'leak.txt'));
+  symlinkSync(dirname(hostSecret), join(files, 'leakdir'));
 
   await writeEndedMarker(dir, Date.now());
   uploader.taskEnded(taskId, dir);
@@ -146,6 +152,7 @@ t.test("an ended task's stdout, stderr and /logs files land under Titus' keys, a
   const keys = fakes.s3.keys(BUCKET);
   for (const k of ['stdout', 'stderr', 'app.txt', 'sub/nested.txt', 'big.bin']) t.ok(keys.includes(`${prefix}${k}`), `${prefix}${k} uploaded`);
   t.ok(keys.every((k) => k.startsWith(prefix)), 'every key under the task prefix');
+  t.notOk(keys.some((k) => k.includes('leak')), 'links to host files and directories are not followed');
   t.same(uploadedLines(fakes.s3, prefix, 'stdout'), out, 'stdout: every line once, in order, across the rotated segments');
   t.same(uploadedLines(fakes.s3, prefix, 'stderr'), err, 'stderr: every line once, in order');
   t.equal(text(fakes.s3, `${prefix}sub/nested.txt`), 'nested\n');
@@ -340,4 +347,20 @@ t.test('kill -9 in the middle of a multipart upload: a new process resumes it an
   t.equal(fakes.s3.callsOf('CreateMultipartUpload').length, 1, 'the same multipart upload was resumed');
   t.ok(fakes.s3.object(BUCKET, key)?.body.equals(big), 'the object is the file, byte for byte');
   t.equal(readFileSync(join(taskFilesDir(dir), 'big.bin')).length, big.length);
+});
+
+t.test('a /logs path that resolves outside the task directory (a directory swapped for a link) is refused at open', async (t) => {
+  const root = tempDir(t);
+  const files = join(root, 'files');
+  mkdirSync(files);
+  const outside = tempDir(t);
+  writeFileSync(join(outside, 'secret.txt'), 'host only\n');
+  writeFileSync(join(files, 'ok.txt'), 'fine\n');
+  symlinkSync(outside, join(files, 'swapped'));
+  symlinkSync(join(outside, 'secret.txt'), join(files, 'link.txt'));
+  const confined = realpathSync(files);
+  await t.rejects(openConfined(join(files, 'swapped', 'secret.txt'), confined), { name: 'OutsideTaskDirError' });
+  await t.rejects(openConfined(join(files, 'link.txt'), confined), { code: 'ELOOP' }, 'a link as the last component is not followed');
+  const ok = await openConfined(join(files, 'ok.txt'), confined);
+  await ok.close();
 });

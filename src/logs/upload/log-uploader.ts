@@ -14,9 +14,9 @@
  * executor picks every unfinished task up again (start()) and resumes
  * multipart uploads where they stopped.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, realpathSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { sleepUnlessAborted } from '../../common/abortable.js';
@@ -26,7 +26,7 @@ import type { LogUploadConfig } from './config.js';
 import { listPending } from './pending-segments.js';
 import { S3Clients, type HostCredentials } from './s3-clients.js';
 import { isUploaded, uploadObject, type ObjectJob } from './s3-object-upload.js';
-import type { SourceKind } from './upload-source.js';
+import { OutsideTaskDirError, type SourceKind } from './upload-source.js';
 import { holdsLogs, isComplete, markComplete, pendingDir, readTarget, stateDir, stateNameFor, taskFilesDir, writeTarget } from './upload-files.js';
 import { BUILT_IN_UPLOAD_PATTERNS, compileUploadRegexp, type UploadTarget } from './upload-target.js';
 
@@ -175,6 +175,8 @@ class TaskUploadLoop {
   private wake: (() => void) | undefined;
   private readonly regexp: RegExp | undefined;
   private readonly log: Logger;
+  /** The task's /logs on the host, resolved (the real path the confinement check compares with). */
+  private readonly filesDir: string;
 
   constructor(
     private readonly taskId: string,
@@ -183,6 +185,7 @@ class TaskUploadLoop {
     private readonly deps: LoopDeps,
   ) {
     this.log = deps.log.child({ taskId, bucket: target.bucket, keyPrefix: target.keyPrefix });
+    this.filesDir = realpathOr(taskFilesDir(dir));
     let regexp: RegExp | undefined;
     try {
       regexp = compileUploadRegexp(target.uploadRegexp);
@@ -255,8 +258,14 @@ class TaskUploadLoop {
         const st = await stat(path).catch(() => undefined);
         if (st === undefined || now - st.mtimeMs < this.target.uploadThresholdMs || !this.due(rel)) continue;
       }
-      if (await this.send(path, 'raw', rel)) sent++;
-      if (!final && !this.target.keepLocalFileAfterUpload && (await this.uploadedAsIs(path, rel))) {
+      try {
+        if (await this.send(path, 'raw', rel)) sent++;
+      } catch (err) {
+        if (!(err instanceof OutsideTaskDirError) && (err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+        this.log.warn({ file: rel }, 'a link in the task log directory is not followed: not uploaded');
+        continue;
+      }
+      if (!final && !this.target.keepLocalFileAfterUpload && (await this.uploadedAsIs(path, rel)) && this.insideFiles(path)) {
         await rm(path, { force: true });
       }
     }
@@ -266,6 +275,12 @@ class TaskUploadLoop {
       for (const stream of ['stdout', 'stderr'] as const) if (await this.send(current, stream, stream, { skipEmpty: false })) sent++;
     }
     return sent;
+  }
+
+  /** The file's directory still resolves inside the task's /logs (the task may have swapped one for a link). */
+  private insideFiles(path: string): boolean {
+    const parent = realpathOr(dirname(path));
+    return parent === this.filesDir || parent.startsWith(`${this.filesDir}${sep}`);
   }
 
   private due(rel: string): boolean {
@@ -278,7 +293,8 @@ class TaskUploadLoop {
   }
 
   private job(path: string, kind: SourceKind, relKey: string): ObjectJob {
-    return { bucket: this.target.bucket, key: `${this.target.keyPrefix}${relKey}`, path, kind, stateFile: this.stateFile(relKey) };
+    const confineTo = kind === 'raw' ? this.filesDir : undefined;
+    return { bucket: this.target.bucket, key: `${this.target.keyPrefix}${relKey}`, path, kind, stateFile: this.stateFile(relKey), ...(confineTo !== undefined ? { confineTo } : {}) };
   }
 
   /** The file is up as it is now (unchanged since): only then may it be removed. */
@@ -296,6 +312,14 @@ class TaskUploadLoop {
     return outcome === 'uploaded';
   }
 }
+
+const realpathOr = (path: string): string => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+};
 
 /** Regular files under `dir`, depth first; symbolic links are not followed (they may point anywhere on the host). */
 const listFiles = async (dir: string): Promise<string[]> => {

@@ -11,7 +11,7 @@
  * file would send all of it again; the three calls done here are all it would
  * do otherwise.
  */
-import { readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../common/atomic-file.js';
-import { readSource, type SourceKind } from './upload-source.js';
+import { openConfined, readSource, type SourceKind } from './upload-source.js';
 
 export interface ObjectJob {
   readonly bucket: string;
@@ -30,6 +30,8 @@ export interface ObjectJob {
   readonly path: string;
   readonly kind: SourceKind;
   readonly stateFile: string;
+  /** The file must be under this directory once opened (files the task wrote itself). */
+  readonly confineTo?: string;
 }
 
 export interface UploadLimits {
@@ -69,20 +71,37 @@ const sameSource = (a: SourceId, b: SourceId): boolean => a.ino === b.ino && a.s
 
 /** Whether `job`'s object is up for this version of its file (a state file saying done). */
 export const isUploaded = async (job: Pick<ObjectJob, 'path' | 'stateFile' | 'key'>): Promise<boolean> => {
-  const st = await stat(job.path).catch(() => undefined);
+  const st = await lstat(job.path).catch(() => undefined);
   const state = await readState(job.stateFile);
   return st !== undefined && state !== undefined && state.done && state.key === job.key && sameSource(state.source, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
 };
 
+/** The file's identity as opened (no link followed, confined where asked); undefined when it is gone. */
+const identify = async (job: ObjectJob): Promise<SourceId | undefined> => {
+  let handle;
+  try {
+    handle = await openConfined(job.path, job.confineTo);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const st = await handle.stat();
+    return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+};
+
 export const uploadObject = async (s3: S3Client, job: ObjectJob, limits: UploadLimits, signal: AbortSignal): Promise<ObjectOutcome> => {
-  const st = await stat(job.path).catch(() => undefined);
+  const st = await identify(job);
   if (st === undefined) return 'source-gone';
-  const source: SourceId = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  const source: SourceId = st;
   const previous = await readState(job.stateFile);
   if (previous?.done === true && previous.key === job.key && sameSource(previous.source, source)) return 'already-uploaded';
   if (st.size < limits.multipartThresholdBytes) {
     const chunks: Buffer[] = [];
-    for await (const c of readSource(job.path, job.kind, 0, st.size)) chunks.push(c.data);
+    for await (const c of readSource(job.path, job.kind, 0, st.size, job.confineTo)) chunks.push(c.data);
     if (limits.skipEmpty && chunks.every((c) => c.length === 0)) {
       await writeState(job.stateFile, { key: job.key, source, done: true, parts: [] });
       return 'empty';
@@ -117,7 +136,7 @@ export const uploadObject = async (s3: S3Client, job: ObjectJob, limits: UploadL
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let end = state.parts.at(-1)?.end ?? 0;
-  for await (const chunk of readSource(job.path, job.kind, end, st.size)) {
+  for await (const chunk of readSource(job.path, job.kind, end, st.size, job.confineTo)) {
     pending.push(chunk.data);
     pendingBytes += chunk.data.length;
     end = chunk.end;

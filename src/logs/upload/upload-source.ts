@@ -8,7 +8,9 @@
  *   file (`<timestamp> <o|e> <text>` per line, src/logs/stored-line.ts), one
  *   per line, as the task wrote them. Chunks end at line ends.
  */
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readlink, type FileHandle } from 'node:fs/promises';
+import { sep } from 'node:path';
 import { parseStoredLine } from '../stored-line.js';
 
 export type SourceKind = 'raw' | 'stdout' | 'stderr';
@@ -21,9 +23,34 @@ export interface SourceChunk {
 
 const BLOCK = 1024 * 1024;
 
+/** A file of the task's own directory that resolves outside it (a symbolic link the task made). */
+export class OutsideTaskDirError extends Error {
+  constructor(path: string) {
+    super(`${path} leads out of the task's log directory: not uploaded`);
+    this.name = 'OutsideTaskDirError';
+  }
+}
+
+/**
+ * Opens `path` for reading without following a link at its end, and, with
+ * `confineTo`, only when the file opened is under that directory: the task
+ * writes its /logs itself and could swap a directory on the way for a link
+ * to a host file between our listing and our open.
+ */
+export const openConfined = async (path: string, confineTo: string | undefined): Promise<FileHandle> => {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  if (confineTo === undefined) return handle;
+  const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => '');
+  if (!opened.startsWith(`${confineTo}${sep}`)) {
+    await handle.close();
+    throw new OutsideTaskDirError(path);
+  }
+  return handle;
+};
+
 /** Chunks of `path` from `from` up to `size` (the size the upload started with: later appends are not its). */
-export async function* readSource(path: string, kind: SourceKind, from: number, size: number): AsyncGenerator<SourceChunk> {
-  const handle = await open(path, 'r');
+export async function* readSource(path: string, kind: SourceKind, from: number, size: number, confineTo?: string): AsyncGenerator<SourceChunk> {
+  const handle = await openConfined(path, confineTo);
   try {
     const block = Buffer.alloc(BLOCK);
     let offset = from;
