@@ -14,6 +14,7 @@
  * executor picks every unfinished task up again (start()) and resumes
  * multipart uploads where they stopped.
  */
+import { setMaxListeners } from 'node:events';
 import { chmodSync, mkdirSync, realpathSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -27,7 +28,7 @@ import { listPending } from './pending-segments.js';
 import { S3Clients, type HostCredentials } from './s3-clients.js';
 import { isUploaded, uploadObject, type ObjectJob } from './s3-object-upload.js';
 import { OutsideTaskDirError, type SourceKind } from './upload-source.js';
-import { holdsLogs, isComplete, markComplete, pendingDir, readTarget, stateDir, stateNameFor, taskFilesDir, writeTarget } from './upload-files.js';
+import { holdsLogs, isComplete, markComplete, pendingDir, readTarget, stateDir, stateNameFor, taskFilesDir, writeTargetUnsynced } from './upload-files.js';
 import { BUILT_IN_UPLOAD_PATTERNS, compileUploadRegexp, type UploadTarget } from './upload-target.js';
 
 export interface LogUploaderOptions {
@@ -66,6 +67,8 @@ export class LogUploader {
   private readonly slots: Slots;
 
   constructor(private readonly options: LogUploaderOptions) {
+    // One listener per task loop on the shared stop signal: many tasks are not a leak.
+    setMaxListeners(0, this.abort.signal);
     this.clients = new S3Clients(options.config, options.hostCredentials);
     this.slots = new Slots(options.config.concurrency);
   }
@@ -106,8 +109,10 @@ export class LogUploader {
     chmodSync(files, 0o777);
     if (target !== undefined) {
       mkdirSync(pendingDir(dir), { recursive: true, mode: 0o750 });
-      await writeTarget(dir, target);
+      const written = await writeTargetUnsynced(dir, target);
       this.loopFor(taskId, dir, target);
+      // On disk within moments, not on the launch path: only a host crash in between could lose it.
+      written.synced().catch((err: unknown) => this.options.log.warn({ taskId, err: errorMessage(err) }, "cannot flush the task's upload target to disk"));
     }
     return files;
   }

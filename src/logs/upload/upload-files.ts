@@ -10,8 +10,8 @@
  *   upload/complete       every log of the ended task is up: the retention sweep may remove it
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { uploadTargetSchema, type UploadTarget } from './upload-target.js';
 
@@ -27,6 +27,30 @@ const completeFile = (taskDir: string): string => join(taskDir, UPLOAD_DIR, 'com
 
 export const writeTarget = (taskDir: string, target: UploadTarget): Promise<void> =>
   writeFileAtomic(targetFile(taskDir), `${JSON.stringify(target)}\n`, 0o600, 0o750);
+
+/**
+ * The same on the launch path: written and renamed into place (an executor
+ * crash cannot tear it), without waiting for the disk; `synced` flushes it and
+ * its directory afterwards, off the launch path.
+ */
+export const writeTargetUnsynced = async (taskDir: string, target: UploadTarget): Promise<{ synced: () => Promise<void> }> => {
+  const file = targetFile(taskDir);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(target)}\n`, { mode: 0o600 });
+  await rename(temporary, file);
+  return {
+    synced: async () => {
+      for (const path of [file, dirname(file)]) {
+        const handle = await open(path, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }
+    },
+  };
+};
 
 /** The task's target; undefined when it has none (not uploaded) or the file is unreadable. */
 export const readTarget = async (taskDir: string): Promise<UploadTarget | undefined> => {
