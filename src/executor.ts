@@ -16,6 +16,7 @@ import { readPublishedTaskViews } from './task/published-tasks.js';
 import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
 import { checkMetadataProxyConfig, startMetadataService, type MetadataService } from './parts/metadata-service.js';
 import { startTaskLogStore, type TaskLogStore } from './logs/index.js';
+import { createLogUploadPart } from './parts/log-upload-part.js';
 import { startInterlinkIfEnabled, type Interlink } from './k8s/index.js';
 
 export interface Executor {
@@ -91,6 +92,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     onPaused: () => metrics.logCopyPauses.inc(),
     onDropped: (lines) => metrics.logLinesDropped.inc(lines),
   });
+  const logUpload = createLogUploadPart(logs.uploader, config.logUpload);
   const tasks = new TaskManager({
     // The network part keeps the plain runtime: it needs the sandbox calls the metrics wrapper does not forward.
     runtime: instrumented,
@@ -99,7 +101,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     log,
     // The metadata part right after the network part: released (task detached) before the address is.
     // Volumes after the GPUs: mounted before the network is set up, unmounted after it is gone.
-    parts: [gpu, volumes, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
+    parts: [gpu, volumes, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...(logUpload !== undefined ? [logUpload] : []), ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
     store: new TaskStore(config.stateDir, { onWriteFailed: () => metrics.stateWriteFailures.inc() }),
     engine: engineMonitor,

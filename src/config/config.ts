@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ExecutorError } from '../common/errors.js';
 import { hostConfigSchema } from '../host/host-config.js';
 import { metadataProxyConfigSchema } from '../metadata-proxy/config.js';
+import { logUploadConfigSchema } from '../logs/upload/config.js';
 import { interlinkConfigSchema } from './interlink-config.js';
 import { securityConfigSchema } from './security-config.js';
 import { executorNetworkConfigSchema } from '../vpc/config.js';
@@ -133,6 +134,8 @@ export const configSchema = z
         finishTimeoutMs: z.number().int().positive().default(10_000),
       })
       .prefault({}),
+    /** Task logs to S3 during and after each task, as Titus did (docs/log-upload.md); off by default. */
+    logUpload: logUploadConfigSchema.prefault({}),
     /** Where `titus-executor run-task` processes publish their tasks, so the daemon lists them. */
     runTaskDir: z.string().default('/run/titus-executor/run-task'),
     tasks: z

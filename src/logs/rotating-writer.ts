@@ -1,7 +1,9 @@
-import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CURRENT_FILE, fileAge, rotatedFile } from './log-files.js';
 import { formatStoredLine, storedLineBytes, truncateToFit, type StoredLine } from './stored-line.js';
+import { linkRotatedForUpload, pendingInode } from './upload/pending-segments.js';
+import { pendingDir } from './upload/upload-files.js';
 
 export interface RotationLimits {
   /** Bytes per file; a line that alone is longer is cut to fit. */
@@ -32,6 +34,10 @@ export class RotatingLogWriter {
   static async open(dir: string, limits: RotationLimits): Promise<RotatingLogWriter> {
     await mkdir(dir, { recursive: true, mode: 0o750 });
     await dropFilesBeyond(dir, limits.maxFiles);
+    // A crash between linking output.log for upload and renaming it: finish that rotation, or
+    // the lines appended now would go up twice (in that segment and in the next).
+    const current = await stat(join(dir, CURRENT_FILE)).catch(() => undefined);
+    if (current !== undefined && pendingInode(pendingDir(dir), current.ino) !== undefined) await shiftFiles(dir, limits.maxFiles);
     const handle = await open(join(dir, CURRENT_FILE), 'a+', 0o640);
     try {
       const size = await dropTornLine(handle);
@@ -75,18 +81,27 @@ export class RotatingLogWriter {
   private async rotate(): Promise<void> {
     await this.handle.close();
     const current = join(this.dir, CURRENT_FILE);
-    if (this.limits.maxFiles <= 1) {
-      await rm(current, { force: true });
-    } else {
-      for (let n = this.limits.maxFiles - 1; n >= 2; n--) {
-        await rename(join(this.dir, rotatedFile(n - 1)), join(this.dir, rotatedFile(n))).catch(ignoreMissing);
-      }
-      await rename(current, join(this.dir, rotatedFile(1)));
-    }
+    // Before anything is renamed or dropped: the link keeps the bytes until they are uploaded.
+    // Should it fail (no inode left), the output is still stored; only that segment may miss its upload.
+    await linkRotatedForUpload(this.dir, current).catch(() => undefined);
+    await shiftFiles(this.dir, this.limits.maxFiles);
     this.handle = await open(current, 'a+', 0o640);
     this.size = 0;
   }
 }
+
+/** output.log.(n-1) → output.log.n, …, output.log → output.log.1 (or output.log dropped when only one file is kept). */
+const shiftFiles = async (dir: string, maxFiles: number): Promise<void> => {
+  const current = join(dir, CURRENT_FILE);
+  if (maxFiles <= 1) {
+    await rm(current, { force: true });
+    return;
+  }
+  for (let n = maxFiles - 1; n >= 2; n--) {
+    await rename(join(dir, rotatedFile(n - 1)), join(dir, rotatedFile(n))).catch(ignoreMissing);
+  }
+  await rename(current, join(dir, rotatedFile(1)));
+};
 
 const ignoreMissing = (err: unknown): void => {
   if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

@@ -15,6 +15,8 @@ import type { RotationLimits } from './rotating-writer.js';
 import type { StoredLine } from './stored-line.js';
 import { LogSpaceReserve, type LogSpaceEvents } from './space-reserve.js';
 import type { LogLine, LogQuery, TaskLogReader, TaskOutputSink } from './types.js';
+import type { LogUploader } from './upload/log-uploader.js';
+import { holdsLogs } from './upload/upload-files.js';
 
 export interface TaskLogStoreOptions extends RotationLimits {
   readonly stateDir: string;
@@ -31,6 +33,8 @@ export interface TaskLogStoreOptions extends RotationLimits {
   readonly finishTimeoutMs: number;
   readonly source: ContainerOutputSource;
   readonly log: Logger;
+  /** Sends ended tasks' logs to S3 (logUpload); the sweep keeps what it has not sent yet. */
+  readonly uploader?: LogUploader;
 }
 
 /** A following reader looks again this often even without news: the safety net under ChangeSignal. */
@@ -65,6 +69,11 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
   constructor(private readonly options: TaskLogStoreOptions) {
     this.root = options.dir ?? logsRoot(options.stateDir);
     this.reserve = new LogSpaceReserve(this.root, options.reserveBytes ?? 0, options.spaceEvents);
+  }
+
+  /** The S3 uploader of task logs, when logUpload is on. */
+  get uploader(): LogUploader | undefined {
+    return this.options.uploader;
   }
 
   /** Creates the logs directory and removes what is past retention, now and then every sweep interval. */
@@ -138,9 +147,13 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
     if (dir === undefined || !existsSync(dir)) return;
     this.endedAt.set(taskId, atMs);
     this.changes.notify(taskId);
-    writeEndedMarker(dir, atMs).catch((err: unknown) => {
-      this.options.log.warn({ taskId, err: errorMessage(err) }, 'cannot record that the task ended; its logs are kept until it is');
-    });
+    writeEndedMarker(dir, atMs).then(
+      // After the marker: a restarted executor that finds it gives the task its final upload too.
+      () => this.options.uploader?.taskEnded(taskId, dir),
+      (err: unknown) => {
+        this.options.log.warn({ taskId, err: errorMessage(err) }, 'cannot record that the task ended; its logs are kept until it is');
+      },
+    );
   }
 
   read(taskId: string, query: LogQuery): AsyncIterable<readonly LogLine[]> {
@@ -161,6 +174,7 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
     const running = [...this.collectors.values()];
     for (const c of running) c.stop();
     await Promise.all(running.map((c) => settlesWithin(c.done, STOP_WAIT_MS)));
+    await this.options.uploader?.stop();
     this.changes.notifyAll();
     await this.sweep();
   }
@@ -220,6 +234,11 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
       const dir = join(this.root, taskId);
       const at = this.endedAt.get(taskId) ?? (await readEndedMarker(dir));
       if (at === undefined || at + this.options.retentionMs > nowMs) continue;
+      if (holdsLogs(dir)) {
+        // Never removed before they are up: the uploader retries until they are.
+        if (this.options.uploader !== undefined) continue;
+        this.options.log.warn({ taskId }, 'removing task logs past retention that were never all uploaded: logUpload is off');
+      }
       try {
         await rm(dir, { recursive: true, force: true });
         removed.push(taskId);
