@@ -101,7 +101,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     log,
     // The metadata part right after the network part: released (task detached) before the address is.
     // Volumes after the GPUs: mounted before the network is set up, unmounted after it is gone.
-    parts: [gpu, volumes, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...(logUpload !== undefined ? [logUpload] : []), ...parts],
+    parts: [gpu, volumes, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), logUpload, ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
     store: new TaskStore(config.stateDir, { onWriteFailed: () => metrics.stateWriteFailures.inc() }),
     engine: engineMonitor,

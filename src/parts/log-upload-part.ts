@@ -46,12 +46,45 @@ export class LogUploadPart implements TaskPart {
     try {
       return uploadTargetFor(infoOf(launch), this.config);
     } catch (err) {
-      if (err instanceof UploadSettingError) throw invalidArgument(err.field, err.message);
+      if (err instanceof UploadSettingError) throw invalidArgument(`containerInfo.${err.field}`, err.message);
       throw err;
     }
   }
 }
 
-/** The part when the log store has an uploader (logUpload.enabled), else undefined. */
-export const createLogUploadPart = (uploader: LogUploader | undefined, config: LogUploadConfig): LogUploadPart | undefined =>
-  uploader === undefined ? undefined : new LogUploadPart(uploader, config);
+/** The log passthrough attribute that asks for no upload: honoured by not uploading, so accepted where upload is off. */
+const DISABLE_UPLOADS = 'titusParameter.agent.log.disableUploads';
+const LOG_ATTRIBUTE_PREFIX = 'titusParameter.agent.log.';
+
+/**
+ * Where log upload is off (logUpload.enabled false): a task that asks for an
+ * upload (logUploadRegexp, or a log attribute other than disableUploads) is
+ * refused naming the field, since it would run with its logs kept on this
+ * host only, the silent ignoring docs/fields.md rules out.
+ */
+export class LogUploadOffPart implements TaskPart {
+  readonly name = 'log-upload-off';
+
+  admit(launch: LaunchSpec): void {
+    const off = 'log upload to S3 is off on this host (logUpload.enabled: false); launch the task on a host that uploads, or without it';
+    const regexp = launch.containerInfo.logUploadRegexp;
+    if (regexp !== undefined && regexp !== '') throw invalidArgument('containerInfo.logUploadRegexp', off);
+    for (const [key, value] of Object.entries(launch.containerInfo.passthroughAttributes ?? {})) {
+      if (!key.startsWith(LOG_ATTRIBUTE_PREFIX) || value === '') continue;
+      if (key === DISABLE_UPLOADS) continue;
+      throw invalidArgument(`containerInfo.passthroughAttributes.${key}`, off);
+    }
+  }
+
+  acquire(): Promise<PartGrant> {
+    return Promise.resolve({});
+  }
+
+  release(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The part when the log store has an uploader (logUpload.enabled), else the one that refuses upload requests. */
+export const createLogUploadPart = (uploader: LogUploader | undefined, config: LogUploadConfig): LogUploadPart | LogUploadOffPart =>
+  uploader === undefined ? new LogUploadOffPart() : new LogUploadPart(uploader, config);

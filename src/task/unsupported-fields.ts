@@ -79,7 +79,7 @@ export const RECOGNISED_PASSTHROUGH_ATTRIBUTES: readonly string[] = [
   'titusParameter.agent.imds.requireToken',
   'titusParameter.agent.assignIPv6Address',
   'titusParameter.agent.hostnameStyle',
-  // Honoured by work merged alongside (docs/fields.md marks them "pending"): security profiles and devices (i16s).
+  // Security profiles and devices (task-security.ts).
   'titusParameter.agent.fuseEnabled',
   'titusParameter.agent.kvmEnabled',
   'titusParameter.agent.seccompProfile',
@@ -87,10 +87,9 @@ export const RECOGNISED_PASSTHROUGH_ATTRIBUTES: readonly string[] = [
   'titusParameter.agent.tunEnabled',
   'titusParameter.agent.noNewPrivileges',
   'titusParameter.agent.imageBuildingEnabled',
-  // Log upload to S3 (i16l).
+  // Log upload to S3 (src/logs/upload; refused where upload is off: parts/log-upload-part.ts).
   'titusParameter.agent.log.uploadThresholdTime',
   'titusParameter.agent.log.uploadCheckInterval',
-  'titusParameter.agent.log.stdioCheckInterval',
   'titusParameter.agent.log.keepLocalFileAfterUpload',
   'titusParameter.agent.log.s3BucketName',
   'titusParameter.agent.log.s3PathPrefix',
@@ -110,6 +109,7 @@ export const REFUSED_PASSTHROUGH_ATTRIBUTES: Readonly<Record<string, string>> = 
   'titusParameter.agent.service.serviceMesh.enabled': 'the service-mesh sidecar is not supported',
   'titusParameter.agent.service.serviceMesh.container': 'the service-mesh sidecar is not supported',
   'titusParameter.agent.trafficSteeringEnabled': 'the traffic-steering sidecar is not supported',
+  'titusParameter.agent.log.stdioCheckInterval': 'stdout/stderr are uploaded as they rotate (by size, logs.maxFileBytes) and at the end, not on a timer',
   'titusParameter.agent.optimisticIAMTokenFetch': 'not supported (Netflix’s executor parsed it and never used it)',
 };
 
