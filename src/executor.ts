@@ -12,6 +12,7 @@ import { recoverGpuLeases } from './parts/create-gpu-part.js';
 import { createSharedNetworkPart } from './parts/create-network-part.js';
 import { composeHostParts } from './compose.js';
 import { startNetworkRecovery } from './parts/network-part.js';
+import { createSandboxPool } from './parts/create-sandbox-pool.js';
 import type { SharedNetworks } from './parts/shared-network-part.js';
 import { readPublishedTaskViews } from './task/published-tasks.js';
 import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
@@ -84,6 +85,8 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.
   if (network !== undefined) await startNetworkRecovery(runtime, network, config.executorId, log);
   const shared = createSharedNetworkPart(config, runtime, log);
+  // Serve only: run-task launches one task, a pool would be made for nothing.
+  const pooled = await createSandboxPool(config, runtime, log);
   const metrics = new Metrics();
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
   const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status), network);
@@ -99,7 +102,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     config,
     log,
     // The metadata part right after the network part: released (task detached) before the address is.
-    parts: [gpu, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
+    parts: [gpu, ...(pooled !== undefined ? [pooled.part] : []), ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
     store: new TaskStore(config.stateDir, { onWriteFailed: () => metrics.stateWriteFailures.inc() }),
     engine: engineMonitor,
@@ -121,6 +124,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const server = new ExecutorServer(tasks, config, log, metrics, logs);
   await server.start().catch(async (err: unknown) => {
     await logs.stop();
+    await pooled?.pool.stop();
     await metadata?.stop(); // no redirect left behind pointing at a proxy that is gone
     throw err;
   });
@@ -149,6 +153,8 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     stop: async () => {
       await interlink?.stop();
       tasks.abandon();
+      // Idle pooled sandboxes go; those tasks joined stay with them (the next executor adopts them).
+      await pooled?.pool.stop();
       engineMonitor.stop();
       await server.stop();
       await logs.stop();
