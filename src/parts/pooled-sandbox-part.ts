@@ -69,7 +69,13 @@ export class PooledSandboxPart implements TaskPart {
     const id = this.held.get(taskId);
     if (id === undefined) return;
     this.held.delete(taskId);
-    await this.sandboxes.removeById(id);
+    try {
+      await this.sandboxes.removeById(id);
+    } catch (err) {
+      // The engine is down or restarting: the pool tries again until it is gone.
+      this.log.warn({ taskId, sandbox: id.slice(0, 12), err: errorMessage(err) }, 'cannot remove the task\'s pooled sandbox yet; retrying');
+      this.pool.discard(id);
+    }
   }
 
   /**

@@ -23,6 +23,9 @@ interface IdleSandbox {
   readonly netns: string;
 }
 
+/** How often idle sandboxes are checked to be still running. */
+const PRUNE_INTERVAL_MS = 2000;
+
 /** A new pooled sandbox: its own name, the pool's role; its hostname is no task's (each task gets its own by the hook). */
 const pooledRequest = (): SandboxRequest => {
   const suffix = randomBytes(6).toString('hex');
@@ -48,9 +51,12 @@ const netnsOf = (pid: number): string | undefined => {
 export class SandboxPool {
   private readonly idle: IdleSandbox[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Sandboxes to remove that the engine could not remove yet. */
+  private readonly doomed = new Set<string>();
   private stopped = false;
   private backingOff = false;
   private refillTimer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private failureLogged = false;
 
   constructor(
@@ -61,25 +67,53 @@ export class SandboxPool {
 
   start(): void {
     this.refill();
+    this.pruneTimer = setInterval(() => {
+      this.prune();
+      this.retryDiscards();
+    }, PRUNE_INTERVAL_MS);
+    this.pruneTimer.unref();
   }
 
   /** A started sandbox no task has had, or undefined when none is ready. */
   take(): RunningSandbox | undefined {
-    let found: RunningSandbox | undefined;
-    while (found === undefined && this.idle.length > 0) {
-      const next = this.idle.shift() as IdleSandbox;
-      if (netnsOf(next.sandbox.pid) === next.netns) found = next.sandbox;
-      else {
-        this.log.warn({ sandbox: next.sandbox.id.slice(0, 12) }, 'a pooled sandbox is no longer running (engine restart?); removing it');
-        void this.sandboxes.removeById(next.sandbox.id).catch(() => undefined);
-      }
-    }
+    this.prune();
+    const next = this.idle.shift();
     this.scheduleRefill(this.options.refillDelayMs);
-    return found;
+    return next?.sandbox;
+  }
+
+  /**
+   * Drops the idle sandboxes whose process is gone (an engine restart stops
+   * every container): removed from the engine, and made again by the refill.
+   * Cheap (a readlink each): called at every take and count, and on a timer.
+   */
+  prune(): void {
+    const dead = this.idle.filter((i) => netnsOf(i.sandbox.pid) !== i.netns);
+    if (dead.length === 0) return;
+    for (const d of dead) this.idle.splice(this.idle.indexOf(d), 1);
+    this.log.warn({ sandboxes: dead.map((d) => d.sandbox.id.slice(0, 12)) }, 'pooled sandboxes no longer running (engine restart?); removing them');
+    for (const d of dead) this.discard(d.sandbox.id);
+    this.scheduleRefill(0);
+  }
+
+  /**
+   * Removes a sandbox; one the engine cannot remove now (it is down or
+   * restarting) is tried again on the pool's timer, so none is left behind.
+   */
+  discard(id: string): void {
+    void this.sandboxes.removeById(id).then(
+      () => this.doomed.delete(id),
+      () => this.doomed.add(id),
+    );
+  }
+
+  private retryDiscards(): void {
+    for (const id of this.doomed) this.discard(id);
   }
 
   /** Ready sandboxes now. */
   get ready(): number {
+    this.prune();
     return this.idle.length;
   }
 
@@ -96,9 +130,10 @@ export class SandboxPool {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.refillTimer !== undefined) clearTimeout(this.refillTimer);
+    if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
     await Promise.all([...this.inFlight]);
-    const idle = this.idle.splice(0);
-    await Promise.all(idle.map((i) => this.sandboxes.removeById(i.sandbox.id).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot remove an idle pooled sandbox'))));
+    const idle = [...this.idle.splice(0).map((i) => i.sandbox.id), ...this.doomed];
+    await Promise.all(idle.map((id) => this.sandboxes.removeById(id).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot remove an idle pooled sandbox'))));
   }
 
   private scheduleRefill(delayMs: number): void {
@@ -138,7 +173,8 @@ export class SandboxPool {
       this.failureLogged = false;
     } catch (err) {
       // What may exist of it goes; launches meanwhile take today's path.
-      await this.sandboxes.removeSandbox({ name: which.name, own: which.own }).catch(() => undefined);
+      // (By its name, which is this pool's alone: the engine takes a name where it takes an id.)
+      await this.sandboxes.removeSandbox({ name: which.name, own: which.own }).catch(() => this.discard(which.name));
       if (!this.failureLogged) this.log.warn({ err: errorMessage(err), retryMs: this.options.refillBackoffMs }, 'cannot make a pooled sandbox; tasks start without one until it can');
       this.failureLogged = true;
       this.backingOff = true;
