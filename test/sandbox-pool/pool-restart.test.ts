@@ -98,6 +98,12 @@ t.test('pooled sandboxes after kill -9 of the executor, then after an engine res
   const fresh = await launch(second, 'hostname; sleep 300');
   const freshContainer = await state(second, fresh, /RUNNING/);
   t.not(await joined(freshContainer), 'none', 'a task launched after the restart is pooled');
+  let freshOutput = '';
+  for (let i = 0; i < 50 && freshOutput === ''; i++) {
+    freshOutput = ((await call(second.GetTask.bind(second), { taskId: fresh })).outputTail ?? '').trim();
+    if (freshOutput === '') await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(freshOutput, hostnameFor(fresh), 'and has its own hostname');
 
   // The engine restarts (no live-restore): every container stops, the pool's sandboxes with them.
   await h.restartEngine(500);
