@@ -4,6 +4,7 @@ import type { ExitSamples } from './measure-exit.js';
 import type { LaunchSamples } from './measure-launch.js';
 import type { MemorySamples } from './measure-memory.js';
 import type { MetadataSamples } from './measure-metadata.js';
+import { BENCH_POOL_SIZE, type PooledSamples } from './measure-pooled.js';
 import { PHASES, type Phase } from './phases.js';
 import type { PhaseRow, ResultRow } from './report-model.js';
 import { summarize } from './stats.js';
@@ -12,6 +13,8 @@ export interface Samples {
   readonly launches: LaunchSamples;
   /** Sequential launches of the executor with the local network driver, against the same raw create+start. */
   readonly networked: LaunchSamples;
+  /** Sequential launches of an executor with the warm sandbox pool (network driver none), against the same raw create+start. */
+  readonly pooled?: PooledSamples;
   readonly concurrent: ConcurrentSamples;
   readonly concurrency: number;
   readonly exits: ExitSamples;
@@ -41,6 +44,25 @@ const metadataNote = (m: MetadataSamples): string => {
 };
 export const LAUNCH_ROW = 'Launch overhead (sequential)';
 export const NETWORKED_LAUNCH_ROW = 'Launch overhead (networked, local driver)';
+export const POOLED_LAUNCH_ROW = 'Launch overhead (sequential, pooled sandbox)';
+/** Issue 15: with the pool, launch → RUNNING at most this share of a raw create+start. */
+export const POOLED_LAUNCH_RATIO_TARGET = 0.8;
+
+/** The pooled row, beside the unpooled one above it. */
+const pooledRows = (s: Samples): ResultRow[] =>
+  s.pooled === undefined
+    ? []
+    : [
+        {
+          metric: POOLED_LAUNCH_ROW,
+          unit: 'ms',
+          executor: summarize(s.pooled.launches.executorLaunchMs),
+          raw: summarize(s.pooled.launches.rawLaunchMs),
+          note:
+            `executor with sandboxPool.size ${BENCH_POOL_SIZE} (network driver none): the task joins a started pause sandbox and gets its own hostname from the poststart hook (runtime: a sh stand-in for oci-add-hooks); ` +
+            `LaunchTask issued → RUNNING; raw: the plain row's network-mode-none create+start, interleaved; target ≤ ${POOLED_LAUNCH_RATIO_TARGET}; ${s.pooled.poolLine}`,
+        },
+      ];
 
 /** In a networked launch the span before `creating container` also holds the whole network setup. */
 export const NETWORKED_PHASE_LABELS: Partial<Record<Phase, string>> = {
@@ -63,6 +85,7 @@ export const buildRows = (s: Samples): ResultRow[] => [
     raw: summarize(s.launches.rawLaunchMs),
     note: 'executor: LaunchTask issued → RUNNING received on WatchTaskStatus; raw: createContainer called → start() resolved; pre-pulled image by digest',
   },
+  ...pooledRows(s),
   {
     metric: NETWORKED_LAUNCH_ROW,
     unit: 'ms',
