@@ -87,6 +87,8 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const shared = createSharedNetworkPart(config, runtime, log);
   // Serve only: run-task launches one task, a pool would be made for nothing.
   const pooled = await createSandboxPool(config, runtime, log);
+  // With the local driver the network part takes from the pool itself (and attaches per task after the take).
+  if (pooled !== undefined && network !== undefined) network.usePool(pooled.pool, pooled.runtime);
   const metrics = new Metrics();
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
   const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status), network);

@@ -22,13 +22,14 @@ export const defaultHostnameHookPath = (): string => join(packageRoot(), 'hooks'
 export interface SandboxPoolParts {
   readonly pool: SandboxPool;
   readonly part: PooledSandboxPart;
+  /** The runtime pooled tasks must run under (it runs the hostname hook). */
+  readonly runtime: string;
 }
 
 /**
  * The warm pool and its task part, or undefined (and why, logged once) where
- * pooling is off or not sound on this host: size 0; a network driver other
- * than `none` (local and aws-eni keep their per-task sandbox: see
- * docs/sandbox-pool.md); an engine default runtime of the operator's (a pooled
+ * pooling is off or not sound on this host: size 0; network driver aws-eni
+ * (it keeps its per-task sandbox: docs/sandbox-pool.md); an engine default runtime of the operator's (a pooled
  * task would run under the hook runtime instead); the hook runtime not
  * registered with the engine; the hook not in the hook config; or the probe (a
  * container in a pooled sandbox must print its own hostname) failing.
@@ -47,7 +48,7 @@ export const createSandboxPool = async (
     return undefined;
   };
   if (c.size === 0) return undefined;
-  if (config.network.driver !== 'none') return off(`network driver ${config.network.driver} keeps a sandbox made per task`);
+  if (config.network.driver === 'aws-eni') return off('network driver aws-eni keeps a sandbox made per task (the ENI attach, not the namespace, is what its launch waits for)');
   if (config.docker.defaultRuntime !== undefined) return off(`docker.defaultRuntime ${config.docker.defaultRuntime} is set; pooled tasks would run under ${config.gpu.nvidiaOciRuntime}`);
   const hookRuntime = config.gpu.nvidiaOciRuntime;
   const registered = await runtime.registeredRuntimes().catch(() => [] as string[]);
@@ -69,7 +70,7 @@ export const createSandboxPool = async (
     log.child({ component: 'sandbox' }),
   );
   const pool = new SandboxPool(sandboxes, { size: c.size, refillConcurrency: c.refillConcurrency, refillBackoffMs: c.refillBackoffMs, refillDelayMs: REFILL_DELAY_MS }, plog);
-  const part = new PooledSandboxPart(pool, sandboxes, { runtime: hookRuntime, sandboxMemoryMb: config.network.sandbox.memoryMb }, plog);
+  const part = new PooledSandboxPart(pool, sandboxes, { runtime: hookRuntime, sandboxMemoryMb: config.network.sandbox.memoryMb, handsOut: config.network.driver === 'none' }, plog);
   void probeHostnameHook(runtime, sandboxes, config, hookRuntime).then(
     () => {
       plog.info({ size: c.size, runtime: hookRuntime, hook: hookPath }, 'sandbox pool on: the hostname hook gave a pooled container its own name');
@@ -77,7 +78,7 @@ export const createSandboxPool = async (
     },
     (err: unknown) => plog.error({ err: errorMessage(err) }, 'sandbox pool off: a container in a pooled sandbox did not get its own hostname from the hook'),
   );
-  return { pool, part };
+  return { pool, part, runtime: hookRuntime };
 };
 
 const PROBE_NAME = 'titus-pool-probe';

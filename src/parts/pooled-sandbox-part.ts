@@ -6,10 +6,9 @@ import { hostnameFor } from '../task/build-container-spec.js';
 import type { PartCapacity, PartGrant, TaskPart } from '../task/task-part.js';
 import type { LaunchSpec } from '../task/types.js';
 import type { SandboxManager } from './sandbox.js';
-import { POOLED_SANDBOX_ROLE, type SandboxPool } from './sandbox-pool.js';
+import { POOLED_SANDBOX_LABEL, POOLED_SANDBOX_ROLE, type SandboxPool } from './sandbox-pool.js';
 
-/** On a task's container: the pooled sandbox it joined, so a restarted executor knows whose it is. */
-export const POOLED_SANDBOX_LABEL = 'titus.executor.pooled_sandbox';
+export { POOLED_SANDBOX_LABEL };
 
 /** A pooled task's /etc/hosts: its own name on 127.0.1.1 (the namespace has only lo), as a pod's shared network does. */
 const OWN_NAME_ADDRESS = '127.0.1.1';
@@ -19,6 +18,13 @@ export interface PooledSandboxPartOptions {
   readonly runtime: string;
   /** The sandbox memory limit, for the capacity line. */
   readonly sandboxMemoryMb: number;
+  /**
+   * Whether this part hands sandboxes to tasks (driver none). With a network
+   * driver the network part takes them from the pool itself, attaches them and
+   * removes them at release, after its detach; this part then only removes,
+   * after a restart, the pooled sandboxes no live task joined.
+   */
+  readonly handsOut: boolean;
 }
 
 /**
@@ -35,8 +41,6 @@ export class PooledSandboxPart implements TaskPart {
   readonly name = 'sandbox-pool';
   /** Task id -> the pooled sandbox it joined. */
   private readonly held = new Map<string, string>();
-  private tookFromPool = 0;
-  private fellBack = 0;
 
   constructor(
     private readonly pool: SandboxPool,
@@ -46,15 +50,13 @@ export class PooledSandboxPart implements TaskPart {
   ) {}
 
   async acquire(launch: LaunchSpec): Promise<PartGrant> {
-    if (launch.sharedNetwork !== undefined) return {};
+    if (launch.sharedNetwork !== undefined || !this.options.handsOut) return {};
     const sandbox = this.pool.take();
     if (sandbox === undefined) {
-      this.fellBack += 1;
       this.log.debug({ taskId: launch.taskId }, 'sandbox pool empty; the task gets a namespace of its own');
       return {};
     }
     this.held.set(launch.taskId, sandbox.id);
-    this.tookFromPool += 1;
     const hostname = launch.hostname ?? hostnameFor(launch.taskId);
     const mounts = [...(await this.sandboxes.writeNetworkFiles(sandbox, hostname, [OWN_NAME_ADDRESS])), await this.sandboxes.writeHostnameFile(sandbox, hostname)];
     return {
@@ -89,7 +91,8 @@ export class PooledSandboxPart implements TaskPart {
       const taskId = c.labels[LABEL.taskId];
       const sandboxId = c.labels[POOLED_SANDBOX_LABEL];
       if (taskId === undefined || sandboxId === undefined || !live.has(taskId)) continue;
-      this.held.set(taskId, sandboxId);
+      // With a network driver the network part adopts it (recoverNetwork) and removes it after its detach.
+      if (this.options.handsOut) this.held.set(taskId, sandboxId);
       kept.add(sandboxId);
     }
     const removed: string[] = [];
@@ -108,7 +111,7 @@ export class PooledSandboxPart implements TaskPart {
   capacity(): PartCapacity {
     const p = this.pool;
     return {
-      status: `sandbox pool: ${p.ready}/${p.size} ready (each up to ${this.options.sandboxMemoryMb} MiB), ${this.held.size} in use; ${this.tookFromPool} launches pooled, ${this.fellBack} fell back`,
+      status: `sandbox pool: ${p.ready}/${p.size} ready (each up to ${this.options.sandboxMemoryMb} MiB); ${p.handedOut} launches pooled, ${p.missed} fell back`,
     };
   }
 }

@@ -8,6 +8,9 @@ import { netnsPathOf, type RunningSandbox, type SandboxManager, type SandboxRequ
 /** The role label of a pooled sandbox, idle or handed out (labels cannot change once it is made). */
 export const POOLED_SANDBOX_ROLE = 'pooled-sandbox';
 
+/** On a task's container: the pooled sandbox it joined, so a restarted executor knows whose it is. */
+export const POOLED_SANDBOX_LABEL = 'titus.executor.pooled_sandbox';
+
 export interface SandboxPoolOptions {
   /** Idle sandboxes kept ready. */
   readonly size: number;
@@ -58,6 +61,9 @@ export class SandboxPool {
   private refillTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private failureLogged = false;
+  /** Takes that got a sandbox, and takes that found the pool empty. */
+  handedOut = 0;
+  missed = 0;
 
   constructor(
     private readonly sandboxes: SandboxManager,
@@ -78,6 +84,8 @@ export class SandboxPool {
   take(): RunningSandbox | undefined {
     this.prune();
     const next = this.idle.shift();
+    if (next === undefined) this.missed += 1;
+    else this.handedOut += 1;
     this.scheduleRefill(this.options.refillDelayMs);
     return next?.sandbox;
   }
