@@ -18,7 +18,7 @@ import { measureExits } from './measure-exit.js';
 import { LONG_RUNNING, measureLaunches } from './measure-launch.js';
 import { measureMemory, rssReadings } from './measure-memory.js';
 import { measureNetworkedLaunches } from './measure-networked.js';
-import { measurePooledLaunches } from './measure-pooled.js';
+import { measurePooledLaunches, measurePooledNetworkedLaunches } from './measure-pooled.js';
 import { preparePooledRuntime, type PooledRuntime } from './pooled-runtime.js';
 import { rawTemplateFrom, type RawTemplate } from './raw-container.js';
 import { renderMarkdown, resultsTable, verdicts } from './report.js';
@@ -72,7 +72,12 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, 
     progress,
   );
   progress(`pooled launches (warm sandbox pool, network driver none): ${opts.launches} each (+${opts.warmups} warm-up), alternating`);
-  const pooled = await measurePooledLaunches(opts, { dockerHost: h.dockerHost, executorId: `bench-pool-${h.runId}`, docker, template, image: ex.image, runtime: pooledRuntime }, (done, total) => {
+  const pooledRun = { dockerHost: h.dockerHost, docker, template, image: ex.image, runtime: pooledRuntime };
+  const pooled = await measurePooledLaunches(opts, { ...pooledRun, executorId: `bench-pool-${h.runId}` }, (done, total) => {
+    if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
+  });
+  progress(`pooled networked launches (warm sandbox pool, local driver): ${opts.launches} each (+${opts.warmups} warm-up), alternating`);
+  const pooledNetworked = await measurePooledNetworkedLaunches(opts, { ...pooledRun, executorId: `bench-pool-net-${h.runId}` }, (done, total) => {
     if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
   });
   progress(`${opts.concurrency} concurrent launches, ${opts.concurrentRounds} round(s) each`);
@@ -86,7 +91,7 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, 
   const metadataRounds = opts.quick ? 2 : 4;
   progress(`metadata proxy vs plain node:http: ${metadataRounds} rounds`);
   const metadata = await measureMetadataProxy({ rounds: metadataRounds, durationMs: opts.quick ? 1500 : 4000, tasks: 50, concurrency: 32 });
-  return { launches, networked, pooled, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB, metadata };
+  return { launches, networked, pooled, pooledNetworked, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB, metadata };
 };
 
 /** Everything the bench started is still in the engine? Then the numbers came with a leak. */

@@ -1,10 +1,12 @@
 /**
- * Launch overhead with the warm sandbox pool (network.driver none): a second
- * executor process with `sandboxPool` on, its tasks joining pooled sandboxes
- * through the hostname-hook runtime (pooled-runtime.ts), against the same raw
- * create+start as the plain (unpooled) launch row, interleaved the same way.
- * The pool is full before the first launch; between launches it refills in
- * the background, as it would between a control plane's requests.
+ * Launch overhead with the warm sandbox pool: an executor process with
+ * `sandboxPool` on, its tasks joining pooled sandboxes through the
+ * hostname-hook runtime (pooled-runtime.ts), against the same raw
+ * create+start as the plain (unpooled) launch row, interleaved the same way;
+ * once with network.driver none, once with the local driver (as the networked
+ * row, in a bench namespace). The pool is full before the first launch;
+ * between launches it refills in the background, as it would between a
+ * control plane's requests.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,9 +15,11 @@ import type Docker from 'dockerode';
 import { call } from '../src/cli/client.js';
 import type { TitusExecutorClient } from '../src/proto/generated/titus/executor/v1/TitusExecutor.js';
 import type { BenchOptions } from './args.js';
+import { createBenchNetns } from './bench-netns.js';
 import { BenchExecutorClient, type BenchImage } from './executor-client.js';
 import { startExecutorProcess, type ExecutorProcess } from './executor-process.js';
 import { measureLaunches, type LaunchSamples } from './measure-launch.js';
+import { networkedConfig } from './measure-networked.js';
 import { POOL_BENCH_RUNTIME, type PooledRuntime } from './pooled-runtime.js';
 import type { RawTemplate } from './raw-container.js';
 import { StatusWatch } from './status-watch.js';
@@ -54,16 +58,26 @@ export interface PooledSamples {
   readonly poolLine: string;
 }
 
+export interface PooledRun {
+  readonly dockerHost: string;
+  readonly executorId: string;
+  readonly docker: Docker;
+  readonly template: RawTemplate;
+  readonly image: BenchImage;
+  readonly runtime: PooledRuntime;
+}
+
 export const measurePooledLaunches = async (
   opts: Pick<BenchOptions, 'launches' | 'warmups'>,
-  run: { dockerHost: string; executorId: string; docker: Docker; template: RawTemplate; image: BenchImage; runtime: PooledRuntime },
+  run: PooledRun,
   onProgress: (done: number, total: number) => void = () => undefined,
+  extraConfig: Record<string, unknown> = {},
 ): Promise<PooledSamples> => {
   const workDir = mkdtempSync(join(tmpdir(), 'titus-bench-pool-'));
   let proc: ExecutorProcess | undefined;
   let watch: StatusWatch | undefined;
   try {
-    proc = await startExecutorProcess(workDir, run.dockerHost, run.executorId, pooledConfig(run.runtime, workDir));
+    proc = await startExecutorProcess(workDir, run.dockerHost, run.executorId, { ...pooledConfig(run.runtime, workDir), ...extraConfig });
     watch = await StatusWatch.open(proc.client);
     await untilPoolFull(proc.client);
     const ex = new BenchExecutorClient(proc.client, watch, run.image);
@@ -74,5 +88,22 @@ export const measurePooledLaunches = async (
     // Stopping removes the idle pooled sandboxes (the bench checks that nothing is left).
     await proc?.stop();
     rmSync(workDir, { recursive: true, force: true });
+  }
+};
+
+/** The same with the local network driver: the pooled sandbox is attached per task after the take. */
+export const measurePooledNetworkedLaunches = async (
+  opts: Pick<BenchOptions, 'launches' | 'warmups'>,
+  run: PooledRun,
+  onProgress: (done: number, total: number) => void = () => undefined,
+): Promise<PooledSamples> => {
+  const netns = await createBenchNetns();
+  try {
+    const samples = await measurePooledLaunches(opts, run, onProgress, networkedConfig(netns.name));
+    const left = await netns.leftovers();
+    if (left.length > 0) throw new Error(`the pooled networked executor left ${left.join(', ')} in ${netns.name}`);
+    return samples;
+  } finally {
+    await netns.remove();
   }
 };
