@@ -130,6 +130,28 @@ t.test('an empty pool is no error: the task beyond it gets a namespace of its ow
   t.match(await poolStatus(), /4 launches pooled, 1 fell back/);
 });
 
+t.test('sandboxPool.size 0 keeps today\'s path even where the hook runtime is registered', async (t) => {
+  const off = await startTestExecutor(t, h, {
+    executorId: `pool-off-${h.runId}`,
+    sandboxPool: { size: 0 },
+    gpu: { hookConfigPath: join(dir, 'off-hooks.json'), lockDir: join(dir, 'off-locks'), nvidiaSmiPath: join(dir, 'no-nvidia-smi'), deviceNodePath: join(dir, 'no-nvidia0') },
+  });
+  const taskId = uniqueTaskId('off');
+  await off.launch({ taskId, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['sh', '-c', 'hostname; sleep 1'] } } });
+  await off.waitForState(taskId, 'TASK_STATE_RUNNING');
+  const info = await inspect((await off.get(taskId)).containerId ?? '');
+  t.equal(info.HostConfig.NetworkMode, 'none', 'network mode none, as before the pool');
+  t.notOk(info.Mounts.some((m) => m.Destination === '/etc/hostname' && m.Source.endsWith('titus-task-hostname')), 'no hostname file of the pool');
+  const r = await call(off.client.GetHostResources.bind(off.client), {});
+  t.notOk(r.status.some((s) => s.startsWith('sandbox pool:')), 'no pool line');
+  t.equal(info.HostConfig.Runtime, 'runc', 'the engine\'s default runtime');
+  const pooled = (await h.docker(['ps', '-aq', '--filter', `label=titus.executor.id=${off.config.executorId}`, '--filter', 'label=titus.executor.role=pooled-sandbox'])).stdout.trim();
+  t.equal(pooled, '', 'no pooled sandbox made');
+  await off.waitForState(taskId, 'TASK_STATE_FINISHED');
+  t.equal(((await off.get(taskId)).outputTail ?? '').trim(), hostnameFor(taskId));
+  await off.stop();
+});
+
 t.test('a stopped executor leaves no sandbox behind', async (t) => {
   await untilPoolReady();
   await ex.stop();
