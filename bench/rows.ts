@@ -52,9 +52,9 @@ export const POOLED_NETWORKED_LAUNCH_ROW = 'Launch overhead (networked, local dr
 export const POOLED_LAUNCH_RATIO_TARGET = 0.8;
 export const POOLED_NETWORKED_LAUNCH_RATIO_TARGET = 1.0;
 
-/** The pooled rows, beside the unpooled ones. */
-const pooledRows = (s: Samples): ResultRow[] => [
-  ...(s.pooled === undefined
+/** The pooled row, beside the unpooled one. */
+const pooledRows = (s: Samples): ResultRow[] =>
+  s.pooled === undefined
     ? []
     : [
         {
@@ -66,8 +66,11 @@ const pooledRows = (s: Samples): ResultRow[] => [
             `executor with sandboxPool.size ${BENCH_POOL_SIZE} (network driver none): the task joins a started pause sandbox and gets its own hostname from the poststart hook (runtime: a sh stand-in for oci-add-hooks); ` +
             `LaunchTask issued → RUNNING; raw: the plain row's network-mode-none create+start, interleaved; target ≤ ${POOLED_LAUNCH_RATIO_TARGET}; ${s.pooled.poolLine}`,
         },
-      ]),
-  ...(s.pooledNetworked === undefined
+      ];
+
+/** The pooled networked row, beside the unpooled networked one. */
+const pooledNetworkedRows = (s: Samples): ResultRow[] =>
+  s.pooledNetworked === undefined
     ? []
     : [
         {
@@ -79,8 +82,7 @@ const pooledRows = (s: Samples): ResultRow[] => [
             `as the networked row, with sandboxPool.size ${BENCH_POOL_SIZE}: the task takes a started sandbox, then the driver attaches it; ` +
             `raw: the plain row's network-mode-none create+start, interleaved; target ≤ ${POOLED_NETWORKED_LAUNCH_RATIO_TARGET}; ${s.pooledNetworked.poolLine}`,
         },
-      ]),
-];
+      ];
 
 /** In a networked launch the span before `creating container` also holds the whole network setup. */
 export const NETWORKED_PHASE_LABELS: Partial<Record<Phase, string>> = {
@@ -113,6 +115,7 @@ export const buildRows = (s: Samples): ResultRow[] => [
       'executor with network.driver local (per-task sandbox, veth pair, HTB both ways at 128 Mbps, nft table; host side in a bench namespace): LaunchTask issued → RUNNING; ' +
       `raw: the plain row's network-mode-none create+start, interleaved with these launches; networked kill → KILLED median ${summarize(s.networked.executorKillMs).median.toFixed(1)} ms`,
   },
+  ...pooledNetworkedRows(s),
   {
     metric: `${s.concurrency} concurrent launches`,
     unit: 'ms',
