@@ -64,8 +64,9 @@ export const preparePooledRuntime = (): PooledRuntime => {
   const dir = mkdtempSync(join(tmpdir(), 'titus-bench-hooks-'));
   const hookConfigPath = join(dir, 'oci-hooks.json');
   const wrapper = join(dir, 'oci-add-hooks');
-  writeFileSync(join(dir, 'oci-add-hooks.sh'), SCRIPT, { mode: 0o755 });
-  // dockerd passes no runtimeArgs with --add-runtime: a wrapper bakes the flags in, as daemon.json's runtimeArgs would.
-  writeFileSync(wrapper, `#!/bin/sh\nexec '${join(dir, 'oci-add-hooks.sh')}' --hook-config-path '${hookConfigPath}' --runtime-path runc "$@"\n`, { mode: 0o755 });
+  // dockerd passes no runtimeArgs with --add-runtime: the flags daemon.json's runtimeArgs would give are baked in
+  // (one script, so each runtime call costs one exec of sh, as one exec of the Go wrapper).
+  const script = SCRIPT.replace('#!/bin/sh\n', `#!/bin/sh\nset -- --hook-config-path '${hookConfigPath}' --runtime-path runc "$@"\n`);
+  writeFileSync(wrapper, script, { mode: 0o755 });
   return { dir, hookConfigPath, runtimes: { [POOL_BENCH_RUNTIME]: wrapper }, remove: () => rmSync(dir, { recursive: true, force: true }) };
 };
