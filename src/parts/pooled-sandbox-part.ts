@@ -91,7 +91,9 @@ export class PooledSandboxPart implements TaskPart {
       const taskId = c.labels[LABEL.taskId];
       const sandboxId = c.labels[POOLED_SANDBOX_LABEL];
       if (taskId === undefined || sandboxId === undefined || !live.has(taskId)) continue;
-      // With a network driver the network part adopts it (recoverNetwork) and removes it after its detach.
+      // With a network driver the network part adopts it (recoverNetwork: running containers only) and removes it
+      // after its detach; the sandbox of a container that stopped meanwhile is nobody's, so it goes here.
+      if (!this.options.handsOut && c.state !== 'running') continue;
       if (this.options.handsOut) this.held.set(taskId, sandboxId);
       kept.add(sandboxId);
     }
