@@ -7,6 +7,7 @@ import { hasHookInConfig, putHookInConfig } from '../gpu/oci-hooks-config.js';
 import type { ContainerRuntime, RuntimeRegistry } from '../runtime/container-runtime.js';
 import type { ContainerSpec } from '../runtime/container-spec.js';
 import { LABEL } from '../runtime/labels.js';
+import { isRuntimeError } from '../runtime/runtime-errors.js';
 import { buildSandboxSpec, SandboxManager, type RunningSandbox, type SandboxRuntime } from './sandbox.js';
 import { SandboxPool } from './sandbox-pool.js';
 import { PooledSandboxPart } from './pooled-sandbox-part.js';
@@ -16,6 +17,8 @@ export type SandboxPoolPartConfig = Pick<ExecutorConfig, 'sandboxPool' | 'networ
 
 /** After a take, the refill waits this long: the launch that took one creates and starts its container meanwhile. */
 const REFILL_DELAY_MS = 250;
+/** While the engine is not reachable at start, it is asked again this often. */
+const ENGINE_RETRY_MS = 5000;
 
 export const defaultHostnameHookPath = (): string => join(packageRoot(), 'hooks', 'task-hostname');
 
@@ -32,9 +35,10 @@ export interface SandboxPoolParts {
  * (it keeps its per-task sandbox: docs/sandbox-pool.md); an engine default runtime of the operator's (a pooled
  * task would run under the hook runtime instead); the hook runtime not
  * registered with the engine; the hook not in the hook config; or the probe (a
- * container in a pooled sandbox must print its own hostname) failing.
- * Resolves at once; the probe and the first fill run in the background, and
- * until the probe has passed the pool hands out nothing.
+ * container in a pooled sandbox must print its own hostname) failing. Resolves
+ * at once; the hook config, the probe and the first fill run in the
+ * background (after the engine answers, if it does not yet), and until the
+ * probe has passed the pool hands out nothing.
  */
 export const createSandboxPool = async (
   config: SandboxPoolPartConfig,
@@ -51,18 +55,18 @@ export const createSandboxPool = async (
   if (config.network.driver === 'aws-eni') return off('network driver aws-eni keeps a sandbox made per task (the ENI attach, not the namespace, is what its launch waits for)');
   if (config.docker.defaultRuntime !== undefined) return off(`docker.defaultRuntime ${config.docker.defaultRuntime} is set; pooled tasks would run under ${config.gpu.nvidiaOciRuntime}`);
   const hookRuntime = config.gpu.nvidiaOciRuntime;
-  const registered = await runtime.registeredRuntimes().catch(() => [] as string[]);
-  if (!registered.includes(hookRuntime)) return off(`the hostname hook's runtime ${hookRuntime} is not registered with the engine (registered: ${registered.join(', ') || 'none'})`);
   const hookPath = c.hostnameHookPath ?? defaultHostnameHookPath();
   if (!isAbsolute(hookPath)) return off(`sandboxPool.hostnameHookPath ${hookPath} is not absolute`);
+  // An engine that is not up yet (the executor started first) is asked again in the background.
+  let registered: string[] | undefined;
   try {
-    if (config.gpu.writeHookConfig) await putHookInConfig(config.gpu.hookConfigPath, 'poststart', { path: hookPath, timeout: 10 });
-    else if (!(await hasHookInConfig(config.gpu.hookConfigPath, 'poststart', hookPath))) {
-      return off(`gpu.writeHookConfig is off and ${config.gpu.hookConfigPath} has no poststart hook ${hookPath}`);
-    }
+    registered = await runtime.registeredRuntimes();
   } catch (err) {
-    return off(`cannot put the hostname hook in ${config.gpu.hookConfigPath}: ${errorMessage(err)}`);
+    if (!isRuntimeError(err, 'engine-unavailable')) return off(`cannot ask the engine which runtimes it has: ${errorMessage(err)}`);
   }
+  const notRegistered = (names: readonly string[]): string =>
+    `the hostname hook's runtime ${hookRuntime} is not registered with the engine (registered: ${names.join(', ') || 'none'})`;
+  if (registered !== undefined && !registered.includes(hookRuntime)) return off(notRegistered(registered));
   const sandboxes = new SandboxManager(
     runtime,
     config.network.sandbox,
@@ -71,14 +75,50 @@ export const createSandboxPool = async (
   );
   const pool = new SandboxPool(sandboxes, { size: c.size, refillConcurrency: c.refillConcurrency, refillBackoffMs: c.refillBackoffMs, refillDelayMs: REFILL_DELAY_MS }, plog);
   const part = new PooledSandboxPart(pool, sandboxes, { runtime: hookRuntime, sandboxMemoryMb: config.network.sandbox.memoryMb, handsOut: config.network.driver === 'none' }, plog);
-  void probeHostnameHook(runtime, sandboxes, config, hookRuntime).then(
-    () => {
-      plog.info({ size: c.size, runtime: hookRuntime, hook: hookPath }, 'sandbox pool on: the hostname hook gave a pooled container its own name');
-      pool.start();
-    },
-    (err: unknown) => plog.error({ err: errorMessage(err) }, 'sandbox pool off: a container in a pooled sandbox did not get its own hostname from the hook'),
-  );
+  // Until this has passed the pool is empty and every task takes today's path.
+  const enable = async (): Promise<void> => {
+    for (let attempt = 0; !pool.stopped; attempt++) {
+      try {
+        const names = registered ?? (await runtime.registeredRuntimes());
+        if (!names.includes(hookRuntime)) {
+          off(notRegistered(names));
+          return;
+        }
+        const why = await putHook(config, hookPath);
+        if (why !== undefined) {
+          off(why);
+          return;
+        }
+        await probeHostnameHook(runtime, sandboxes, config, hookRuntime);
+        if (pool.stopped) return;
+        plog.info({ size: c.size, runtime: hookRuntime, hook: hookPath }, 'sandbox pool on: the hostname hook gave a pooled container its own name');
+        pool.start();
+        return;
+      } catch (err) {
+        if (!isRuntimeError(err, 'engine-unavailable')) {
+          plog.error({ err: errorMessage(err) }, 'sandbox pool off: a container in a pooled sandbox did not get its own hostname from the hook');
+          return;
+        }
+        if (attempt === 0) plog.warn({ err: errorMessage(err) }, 'container engine not reachable; the sandbox pool starts once it is');
+        await new Promise((r) => setTimeout(r, ENGINE_RETRY_MS).unref());
+      }
+    }
+  };
+  void enable();
   return { pool, part, runtime: hookRuntime };
+};
+
+/** The hook in the hook config (or found there when the operator manages it); why not, if it cannot be. */
+const putHook = async (config: SandboxPoolPartConfig, hookPath: string): Promise<string | undefined> => {
+  try {
+    if (config.gpu.writeHookConfig) await putHookInConfig(config.gpu.hookConfigPath, 'poststart', { path: hookPath, timeout: 10 });
+    else if (!(await hasHookInConfig(config.gpu.hookConfigPath, 'poststart', hookPath))) {
+      return `gpu.writeHookConfig is off and ${config.gpu.hookConfigPath} has no poststart hook ${hookPath}`;
+    }
+    return undefined;
+  } catch (err) {
+    return `cannot put the hostname hook in ${config.gpu.hookConfigPath}: ${errorMessage(err)}`;
+  }
 };
 
 const PROBE_NAME = 'titus-pool-probe';

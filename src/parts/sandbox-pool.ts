@@ -56,7 +56,7 @@ export class SandboxPool {
   private readonly inFlight = new Set<Promise<void>>();
   /** Sandboxes to remove that the engine could not remove yet. */
   private readonly doomed = new Set<string>();
-  private stopped = false;
+  private isStopped = false;
   private backingOff = false;
   private refillTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -119,6 +119,11 @@ export class SandboxPool {
     for (const id of this.doomed) this.discard(id);
   }
 
+  /** stop() was called: nothing is made any more. */
+  get stopped(): boolean {
+    return this.isStopped;
+  }
+
   /** Ready sandboxes now. */
   get ready(): number {
     this.prune();
@@ -136,7 +141,7 @@ export class SandboxPool {
 
   /** No more refills; the idle sandboxes (and those being made) are removed. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.isStopped = true;
     if (this.refillTimer !== undefined) clearTimeout(this.refillTimer);
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
     await Promise.all([...this.inFlight]);
@@ -145,7 +150,7 @@ export class SandboxPool {
   }
 
   private scheduleRefill(delayMs: number): void {
-    if (this.stopped || this.refillTimer !== undefined) return;
+    if (this.isStopped || this.refillTimer !== undefined) return;
     if (delayMs <= 0) {
       this.refill();
       return;
@@ -158,7 +163,7 @@ export class SandboxPool {
   }
 
   private refill(): void {
-    if (this.stopped || this.backingOff) return;
+    if (this.isStopped || this.backingOff) return;
     while (this.idle.length + this.inFlight.size < this.options.size && this.inFlight.size < this.options.refillConcurrency) {
       const made: Promise<void> = this.makeOne().finally(() => {
         this.inFlight.delete(made);
@@ -173,7 +178,7 @@ export class SandboxPool {
     try {
       const sandbox = await this.sandboxes.createSandbox(which, AbortSignal.timeout(60_000));
       const netns = netnsOf(sandbox.pid);
-      if (this.stopped || netns === undefined) {
+      if (this.isStopped || netns === undefined) {
         await this.sandboxes.removeById(sandbox.id).catch(() => undefined);
         return;
       }
