@@ -18,6 +18,8 @@ import { measureExits } from './measure-exit.js';
 import { LONG_RUNNING, measureLaunches } from './measure-launch.js';
 import { measureMemory, rssReadings } from './measure-memory.js';
 import { measureNetworkedLaunches } from './measure-networked.js';
+import { measurePooledLaunches, measurePooledNetworkedLaunches } from './measure-pooled.js';
+import { preparePooledRuntime, type PooledRuntime } from './pooled-runtime.js';
 import { rawTemplateFrom, type RawTemplate } from './raw-container.js';
 import { renderMarkdown, resultsTable, verdicts } from './report.js';
 import type { BenchReport } from './report-model.js';
@@ -50,7 +52,7 @@ interface Session {
   readonly ex: BenchExecutorClient;
 }
 
-const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, h: Harness): Promise<Samples> => {
+const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, h: Harness, pooledRuntime: PooledRuntime): Promise<Samples> => {
   const { proc, ex, deaths } = session;
   // First, so the idle reading is of an executor that has launched nothing yet.
   progress(`memory: idle, then ${opts.memoryTasks} running tasks`);
@@ -69,6 +71,15 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, 
     },
     progress,
   );
+  progress(`pooled launches (warm sandbox pool, network driver none): ${opts.launches} each (+${opts.warmups} warm-up), alternating`);
+  const pooledRun = { dockerHost: h.dockerHost, docker, template, image: ex.image, runtime: pooledRuntime };
+  const pooled = await measurePooledLaunches(opts, { ...pooledRun, executorId: `bench-pool-${h.runId}` }, (done, total) => {
+    if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
+  });
+  progress(`pooled networked launches (warm sandbox pool, local driver): ${opts.launches} each (+${opts.warmups} warm-up), alternating`);
+  const pooledNetworked = await measurePooledNetworkedLaunches(opts, { ...pooledRun, executorId: `bench-pool-net-${h.runId}` }, (done, total) => {
+    if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
+  });
   progress(`${opts.concurrency} concurrent launches, ${opts.concurrentRounds} round(s) each`);
   const rounds = { concurrency: opts.concurrency, rounds: opts.concurrentRounds };
   const concurrent = await measureConcurrent(ex, docker, template, rounds, () => proc.cpuMs());
@@ -80,7 +91,7 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, 
   const metadataRounds = opts.quick ? 2 : 4;
   progress(`metadata proxy vs plain node:http: ${metadataRounds} rounds`);
   const metadata = await measureMetadataProxy({ rounds: metadataRounds, durationMs: opts.quick ? 1500 : 4000, tasks: 50, concurrency: 32 });
-  return { launches, networked, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB, metadata };
+  return { launches, networked, pooled, pooledNetworked, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB, metadata };
 };
 
 /** Everything the bench started is still in the engine? Then the numbers came with a leak. */
@@ -89,7 +100,7 @@ const checkNothingLeft = async (docker: Docker): Promise<void> => {
   if (left.length > 0) throw new Error(`the bench left ${left.length} containers behind: ${left.map((c) => c.Names.join(',')).join(' ')}`);
 };
 
-const runOnHarness = async (opts: BenchOptions, h: Harness): Promise<{ samples: Samples; machine: MachineInfo }> => {
+const runOnHarness = async (opts: BenchOptions, h: Harness, pooledRuntime: PooledRuntime): Promise<{ samples: Samples; machine: MachineInfo }> => {
   const docker = new Docker({ socketPath: h.dockerSocket });
   const image: BenchImage = { repository: h.images.busyboxRepo, digest: h.images.busyboxDigest };
   await h.docker(['pull', `${image.repository}@${image.digest}`]);
@@ -102,7 +113,7 @@ const runOnHarness = async (opts: BenchOptions, h: Harness): Promise<{ samples: 
     const deaths = await DieEvents.open(docker);
     session = { proc, watch, deaths, ex: new BenchExecutorClient(proc.client, watch, image) };
     progress(`executor pid ${proc.pid} serving on ${proc.socket}`);
-    const samples = await measureAll(opts, session, docker, h);
+    const samples = await measureAll(opts, session, docker, h, pooledRuntime);
     await checkNothingLeft(docker);
     return { samples, machine };
   } finally {
@@ -136,13 +147,16 @@ const writeReport = (opts: BenchOptions, samples: Samples, machine: MachineInfo)
 const main = async (): Promise<void> => {
   const opts = parseArgs(process.argv.slice(2));
   progress(`starting harness engine${opts.quick ? ' (quick run)' : ''}`);
-  const h = await startHarness();
+  // The pooled executor's hook runtime is registered with the engine from the start (pooled-runtime.ts).
+  const pooledRuntime = preparePooledRuntime();
+  const h = await startHarness({ runtimes: pooledRuntime.runtimes });
   let result: { samples: Samples; machine: MachineInfo };
   try {
-    result = await runOnHarness(opts, h);
+    result = await runOnHarness(opts, h, pooledRuntime);
   } finally {
     progress('stopping harness');
     await h.stop();
+    pooledRuntime.remove();
   }
   const report = writeReport(opts, result.samples, result.machine);
   console.log(resultsTable(report.rows));

@@ -4,6 +4,7 @@ import type { ExitSamples } from './measure-exit.js';
 import type { LaunchSamples } from './measure-launch.js';
 import type { MemorySamples } from './measure-memory.js';
 import type { MetadataSamples } from './measure-metadata.js';
+import { BENCH_POOL_SIZE, type PooledSamples } from './measure-pooled.js';
 import { PHASES, type Phase } from './phases.js';
 import type { PhaseRow, ResultRow } from './report-model.js';
 import { summarize } from './stats.js';
@@ -12,6 +13,10 @@ export interface Samples {
   readonly launches: LaunchSamples;
   /** Sequential launches of the executor with the local network driver, against the same raw create+start. */
   readonly networked: LaunchSamples;
+  /** Sequential launches of an executor with the warm sandbox pool (network driver none), against the same raw create+start. */
+  readonly pooled?: PooledSamples;
+  /** The same with the local network driver, against the same raw create+start. */
+  readonly pooledNetworked?: PooledSamples;
   readonly concurrent: ConcurrentSamples;
   readonly concurrency: number;
   readonly exits: ExitSamples;
@@ -41,6 +46,43 @@ const metadataNote = (m: MetadataSamples): string => {
 };
 export const LAUNCH_ROW = 'Launch overhead (sequential)';
 export const NETWORKED_LAUNCH_ROW = 'Launch overhead (networked, local driver)';
+export const POOLED_LAUNCH_ROW = 'Launch overhead (sequential, pooled sandbox)';
+export const POOLED_NETWORKED_LAUNCH_ROW = 'Launch overhead (networked, local driver, pooled sandbox)';
+/** Issue 15: with the pool, launch → RUNNING at most this share of a raw create+start; networked (local) at most 1.0. */
+export const POOLED_LAUNCH_RATIO_TARGET = 0.8;
+export const POOLED_NETWORKED_LAUNCH_RATIO_TARGET = 1.0;
+
+/** The pooled row, beside the unpooled one. */
+const pooledRows = (s: Samples): ResultRow[] =>
+  s.pooled === undefined
+    ? []
+    : [
+        {
+          metric: POOLED_LAUNCH_ROW,
+          unit: 'ms' as const,
+          executor: summarize(s.pooled.launches.executorLaunchMs),
+          raw: summarize(s.pooled.launches.rawLaunchMs),
+          note:
+            `executor with sandboxPool.size ${BENCH_POOL_SIZE} (network driver none): the task joins a started pause sandbox and gets its own hostname from the poststart hook (runtime: a sh stand-in for oci-add-hooks); ` +
+            `LaunchTask issued → RUNNING; raw: the plain row's network-mode-none create+start, interleaved; target ≤ ${POOLED_LAUNCH_RATIO_TARGET}; ${s.pooled.poolLine}`,
+        },
+      ];
+
+/** The pooled networked row, beside the unpooled networked one. */
+const pooledNetworkedRows = (s: Samples): ResultRow[] =>
+  s.pooledNetworked === undefined
+    ? []
+    : [
+        {
+          metric: POOLED_NETWORKED_LAUNCH_ROW,
+          unit: 'ms' as const,
+          executor: summarize(s.pooledNetworked.launches.executorLaunchMs),
+          raw: summarize(s.pooledNetworked.launches.rawLaunchMs),
+          note:
+            `as the networked row, with sandboxPool.size ${BENCH_POOL_SIZE}: the task takes a started sandbox, then the driver attaches it; ` +
+            `raw: the plain row's network-mode-none create+start, interleaved; target ≤ ${POOLED_NETWORKED_LAUNCH_RATIO_TARGET}; ${s.pooledNetworked.poolLine}`,
+        },
+      ];
 
 /** In a networked launch the span before `creating container` also holds the whole network setup. */
 export const NETWORKED_PHASE_LABELS: Partial<Record<Phase, string>> = {
@@ -63,6 +105,7 @@ export const buildRows = (s: Samples): ResultRow[] => [
     raw: summarize(s.launches.rawLaunchMs),
     note: 'executor: LaunchTask issued → RUNNING received on WatchTaskStatus; raw: createContainer called → start() resolved; pre-pulled image by digest',
   },
+  ...pooledRows(s),
   {
     metric: NETWORKED_LAUNCH_ROW,
     unit: 'ms',
@@ -72,6 +115,7 @@ export const buildRows = (s: Samples): ResultRow[] => [
       'executor with network.driver local (per-task sandbox, veth pair, HTB both ways at 128 Mbps, nft table; host side in a bench namespace): LaunchTask issued → RUNNING; ' +
       `raw: the plain row's network-mode-none create+start, interleaved with these launches; networked kill → KILLED median ${summarize(s.networked.executorKillMs).median.toFixed(1)} ms`,
   },
+  ...pooledNetworkedRows(s),
   {
     metric: `${s.concurrency} concurrent launches`,
     unit: 'ms',

@@ -91,6 +91,8 @@ find "$app/dist" -name '*.map' -delete
 cp -a proto "$app/proto"
 # The seccomp profiles FUSE and image-building tasks get (src/task/task-security.ts reads them at start).
 cp -a security "$app/security"
+# The pooled task's hostname hook (docs/sandbox-pool.md), run by oci-add-hooks from the package root.
+install -D -m0755 hooks/task-hostname "$app/hooks/task-hostname"
 # Run by the bundled node through /usr/bin/titus-executor, never executed itself.
 install -m0644 bin/titus-executor.js "$app/bin/titus-executor.js"
 

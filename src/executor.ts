@@ -11,6 +11,7 @@ import { recoverGpuLeases } from './parts/create-gpu-part.js';
 import { createSharedNetworkPart } from './parts/create-network-part.js';
 import { composeHostParts, createDockerRuntime } from './compose.js';
 import { startNetworkRecovery } from './parts/network-part.js';
+import { createSandboxPool } from './parts/create-sandbox-pool.js';
 import type { SharedNetworks } from './parts/shared-network-part.js';
 import { readPublishedTaskViews } from './task/published-tasks.js';
 import { InstrumentedRuntime, Metrics, MetricsServer } from './metrics/index.js';
@@ -84,6 +85,10 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   // Tasks that outlived a restart keep their networks, the rest is collected; retried while the engine is down.
   if (network !== undefined) await startNetworkRecovery(runtime, network, config.executorId, log);
   const shared = createSharedNetworkPart(config, runtime, log);
+  // Serve only: run-task launches one task, a pool would be made for nothing.
+  const pooled = await createSandboxPool(config, runtime, log);
+  // With the local driver the network part takes from the pool itself (and attaches per task after the take).
+  if (pooled !== undefined && network !== undefined) network.usePool(pooled.pool, pooled.runtime);
   const metrics = new Metrics();
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
   const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status), network);
@@ -101,7 +106,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     log,
     // The metadata part right after the network part: released (task detached) before the address is.
     // Volumes after the GPUs: mounted before the network is set up, unmounted after it is gone.
-    parts: [gpu, volumes, ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), logUpload, ...parts],
+    parts: [gpu, volumes, ...(pooled !== undefined ? [pooled.part] : []), ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), logUpload, ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
     store: new TaskStore(config.stateDir, { onWriteFailed: () => metrics.stateWriteFailures.inc() }),
     engine: engineMonitor,
@@ -123,6 +128,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const server = new ExecutorServer(tasks, config, log, metrics, logs);
   await server.start().catch(async (err: unknown) => {
     await logs.stop();
+    await pooled?.pool.stop();
     await metadata?.stop(); // no redirect left behind pointing at a proxy that is gone
     throw err;
   });
@@ -151,6 +157,8 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     stop: async () => {
       await interlink?.stop();
       tasks.abandon();
+      // Idle pooled sandboxes go; those tasks joined stay with them (the next executor adopts them).
+      await pooled?.pool.stop();
       engineMonitor.stop();
       await server.stop();
       await logs.stop();

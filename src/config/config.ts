@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ExecutorError } from '../common/errors.js';
@@ -91,6 +91,23 @@ export const configSchema = z
         hookConfigPath: z.string().default('/etc/titus-executor/oci-hooks.json'),
         hookPath: z.string().default('/usr/bin/nvidia-container-runtime-hook'),
         writeHookConfig: z.boolean().default(true),
+      })
+      .prefault({}),
+    /**
+     * Warm pool of network sandboxes (docs/sandbox-pool.md): started pause containers a task joins instead
+     * of waiting for a namespace of its own. 0 turns it off (today's path exactly). Used only where the
+     * hostname hook's runtime (gpu.nvidiaOciRuntime) is registered with the engine.
+     */
+    sandboxPool: z
+      .object({
+        /** Idle sandboxes kept ready; default two per CPU, at most 16. */
+        size: z.number().int().min(0).max(256).default(Math.min(16, 2 * availableParallelism())),
+        /** Sandboxes made at once while refilling (kept low: refill competes with launches for the engine). */
+        refillConcurrency: z.number().int().min(1).max(8).default(1),
+        /** After a failed refill, wait this long before the next try. */
+        refillBackoffMs: z.number().int().positive().default(2000),
+        /** The OCI hook that gives a pooled task its hostname; unset: the one shipped in hooks/task-hostname. */
+        hostnameHookPath: z.string().min(1).optional(),
       })
       .prefault({}),
     /** Task networking (docs/networking.md); `driver: none` (the default) keeps network mode `none`. */

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { invalidArgument } from '../common/errors.js';
@@ -28,6 +29,41 @@ export interface OciHook {
 export interface OciHooksConfig {
   readonly hooks: { readonly prestart: readonly OciHook[] };
 }
+
+/** The OCI runtime-spec hook stages. */
+export type OciHookStage = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+/** The hooks of an existing hook-config file, by stage; none when it is missing or unreadable. */
+const readHooks = async (configPath: string): Promise<Record<string, OciHook[]>> => {
+  try {
+    const parsed = JSON.parse(await readFile(configPath, 'utf8')) as { hooks?: unknown };
+    const hooks = parsed.hooks;
+    if (typeof hooks !== 'object' || hooks === null) return {};
+    const out: Record<string, OciHook[]> = {};
+    for (const [stage, list] of Object.entries(hooks as Record<string, unknown>)) {
+      if (Array.isArray(list)) out[stage] = list.filter((h): h is OciHook => typeof (h as { path?: unknown }).path === 'string');
+    }
+    return out;
+  } catch {
+    return {};
+  }
+};
+
+/**
+ * Puts `hook` in the file's `stage`, replacing an entry with the same path,
+ * and keeps every other hook: the file is shared (the NVIDIA prestart hook,
+ * the pooled task's hostname hook), each writer owns only its own entry.
+ */
+export const putHookInConfig = async (configPath: string, stage: OciHookStage, hook: OciHook): Promise<void> => {
+  if (!isAbsolute(hook.path)) throw invalidArgument('hookPath', `must be an absolute path, got ${JSON.stringify(hook.path)}`);
+  const hooks = await readHooks(configPath);
+  hooks[stage] = [...(hooks[stage] ?? []).filter((h) => h.path !== hook.path), hook];
+  await writeFileAtomic(configPath, `${JSON.stringify({ hooks }, null, 2)}\n`, 0o644, 0o755);
+};
+
+/** Whether the file has a hook of that path in that stage (an operator-managed file, for instance). */
+export const hasHookInConfig = async (configPath: string, stage: OciHookStage, path: string): Promise<boolean> =>
+  ((await readHooks(configPath))[stage] ?? []).some((h) => h.path === path);
 
 export interface NvidiaHookOptions {
   /** Default /usr/bin/nvidia-container-runtime-hook. */
@@ -74,8 +110,12 @@ export const writeNvidiaHooksConfig = async (
   options: NvidiaHookOptions & { readonly configPath?: string } = {},
 ): Promise<string> => {
   const configPath = options.configPath ?? DEFAULT_OCI_HOOKS_CONFIG_PATH;
+  // Other stages' hooks (the pooled task's hostname hook) stay; the prestart list is the NVIDIA hook's.
+  const others = await readHooks(configPath);
+  delete others['prestart'];
+  const content = { hooks: { ...renderNvidiaHooksConfig(options).hooks, ...others } };
   // Not a secret: the OCI runtime and people debugging it read it.
-  await writeFileAtomic(configPath, `${JSON.stringify(renderNvidiaHooksConfig(options), null, 2)}\n`, 0o644, 0o755);
+  await writeFileAtomic(configPath, `${JSON.stringify(content, null, 2)}\n`, 0o644, 0o755);
   return configPath;
 };
 

@@ -7,6 +7,7 @@ import { LABEL } from '../runtime/labels.js';
 import { StepTimer } from '../vpc/step-timer.js';
 import type { NetworkAttachment, NetworkDriver, NetworkSpec } from '../vpc/types.js';
 import { netnsPathOf, type SandboxManager } from './sandbox.js';
+import { POOLED_SANDBOX_LABEL, type SandboxPool } from './sandbox-pool.js';
 import type { PartCapacity, PartGrant, TaskPart } from '../task/task-part.js';
 import type { LaunchSpec, NetworkDetails } from '../task/types.js';
 
@@ -88,6 +89,8 @@ interface TaskNetwork {
   /** attach was called: pieces may exist on the host even if it failed. */
   attachBegun: boolean;
   attachment?: NetworkAttachment;
+  /** The sandbox came from the warm pool (it is not named after the task). */
+  pooledSandboxId?: string;
 }
 
 export interface NetworkTaskPartOptions {
@@ -110,6 +113,8 @@ export class NetworkTaskPart implements TaskPart {
    * address could be handed out twice: launches are refused meanwhile.
    */
   private recovered = true;
+  /** The warm pool and the runtime that runs its hostname hook, when pooling is on (usePool). */
+  private pooling: { readonly pool: SandboxPool; readonly runtime: string } | undefined;
 
   constructor(
     readonly driver: NetworkDriver,
@@ -117,6 +122,15 @@ export class NetworkTaskPart implements TaskPart {
     private readonly options: NetworkTaskPartOptions,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * Tasks take a started sandbox from the pool when one is ready (the attach
+   * is still done per task, after the take); the pooled task's hostname comes
+   * from the hook `runtime` runs. An empty pool: a sandbox made for the task.
+   */
+  usePool(pool: SandboxPool, runtime: string): void {
+    this.pooling = { pool, runtime };
+  }
 
   /** Launches are refused (UNAVAILABLE) until markRecovered. */
   markRecovering(): void {
@@ -177,7 +191,9 @@ export class NetworkTaskPart implements TaskPart {
     const timer = new StepTimer();
     try {
       task.sandbox = true;
-      const sandbox = await this.sandboxes.create(spec, setup, timer);
+      const pooled = this.pooling?.pool.take();
+      if (pooled !== undefined) task.pooledSandboxId = pooled.id;
+      const sandbox = pooled ?? (await this.sandboxes.create(spec, setup, timer));
       setup.throwIfAborted();
       task.attachBegun = true;
       const attachment = await this.driver.attach(spec, netnsPathOf(sandbox.pid), setup);
@@ -185,10 +201,13 @@ export class NetworkTaskPart implements TaskPart {
       timer.mark('attach');
       const addresses = [attachment.ipv4, attachment.ipv6].filter((a): a is string => a !== undefined);
       const mounts = await this.sandboxes.writeNetworkFiles(sandbox, spec.hostname, addresses);
+      if (pooled !== undefined) mounts.push(await this.sandboxes.writeHostnameFile(sandbox, spec.hostname));
       timer.mark('files');
       this.log.debug({ taskId: launch.taskId, ms: timer.summary() }, 'network setup timings');
-      this.log.info({ taskId: launch.taskId, sandbox: sandbox.id.slice(0, 12), ipv4: attachment.ipv4, ipv6: attachment.ipv6 }, 'task network ready');
-      return { ...grantFor(attachment, spec, sandbox.id), mounts };
+      this.log.info({ taskId: launch.taskId, sandbox: sandbox.id.slice(0, 12), pooled: pooled !== undefined, ipv4: attachment.ipv4, ipv6: attachment.ipv6 }, 'task network ready');
+      const grant = grantFor(attachment, spec, sandbox.id);
+      if (pooled === undefined || this.pooling === undefined) return { ...grant, mounts };
+      return { ...grant, mounts, runtime: this.pooling.runtime, labels: { ...grant.labels, [POOLED_SANDBOX_LABEL]: pooled.id } };
     } catch (err) {
       if (deadline.aborted && !signal.aborted) {
         throw new ExecutorError('DEADLINE_EXCEEDED', `network setup did not finish within ${this.options.setupTimeoutMs} ms`, { cause: err });
@@ -223,7 +242,8 @@ export class NetworkTaskPart implements TaskPart {
     }
     // After the detach: an ENI's NIC must leave the namespace through the driver, not by the namespace's end.
     if (task.sandbox) {
-      await this.sandboxes.remove(taskId).catch((err: unknown) => failures.push(`remove sandbox: ${errorMessage(err)}`));
+      const removal = task.pooledSandboxId !== undefined ? this.sandboxes.removeById(task.pooledSandboxId) : this.sandboxes.remove(taskId);
+      await removal.catch((err: unknown) => failures.push(`remove sandbox: ${errorMessage(err)}`));
     }
     if (failures.length > 0) {
       this.log.error({ taskId, failures }, 'task network not fully released');
@@ -241,8 +261,8 @@ export class NetworkTaskPart implements TaskPart {
     await this.release(attachment.taskId);
   }
 
-  /** A task whose network outlived an executor restart: released like any other. */
-  adopt(attachment: NetworkAttachment): void {
+  /** A task whose network outlived an executor restart: released like any other. `pooledSandboxId`: the pooled sandbox it joined. */
+  adopt(attachment: NetworkAttachment, pooledSandboxId?: string): void {
     this.tasks.set(attachment.taskId, {
       taskId: attachment.taskId,
       mbps: Number(attachment.details['bandwidthMbps'] ?? '0'),
@@ -250,6 +270,7 @@ export class NetworkTaskPart implements TaskPart {
       sandbox: true,
       attachBegun: true,
       attachment,
+      ...(pooledSandboxId !== undefined ? { pooledSandboxId } : {}),
     });
   }
 
@@ -368,12 +389,13 @@ export const recoverNetwork = async (
   log: Logger,
 ): Promise<NetworkRecovery> => {
   const containers = await runtime.listContainers({ [LABEL.executor]: executorId });
-  const live = new Map<string, { attachment: NetworkAttachment; containerId: string }>();
+  const live = new Map<string, { attachment: NetworkAttachment; containerId: string; pooledSandboxId?: string }>();
   for (const c of containers) {
     if (c.labels[LABEL.role] !== 'main' || c.state !== 'running') continue;
     const attachment = attachmentFromLabels(c.labels);
     if (attachment === undefined || attachment.driver !== part.driver.name) continue;
-    live.set(attachment.taskId, { attachment, containerId: c.id });
+    const pooledSandboxId = c.labels[POOLED_SANDBOX_LABEL];
+    live.set(attachment.taskId, { attachment, containerId: c.id, ...(pooledSandboxId !== undefined ? { pooledSandboxId } : {}) });
   }
   await part.driver.restore([...live.values()].map((l) => l.attachment)).catch((err: unknown) =>
     log.error({ err: errorMessage(err) }, 'some network leases could not be restored'),
@@ -392,8 +414,8 @@ export const recoverNetwork = async (
       log.error({ taskId, sandbox: sandbox.name, err: errorMessage(err) }, 'cannot remove a leftover network sandbox');
     }
   }
-  for (const { attachment, containerId } of live.values()) {
-    part.adopt(attachment);
+  for (const { attachment, containerId, pooledSandboxId } of live.values()) {
+    part.adopt(attachment, pooledSandboxId);
     void runtime
       .waitContainer(containerId)
       .catch(() => undefined)

@@ -38,6 +38,8 @@ import type { NetworkSpec } from '../vpc/types.js';
  */
 
 export const SANDBOX_ROLE = 'sandbox';
+/** The file the hostname hook reads a pooled task's name from (bind-mounted at /etc/hostname). */
+export const TASK_HOSTNAME_FILE = 'titus-task-hostname';
 export const PAUSE_REPOSITORY = 'titus-executor/pause';
 /** Sleeps "forever" (68 years); Docker's init (`Init: true`) is PID 1, reaps and forwards signals. */
 export const PAUSE_ENTRYPOINT: readonly string[] = ['/busybox', 'sleep', '2147483647'];
@@ -287,6 +289,31 @@ export class SandboxManager {
       });
     }
     return mounts;
+  }
+
+  /**
+   * The task's /etc/hostname, for a task in a pooled sandbox (whose own
+   * hostname file names the sandbox): written beside the sandbox's other
+   * files, under the name the hostname hook (hooks/task-hostname) looks for,
+   * so the hook gives the task's UTS namespace the same name.
+   */
+  async writeHostnameFile(sandbox: RunningSandbox, hostname: string): Promise<BindMount> {
+    const source = join(sandbox.dir, TASK_HOSTNAME_FILE);
+    try {
+      await writeFile(source, `${hostname}\n`, { mode: 0o644 });
+    } catch (err) {
+      throw new ExecutorError('FAILED_PRECONDITION', `cannot write the task's /etc/hostname in ${sandbox.dir}: ${errorMessage(err)}`, { cause: err });
+    }
+    return { source, target: '/etc/hostname' };
+  }
+
+  /** A sandbox by container id (a pooled one); idempotent. */
+  async removeById(id: string): Promise<void> {
+    try {
+      await this.runtime.removeContainer(id);
+    } catch (err) {
+      if (!isRuntimeError(err, 'not-found')) throw err;
+    }
   }
 
   /** Idempotent; a container of that name that is not our sandbox is left alone. */

@@ -112,6 +112,11 @@ export interface ImportImageOptions {
  * interface so decorators and fakes of ContainerRuntime need not implement
  * them; DockerRuntime implements both.
  */
+export interface RuntimeRegistry {
+  /** The OCI runtimes the engine has registered. */
+  registeredRuntimes(): Promise<string[]>;
+}
+
 export interface SandboxEngine {
   /** Creates an image from a root filesystem tar (`docker import`); returns the image id. */
   importImage(tarPath: string, options: ImportImageOptions): Promise<string>;

@@ -97,6 +97,16 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     }
   }
 
+  /** The OCI runtimes registered with the engine (`docker info` Runtimes), e.g. runc, oci-add-hooks. */
+  async registeredRuntimes(): Promise<string[]> {
+    try {
+      const info = (await this.docker.info()) as { Runtimes?: Record<string, unknown> };
+      return Object.keys(info.Runtimes ?? {});
+    } catch (err) {
+      throw this.wrap(err, 'info');
+    }
+  }
+
   async ping(): Promise<void> {
     try {
       await this.docker.ping();

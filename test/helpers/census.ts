@@ -47,6 +47,12 @@ export interface CensusScope {
   readonly netns?: readonly NetnsHolderCheck[];
   /** volumes.mountDir: every mount and task directory under it must be a live task's. */
   readonly volumeMountDir?: string;
+  /**
+   * sandboxPool.size of the running executor: up to this many idle pooled sandboxes are its warm pool, not
+   * a leak. A pooled sandbox a live task's container joined (label titus.executor.pooled_sandbox) is that
+   * task's; any other is reported. Unset: every pooled sandbox not a live task's is reported.
+   */
+  readonly poolSize?: number;
 }
 
 const TERMINAL = /FINISHED|FAILED|KILLED|LOST/;
@@ -66,14 +72,22 @@ const askExecutor = async (scope: CensusScope): Promise<Known> => {
   return { live: new Set([...live, ...(scope.liveTaskIds ?? [])]), all: new Set(tasks.map((t) => t.taskId ?? '')) };
 };
 
+const POOLED_ROLE = 'pooled-sandbox';
+
 const containers = async (scope: CensusScope, live: ReadonlySet<string>): Promise<string[]> => {
-  const format = '{{.ID}} {{.State}} {{.Label "titus.task_id"}} {{.Label "titus.executor.role"}}';
+  const format = '{{.ID}} {{.State}} {{.Label "titus.task_id"}} {{.Label "titus.executor.role"}} {{.Label "titus.executor.pooled_sandbox"}}';
   const { stdout } = await scope.h.docker(['ps', '-a', '--no-trunc', '--filter', `label=titus.executor.id=${scope.executorId}`, '--format', format]);
-  return stdout
+  const rows = stdout
     .split('\n')
     .filter((line) => line !== '')
-    .map((line) => line.split(' '))
-    .filter(([, , taskId = '']) => !live.has(taskId))
+    .map((line) => line.split(' '));
+  // Pooled sandboxes carry no task id: one is a live task's when that task's container joined it.
+  const joinedByLive = new Set(rows.filter(([, , taskId = '', , pooled = '']) => live.has(taskId) && pooled !== '').map((r) => r[4] ?? ''));
+  const pooled = rows.filter(([, , , role = '']) => role === POOLED_ROLE);
+  const idle = pooled.filter(([id = '']) => !joinedByLive.has(id));
+  const idleAllowed = scope.poolSize !== undefined && idle.length <= scope.poolSize && idle.every(([, state = '']) => state === 'running');
+  return rows
+    .filter(([id = '', , taskId = '', role = '']) => (role === POOLED_ROLE ? !joinedByLive.has(id) && !idleAllowed : !live.has(taskId)))
     .map(([id = '', state = '', taskId = '', role = '']) => `container ${id.slice(0, 12)} (${state}, role ${role || '?'}) of task ${taskId || '?'}`);
 };
 

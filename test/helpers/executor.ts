@@ -54,6 +54,8 @@ export const startTestExecutor = async (
     metrics: { listen: null },
     runTaskDir: join(dir, 'run-task'),
     stateDir: join(dir, 'state'),
+    // No warm pool unless a test asks for one (test/parts/sandbox-pool.test.ts): others count the engine's containers.
+    sandboxPool: { size: 0 },
     ...overrides,
     api: { socketPath: socket, ...((overrides['api'] as object | undefined) ?? {}) },
     docker: { host: h.dockerHost, pullAttempts: 2, pullBackoffMs: 100, ...((overrides['docker'] as object | undefined) ?? {}) },

@@ -39,7 +39,8 @@ export const serveProcesses = (
   const socket = join(dir, 'executor.sock');
   const configPath = join(dir, 'config.yaml');
   const api = (config['api'] as Record<string, unknown> | undefined) ?? {};
-  const base = { logLevel: 'warn', metrics: { listen: null }, stateDir: join(dir, 'state'), runTaskDir: join(dir, 'run-task') };
+  // No warm pool unless a test asks for one (its sandboxes are containers other tests would count).
+  const base = { logLevel: 'warn', metrics: { listen: null }, stateDir: join(dir, 'state'), runTaskDir: join(dir, 'run-task'), sandboxPool: { size: 0 } };
   // Room for the many default-sized tasks tests run side by side on a small machine (as startTestExecutor gives).
   const host = { cpu: 1024, memoryMb: 16 * 1024 * 1024, diskMb: 1024 * 1024 * 1024, networkMbps: 1_000_000, ...((config['host'] as object | undefined) ?? {}) };
   // Volume mounts of its own: recovery unmounts what it finds there that is not its tasks'.
