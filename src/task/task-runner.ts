@@ -545,12 +545,15 @@ export class TaskRunner {
     const errors: string[] = [];
     if (this.stopping !== undefined) await this.stopping;
     if (this.containerId !== undefined && this.containerStarted) {
-      await this.deps.output?.finish(this.launch.taskId);
-      this.outputTail =
-        (await this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
+      // Both only read the exited container: side by side, not one engine round trip after the other.
+      const [, tail] = await Promise.all([
+        this.deps.output?.finish(this.launch.taskId),
+        this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
           this.log.warn({ err: errorMessage(err) }, 'could not read the container output');
           return undefined;
-        })) ?? this.outputTail;
+        }),
+      ]);
+      this.outputTail = tail ?? this.outputTail;
     }
     if (this.containerId !== undefined) {
       const id = this.containerId;
