@@ -2,6 +2,7 @@ import Docker from 'dockerode';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExecutorError, errorMessage } from '../common/errors.js';
+import { SharedInFlight } from '../common/shared-in-flight.js';
 import type { PullProgress } from './pull-progress.js';
 import type {
   ContainerDetails,
@@ -58,6 +59,8 @@ export const dockerOptionsFor = (host: string): Docker.DockerOptions => {
 /** The Docker Engine API adapter; the only file that knows dockerode. */
 export class DockerRuntime implements ContainerRuntime, SandboxEngine, ContainerOutputSource {
   private readonly docker: Docker;
+  /** A burst of launches of one image inspects it once (the answer is shared while it is in flight, never kept). */
+  private readonly imageInspects = new SharedInFlight<ImageConfig | undefined>();
 
   constructor(
     readonly host: string,
@@ -109,7 +112,11 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     };
   }
 
-  async findImage(ref: string): Promise<ImageConfig | undefined> {
+  findImage(ref: string): Promise<ImageConfig | undefined> {
+    return this.imageInspects.run(ref, () => this.inspectImage(ref));
+  }
+
+  private async inspectImage(ref: string): Promise<ImageConfig | undefined> {
     try {
       const img = await this.docker.getImage(ref).inspect();
       const cfg = img.Config as { Entrypoint?: string | string[] | null; Cmd?: string[] | null; StopSignal?: string } | undefined;
