@@ -409,15 +409,6 @@ export class TaskRunner {
     this.timers.push(timer);
   }
 
-  /** A record write outside a status update; its failure is logged, the task goes on. */
-  private persistQuietly(update?: StatusUpdate): void {
-    try {
-      this.persist(update);
-    } catch (err) {
-      this.log.error({ err: errorMessage(err) }, 'could not write the task record');
-    }
-  }
-
   private killedOutcome(): Outcome | undefined {
     return this.kill === undefined ? undefined : outcomeForKill(this.kill);
   }
@@ -504,8 +495,10 @@ export class TaskRunner {
       ...(mounts.length > 0 ? { mounts } : {}),
     });
     this.command = [...spec.entrypoint, ...spec.cmd];
+    // Not written here on its own: the next update ('starting container', or the kill's
+    // end in settle()) carries the id to the store in the same tick, before the engine is
+    // asked anything else, and a burst pays one fsync fewer per launch.
     this.containerId = await this.createOrReplace(spec);
-    this.persistQuietly(); // a restart must find this container even if the next update never comes
     return this.containerId;
   }
 
