@@ -27,7 +27,7 @@ export const composeHostParts = async (config: ExecutorConfig, runtime: DockerRu
 
 /** run-task's core: the engine, the host's parts (the network part for a pod), one TaskManager. */
 export const composeOneTaskCore = async (config: ExecutorConfig, log: Logger, want: { network: boolean }): Promise<TaskManager> => {
-  const runtime = new DockerRuntime(config.docker.host);
+  const runtime = new DockerRuntime(config.docker.host, undefined, { engineConcurrency: config.docker.engineConcurrency });
   const { gpu, network } = await composeHostParts(config, runtime, log, want);
   return new TaskManager({ runtime, config, log, parts: [gpu, ...(network !== undefined ? [network] : [])] });
 };

@@ -63,7 +63,7 @@ const removeStaleSharedNetworks = async (shared: SharedNetworks, interlink: Inte
 /** The composition root: builds the parts, injects them, starts the API. */
 export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: readonly TaskPart[] = []): Promise<Executor> => {
   checkMetadataProxyConfig(config); // a proxy that cannot work refuses to start before anything else does
-  const runtime = new DockerRuntime(config.docker.host);
+  const runtime = new DockerRuntime(config.docker.host, undefined, { engineConcurrency: config.docker.engineConcurrency });
   const engineMonitor = new EngineMonitor(runtime, log);
   await engineMonitor.start();
   const engine = await runtime.version().catch((err: unknown) => {

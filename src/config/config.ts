@@ -47,6 +47,8 @@ export const configSchema = z
         pullBackoffMs: z.number().int().nonnegative().default(1000),
         /** OCI runtime for tasks without GPUs; unset uses the engine's default (runc). */
         defaultRuntime: z.string().optional(),
+        /** Container creates and starts sent to the engine at once (the rest queue in the executor); 0: no limit. */
+        engineConcurrency: z.number().int().nonnegative().default(0),
       })
       .prefault({}),
     container: z

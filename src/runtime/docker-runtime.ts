@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import { SharedInFlight } from '../common/shared-in-flight.js';
+import { ConcurrencyLimit } from '../common/concurrency-limit.js';
 import type { PullProgress } from './pull-progress.js';
 import type {
   ContainerDetails,
@@ -56,17 +57,31 @@ export const dockerOptionsFor = (host: string): Docker.DockerOptions => {
   return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
 };
 
+/** The runtime's own config slice. */
+export interface DockerRuntimeOptions {
+  /**
+   * Container creates and starts sent to the engine at once (docker.engineConcurrency);
+   * the rest wait here. 0: no limit.
+   */
+  readonly engineConcurrency?: number;
+}
+
 /** The Docker Engine API adapter; the only file that knows dockerode. */
 export class DockerRuntime implements ContainerRuntime, SandboxEngine, ContainerOutputSource {
   private readonly docker: Docker;
+  private readonly creates: ConcurrencyLimit;
+  private readonly starts: ConcurrencyLimit;
   /** A burst of launches of one image inspects it once (the answer is shared while it is in flight, never kept). */
   private readonly imageInspects = new SharedInFlight<ImageConfig | undefined>();
 
   constructor(
     readonly host: string,
     private readonly oomEvidence: OomKillEvidence = new KernelOomLog(),
+    options: DockerRuntimeOptions = {},
   ) {
     this.docker = new Docker(dockerOptionsFor(host));
+    this.creates = new ConcurrencyLimit(options.engineConcurrency ?? 0);
+    this.starts = new ConcurrencyLimit(options.engineConcurrency ?? 0);
   }
 
   async version(): Promise<string> {
@@ -152,7 +167,7 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
 
   async createContainer(spec: ContainerSpec): Promise<string> {
     try {
-      const c = await this.docker.createContainer(createRequest(spec));
+      const c = await this.creates.run(() => this.docker.createContainer(createRequest(spec)));
       return c.id;
     } catch (err) {
       const status = asEngineError(err).statusCode;
@@ -164,7 +179,7 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
 
   async startContainer(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start();
+      await this.starts.run(() => this.docker.getContainer(id).start());
     } catch (err) {
       const msg = engineMessage(err);
       const status = asEngineError(err).statusCode;

@@ -18,6 +18,7 @@ import type { TaskOutputSink } from '../logs/types.js';
 import { StatusBus, type UpdateListener } from './status-bus.js';
 import { admitAll, type PartCapacity, type TaskPart } from './task-part.js';
 import { TaskRunner, type EngineAvailability } from './task-runner.js';
+import { GroupCommit } from './group-commit.js';
 import type { TaskStore } from './task-store.js';
 import { refuseIfStateDirFull } from './state-space.js';
 import { recoverTasks, type RecoveryReport } from './task-recovery.js';
@@ -63,9 +64,11 @@ export class TaskManager {
   private readonly tasks = new Map<string, TaskRunner>();
   private readonly terminalOrder: string[] = [];
   private closed = false;
+  private readonly commit: GroupCommit | undefined;
 
   constructor(private readonly deps: TaskManagerDeps) {
     this.bus = new StatusBus(deps.config.watch.retainedUpdates);
+    this.commit = deps.store !== undefined ? new GroupCommit(this.bus, deps.store, deps.log) : undefined;
     this.bus.subscribe((u) => this.onUpdate(u));
     deps.engine?.onReconnect?.(() => {
       void this.removeStrayContainers().catch((err: unknown) =>
@@ -143,6 +146,7 @@ export class TaskManager {
       maxStartingSeconds: deps.config.tasks.maxStartingSeconds,
       ...(deps.output !== undefined ? { output: deps.output } : {}),
       ...(deps.store !== undefined ? { store: deps.store } : {}),
+      ...(this.commit !== undefined ? { commit: this.commit } : {}),
       ...(deps.engine !== undefined ? { engine: deps.engine } : {}),
     };
   }
@@ -283,7 +287,7 @@ export class TaskManager {
   /** Status updates decided but not yet streamed, because the store could not take them yet. */
   heldUpdates(): number {
     let n = 0;
-    for (const r of this.tasks.values()) n += r.sm.heldCount;
+    for (const r of this.tasks.values()) n += r.sm.refusedCount;
     return n;
   }
 

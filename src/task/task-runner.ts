@@ -16,6 +16,7 @@ import type { NewUpdate } from './status-bus.js';
 import type { KillRequest, TaskRecord } from './task-record.js';
 import type { TaskStore } from './task-store.js';
 import { HeldUpdatesRetry, writeUntilStored } from './store-retry.js';
+import type { CommitSubject, GroupCommit } from './group-commit.js';
 import { admitAll, type PartGrant, type TaskHandle, type TaskPart } from './task-part.js';
 import { TaskStateMachine, type FirstUpdate } from './task-state-machine.js';
 import type { TaskOutputSink } from '../logs/types.js';
@@ -37,6 +38,8 @@ export interface TaskRunnerDeps {
   readonly maxStartingSeconds?: number;
   /** Keeps the task's stdout and stderr on the host (GetLogs); absent in tests that do not need it. */
   readonly output?: TaskOutputSink;
+  /** Writes the task's updates together with other tasks' (with a store); without it each is written on the spot. */
+  readonly commit?: GroupCommit;
 }
 
 export interface EngineAvailability {
@@ -59,7 +62,7 @@ const OUTPUT_TAIL_BYTES = 16 * 1024;
  * exactly one terminal update. A kill at any point cancels what is in flight;
  * nothing it created outlives it.
  */
-export class TaskRunner {
+export class TaskRunner implements CommitSubject {
   readonly sm: TaskStateMachine;
   readonly acceptedAtMs: number;
   private startedAtMs: number | undefined;
@@ -109,6 +112,14 @@ export class TaskRunner {
     this.sm = new TaskStateMachine(launch.taskId, (u) => deps.publish(u, beforeDeliver), restored?.history ?? first);
     this.held = new HeldUpdatesRetry(this.sm, this.log);
     this.sm.onHeld((err) => this.held.start(err));
+    // The first update (above) is written on the spot: a launch the store refuses fails.
+    const commit = deps.commit;
+    if (commit !== undefined && deps.store !== undefined) this.sm.deferTo(() => commit.request(this));
+  }
+
+  recordWith(updates: readonly StatusUpdate[]): TaskRecord | undefined {
+    if (this.abandoned) return undefined;
+    return this.record([...this.sm.history, ...updates]);
   }
 
   /** Starts the lifecycle in the background; `done` settles after the terminal update. */
@@ -173,7 +184,8 @@ export class TaskRunner {
     this.kill = { reason, graceSeconds, ...(cause !== undefined ? { cause } : {}) };
     this.log.info({ graceSeconds, reason, cause }, 'kill requested');
     const message = cause === undefined ? `kill requested${reason === '' ? '' : `: ${reason}`}` : reason;
-    this.sm.transition('KILL_INITIATED', message, cause ?? 'killed');
+    // On the spot (when nothing is held): KillTask answers with KILL_INITIATED, stored.
+    this.sm.transition('KILL_INITIATED', message, cause ?? 'killed', {}, { now: true });
     this.abort.abort();
     if (this.containerStarted) void this.stopContainer();
   }
@@ -223,7 +235,9 @@ export class TaskRunner {
     if (this.abandoned) return;
     // The exit (or kill) is stored before the container goes: if the store is
     // full, the container is kept until it is not, so a restart still finds the
-    // task's real end instead of a container that is gone.
+    // task's real end instead of a container that is gone. Written on the spot,
+    // once no group-committed write of this task can overtake it.
+    await this.sm.whenIdle();
     await writeUntilStored(() => this.persist(), this.log, () => this.abandoned);
     if (this.abandoned) return;
     const cleanupErrors = await this.cleanup();
