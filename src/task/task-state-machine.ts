@@ -222,6 +222,7 @@ export class TaskStateMachine {
     } catch (err) {
       if (!isRecordWriteError(err)) throw err;
       this.hold(next);
+      this.retrying = true;
       this.heldListener?.(err);
       return undefined;
     }
