@@ -244,6 +244,8 @@ export class TaskRunner implements CommitSubject {
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
     this.finishedAtMs = Date.now();
     this.sm.transition(outcome.state, message, outcome.reason, outcome.exit !== undefined ? { exit: outcome.exit } : {});
+    // Followers of the logs stop once the end is streamed (group commit), or held for a retry, as before.
+    await this.sm.whenIdle();
     this.deps.output?.ended(this.launch.taskId, this.finishedAtMs);
     // `done` means the terminal update is stored and streamed.
     await this.held.written();
