@@ -47,8 +47,11 @@ export const configSchema = z
         pullBackoffMs: z.number().int().nonnegative().default(1000),
         /** OCI runtime for tasks without GPUs; unset uses the engine's default (runc). */
         defaultRuntime: z.string().optional(),
-        /** Container creates and starts sent to the engine at once (the rest queue in the executor); 0: no limit. */
-        engineConcurrency: z.number().int().nonnegative().default(0),
+        /**
+         * Container creates and starts sent to the engine at once (the rest queue in the executor, first come
+         * first served); 0: no limit. 16 measured faster than none for 110 launches at once on 2 cores.
+         */
+        engineConcurrency: z.number().int().nonnegative().default(16),
       })
       .prefault({}),
     container: z
