@@ -13,6 +13,7 @@ import { DieEvents } from './engine-events.js';
 import { BenchExecutorClient, benchTaskId, type BenchImage } from './executor-client.js';
 import { startExecutorProcess, type ExecutorProcess } from './executor-process.js';
 import { describeMachine, loadAverage, type MachineInfo } from './machine.js';
+import { measureBurst } from './measure-burst.js';
 import { measureConcurrent } from './measure-concurrent.js';
 import { measureExits } from './measure-exit.js';
 import { LONG_RUNNING, measureLaunches } from './measure-launch.js';
@@ -23,13 +24,16 @@ import { preparePooledRuntime, type PooledRuntime } from './pooled-runtime.js';
 import { rawTemplateFrom, type RawTemplate } from './raw-container.js';
 import { renderMarkdown, resultsTable, verdicts } from './report.js';
 import type { BenchReport } from './report-model.js';
-import { buildPhaseRows, buildRows, metadataThroughputShare, NETWORKED_PHASE_LABELS, type Samples } from './rows.js';
+import { buildPhaseRows, buildRows, burstP99Row, metadataThroughputShare, NETWORKED_PHASE_LABELS, type Samples } from './rows.js';
 import { measureMetadataProxy } from './measure-metadata.js';
 import { StatusWatch } from './status-watch.js';
 import { renderSvg } from './svg.js';
 
 const LAUNCH_RATIO_TARGET = 1.15;
 const NETWORKED_LAUNCH_RATIO_TARGET = 1.5;
+/** Issue 15: a burst's p99 to RUNNING no later than the raw burst's; a kill within 1.2× a raw stop+remove. */
+const BURST_P99_RATIO_TARGET = 1.0;
+const KILL_RATIO_TARGET = 1.2;
 const startedMs = Date.now();
 const loadAtStart = loadAverage();
 const progress = (what: string): void => {
@@ -83,6 +87,8 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, 
   progress(`${opts.concurrency} concurrent launches, ${opts.concurrentRounds} round(s) each`);
   const rounds = { concurrency: opts.concurrency, rounds: opts.concurrentRounds };
   const concurrent = await measureConcurrent(ex, docker, template, rounds, () => proc.cpuMs());
+  progress(`${opts.burstSize} launches at once against ${opts.burstSize} raw create+start at once, ${opts.burstRounds} round(s) each`);
+  const burst = await measureBurst(ex, proc, docker, template, { size: opts.burstSize, rounds: opts.burstRounds });
   const exitCount = opts.quick ? 6 : 20;
   progress(`exit latency: ${exitCount} each`);
   const exits = await measureExits(ex, docker, template, deaths, exitCount);
@@ -91,7 +97,7 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, 
   const metadataRounds = opts.quick ? 2 : 4;
   progress(`metadata proxy vs plain node:http: ${metadataRounds} rounds`);
   const metadata = await measureMetadataProxy({ rounds: metadataRounds, durationMs: opts.quick ? 1500 : 4000, tasks: 50, concurrency: 32 });
-  return { launches, networked, pooled, pooledNetworked, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB, metadata };
+  return { launches, networked, pooled, pooledNetworked, concurrent, concurrency: opts.concurrency, exits, memory, idleAfterRunMiB, metadata, burst };
 };
 
 /** Everything the bench started is still in the engine? Then the numbers came with a leak. */
@@ -134,9 +140,12 @@ const writeReport = (opts: BenchOptions, samples: Samples, machine: MachineInfo)
     rows: buildRows(samples),
     phases: buildPhaseRows(samples.launches),
     networkedPhases: buildPhaseRows(samples.networked, NETWORKED_PHASE_LABELS),
+    burstPhases: buildPhaseRows(samples.burst),
     launchRatioTarget: LAUNCH_RATIO_TARGET,
     metadataThroughputShare: metadataThroughputShare(samples.metadata),
     networkedLaunchRatioTarget: NETWORKED_LAUNCH_RATIO_TARGET,
+    burst: { row: burstP99Row(samples.burst.size), p99RatioTarget: BURST_P99_RATIO_TARGET },
+    killRatioTarget: KILL_RATIO_TARGET,
   };
   mkdirSync(opts.outDir, { recursive: true });
   writeFileSync(join(opts.outDir, 'report.md'), renderMarkdown(report));
@@ -166,6 +175,7 @@ const main = async (): Promise<void> => {
     rows.map((p) => `  ${p.phase}: median ${p.summary.median.toFixed(1)} ms, p90 ${p.summary.p90.toFixed(1)} ms`).join('\n');
   console.log(`\nphases:\n${phaseLines(report.phases)}`);
   console.log(`\nphases, networked:\n${phaseLines(report.networkedPhases)}`);
+  console.log(`\nphases, ${result.samples.burst.size} at once:\n${phaseLines(report.burstPhases)}`);
   console.log(`\nwrote ${join(opts.outDir, 'report.md')} and report.svg in ${report.durationS.toFixed(0)} s`);
 };
 

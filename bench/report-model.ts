@@ -25,10 +25,14 @@ export interface BenchReport {
   readonly rows: readonly ResultRow[];
   readonly phases: readonly PhaseRow[];
   readonly networkedPhases: readonly PhaseRow[];
+  readonly burstPhases: readonly PhaseRow[];
   readonly launchRatioTarget: number;
   /** Proxy requests per second over the plain server's. */
   readonly metadataThroughputShare: number;
   readonly networkedLaunchRatioTarget: number;
+  /** The burst's p99 row (its name holds the burst size) and its target ratio. */
+  readonly burst: { readonly row: string; readonly p99RatioTarget: number };
+  readonly killRatioTarget: number;
 }
 
 /** executor median / raw median, when both sides were measured. */

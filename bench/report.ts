@@ -1,6 +1,6 @@
 /** The results as a Markdown report (also printed to stdout). */
 import { ratioOf, type BenchReport, type ResultRow } from './report-model.js';
-import { LAUNCH_ROW, METADATA_THROUGHPUT_TARGET, NETWORKED_LAUNCH_ROW } from './rows.js';
+import { KILL_ROW, LAUNCH_ROW, METADATA_THROUGHPUT_TARGET, NETWORKED_LAUNCH_ROW } from './rows.js';
 import type { Summary } from './stats.js';
 
 const fmt = (v: number, unit: ResultRow['unit']): string => (unit === 'MiB' ? v.toFixed(1) : v < 10 ? v.toFixed(2) : v.toFixed(1));
@@ -44,6 +44,8 @@ const verdict = (report: BenchReport, metric: string, label: string, target: num
 export const verdicts = (report: BenchReport): string[] => [
   verdict(report, LAUNCH_ROW, 'Launch overhead', report.launchRatioTarget),
   verdict(report, NETWORKED_LAUNCH_ROW, 'Networked launch overhead', report.networkedLaunchRatioTarget),
+  verdict(report, report.burst.row, 'Burst p99', report.burst.p99RatioTarget),
+  verdict(report, KILL_ROW, 'Kill latency', report.killRatioTarget),
   `Metadata proxy throughput ${(100 * report.metadataThroughputShare).toFixed(0)}% of the plain server's (target ≥ ${100 * METADATA_THROUGHPUT_TARGET}%): **${report.metadataThroughputShare >= METADATA_THROUGHPUT_TARGET ? 'met' : 'NOT met'}**.`,
 ];
 
@@ -74,6 +76,8 @@ From the executor's own update timestamps (ms resolution), medians over the reco
 ${phaseTable('Phase (sequential launches)', report.phases)}
 
 ${phaseTable('Phase (networked launches, local driver)', report.networkedPhases)}
+
+${phaseTable('Phase (burst launches, every task of every round)', report.burstPhases)}
 
 ![chart](report.svg)
 `;

@@ -1,4 +1,5 @@
 /** Turns the raw samples into the report's rows; the wording of each row says exactly what was timed. */
+import type { BurstSamples } from './measure-burst.js';
 import type { ConcurrentSamples } from './measure-concurrent.js';
 import type { ExitSamples } from './measure-exit.js';
 import type { LaunchSamples } from './measure-launch.js';
@@ -24,6 +25,7 @@ export interface Samples {
   /** RSS with no task left, after every other measurement (its garbage has been collected at least once). */
   readonly idleAfterRunMiB: number[];
   readonly metadata: MetadataSamples;
+  readonly burst: BurstSamples;
 }
 
 export const METADATA_PROXY_ROW = 'Metadata proxy p99, cached credentials (vs plain node:http)';
@@ -45,6 +47,32 @@ const metadataNote = (m: MetadataSamples): string => {
   );
 };
 export const LAUNCH_ROW = 'Launch overhead (sequential)';
+export const KILL_ROW = 'Kill latency';
+export const burstP99Row = (size: number): string => `${size} launches at once: p99 to RUNNING`;
+
+/** The burst's rows: each task's time (median = p50), each round's p99, and the executor's memory at that moment. */
+const burstRows = (b: BurstSamples): ResultRow[] => [
+  {
+    metric: `${b.size} launches at once: each task to RUNNING`,
+    unit: 'ms',
+    executor: summarize(b.executorMs),
+    raw: summarize(b.rawMs),
+    note: `burst start → each task's RUNNING received (executor) / its start() resolved (raw), ${b.size} issued together, every task of ${b.executorP99Ms.length} round(s); the median is the p50; all ${b.size} reached RUNNING in every round`,
+  },
+  {
+    metric: burstP99Row(b.size),
+    unit: 'ms',
+    executor: summarize(b.executorP99Ms),
+    raw: summarize(b.rawP99Ms),
+    note: `the 99th percentile of the row above, one sample per round (the ratio is p99 / raw p99)`,
+  },
+  {
+    metric: `Executor RSS, ${b.size} launched at once`,
+    unit: 'MiB',
+    executor: summarize(b.rssAtRunningMiB),
+    note: `VmRSS the moment the last of the ${b.size} was RUNNING, one reading per round; peak RSS (VmHWM) over the whole bench ${b.peakRssMiB.toFixed(1)} MiB`,
+  },
+];
 export const NETWORKED_LAUNCH_ROW = 'Launch overhead (networked, local driver)';
 export const POOLED_LAUNCH_ROW = 'Launch overhead (sequential, pooled sandbox)';
 export const POOLED_NETWORKED_LAUNCH_ROW = 'Launch overhead (networked, local driver, pooled sandbox)';
@@ -123,6 +151,7 @@ export const buildRows = (s: Samples): ResultRow[] => [
     raw: summarize(s.concurrent.rawMs),
     note: `time until all ${s.concurrency} are RUNNING (executor) / started (raw), one sample per round`,
   },
+  ...burstRows(s.burst),
   {
     metric: 'Exit → terminal status',
     unit: 'ms',
@@ -131,7 +160,7 @@ export const buildRows = (s: Samples): ResultRow[] => [
     note: 'from the engine die event (timeNano); executor: FINISHED received; raw: wait() resolved and container removed',
   },
   {
-    metric: 'Kill latency',
+    metric: KILL_ROW,
     unit: 'ms',
     executor: summarize(s.launches.executorKillMs),
     raw: summarize(s.launches.rawKillMs),
@@ -165,5 +194,5 @@ export const buildRows = (s: Samples): ResultRow[] => [
   },
 ];
 
-export const buildPhaseRows = (launches: LaunchSamples, labels: Partial<Record<Phase, string>> = {}): PhaseRow[] =>
+export const buildPhaseRows = (launches: Pick<LaunchSamples, 'phases'>, labels: Partial<Record<Phase, string>> = {}): PhaseRow[] =>
   PHASES.map((phase) => ({ phase: labels[phase] ?? phase, summary: summarize(launches.phases.map((p) => p[phase])) }));

@@ -53,7 +53,7 @@ export const createDockerRuntime = async (config: ExecutorConfig, log: Logger): 
     { authsFile: a.authsFile ?? null, ecr: a.ecr.enabled, ecrAliases: Object.keys(a.ecr.aliases), helperDirs: a.credentialHelperDirs },
     'registry credentials',
   );
-  return { runtime: new DockerRuntime(config.docker.host, undefined, registryAuth), registryAuth };
+  return { runtime: new DockerRuntime(config.docker.host, undefined, registryAuth, { engineConcurrency: config.docker.engineConcurrency }), registryAuth };
 };
 
 /** run-task's core: the engine, the host's parts (the network part for a pod), one TaskManager. */

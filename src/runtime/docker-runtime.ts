@@ -2,6 +2,8 @@ import Docker from 'dockerode';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExecutorError, errorMessage } from '../common/errors.js';
+import { SharedInFlight } from '../common/shared-in-flight.js';
+import { ConcurrencyLimit } from '../common/concurrency-limit.js';
 import type { PullProgress } from './pull-progress.js';
 import type {
   ContainerDetails,
@@ -60,18 +62,34 @@ export const dockerOptionsFor = (host: string): Docker.DockerOptions => {
   return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
 };
 
+/** The runtime's own config slice. */
+export interface DockerRuntimeOptions {
+  /**
+   * Container creates and starts sent to the engine at once (docker.engineConcurrency);
+   * the rest wait here. 0: no limit.
+   */
+  readonly engineConcurrency?: number;
+}
+
 /** The Docker Engine API adapter; the only file that knows dockerode. */
 export class DockerRuntime implements ContainerRuntime, SandboxEngine, ContainerOutputSource {
   private readonly docker: Docker;
   private readonly quota: DiskQuotaTracker;
+  private readonly creates: ConcurrencyLimit;
+  private readonly starts: ConcurrencyLimit;
+  /** A burst of launches of one image inspects it once (the answer is shared while it is in flight, never kept). */
+  private readonly imageInspects = new SharedInFlight<ImageConfig | undefined>();
 
   constructor(
     readonly host: string,
     private readonly oomEvidence: OomKillEvidence = new KernelOomLog(),
     /** Registry credentials for pulls (registry-auth/); unset: anonymous pulls. */
     private readonly credentials?: PullCredentialSource,
+    options: DockerRuntimeOptions = {},
   ) {
     this.docker = new Docker(dockerOptionsFor(host));
+    this.creates = new ConcurrencyLimit(options.engineConcurrency ?? 0);
+    this.starts = new ConcurrencyLimit(options.engineConcurrency ?? 0);
     this.quota = new DiskQuotaTracker(async () => {
       try {
         return engineStorageInfoSchema.parse(await this.docker.info());
@@ -143,7 +161,11 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     };
   }
 
-  async findImage(ref: string): Promise<ImageConfig | undefined> {
+  findImage(ref: string): Promise<ImageConfig | undefined> {
+    return this.imageInspects.run(ref, () => this.inspectImage(ref));
+  }
+
+  private async inspectImage(ref: string): Promise<ImageConfig | undefined> {
     try {
       const img = await this.docker.getImage(ref).inspect();
       const cfg = img.Config as { Entrypoint?: string | string[] | null; Cmd?: string[] | null; StopSignal?: string } | undefined;
@@ -248,7 +270,7 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
   }
 
   private async create(spec: ContainerSpec, limited: boolean): Promise<string> {
-    const c = await this.docker.createContainer(createRequest(spec, limited));
+    const c = await this.creates.run(() => this.docker.createContainer(createRequest(spec, limited)));
     return c.id;
   }
 
@@ -262,7 +284,7 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
 
   async startContainer(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start();
+      await this.starts.run(() => this.docker.getContainer(id).start());
     } catch (err) {
       const msg = engineMessage(err);
       const status = asEngineError(err).statusCode;

@@ -15,6 +15,9 @@ export class StatusBus {
   private next = 0;
   private size = 0;
   private readonly listeners = new Set<UpdateListener>();
+  /** Numbers handed out and not yet delivered or abandoned, and those of them stored and ready. */
+  private readonly outstanding = new Set<number>();
+  private readonly ready = new Map<number, StatusUpdate>();
 
   constructor(
     private readonly capacity: number,
@@ -31,15 +34,60 @@ export class StatusBus {
   /**
    * Numbers the update, hands it to `beforeDeliver` (the durable store: an
    * update is written before anyone sees it; if that throws, nobody does),
-   * then keeps and delivers it.
+   * then keeps and delivers it (after any update numbered before it that is
+   * still being written: subscribers see sequence order).
    */
   publish(u: NewUpdate, beforeDeliver?: (u: StatusUpdate) => void): StatusUpdate {
-    const update: StatusUpdate = { ...u, sequence: this.sequence + 1, timestampMs: u.timestampMs ?? Date.now() };
-    beforeDeliver?.(update);
-    this.sequence = update.sequence;
-    this.retain(update);
-    for (const l of this.listeners) l(update);
+    const update = this.reserve(u);
+    try {
+      beforeDeliver?.(update);
+    } catch (err) {
+      // Nothing was numbered in between (this is synchronous): the number is not used up.
+      this.outstanding.delete(update.sequence);
+      this.sequence = update.sequence - 1;
+      throw err;
+    }
+    this.deliver(update);
     return update;
+  }
+
+  /**
+   * Numbers an update that is written to the store before it is delivered
+   * (a group commit): deliver() it once it is stored, or abandon() its
+   * number when it could not be. Until then, later updates wait for it.
+   */
+  reserve(u: NewUpdate): StatusUpdate {
+    const update: StatusUpdate = { ...u, sequence: this.sequence + 1, timestampMs: u.timestampMs ?? Date.now() };
+    this.sequence = update.sequence;
+    this.outstanding.add(update.sequence);
+    return update;
+  }
+
+  /** A reserved update is stored: it is delivered as soon as every one numbered before it is. */
+  deliver(update: StatusUpdate): void {
+    this.ready.set(update.sequence, update);
+    this.drain();
+  }
+
+  /** A reserved number that will never be delivered (its write failed): a gap, not a wait. */
+  abandon(sequence: number): void {
+    this.outstanding.delete(sequence);
+    this.ready.delete(sequence);
+    this.drain();
+  }
+
+  private drain(): void {
+    for (;;) {
+      let lowest: number | undefined;
+      for (const n of this.outstanding) if (lowest === undefined || n < lowest) lowest = n;
+      if (lowest === undefined) return;
+      const update = this.ready.get(lowest);
+      if (update === undefined) return;
+      this.outstanding.delete(lowest);
+      this.ready.delete(lowest);
+      this.retain(update);
+      for (const l of this.listeners) l(update);
+    }
   }
 
   /**

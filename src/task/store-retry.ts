@@ -55,7 +55,11 @@ export class HeldUpdatesRetry {
   /** Resolves once no update is held (at once when none is), or when stopped. */
   written(): Promise<void> {
     if (this.sm.heldCount === 0 || this.stopped) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      // Or written by the group commit (no retry needed).
+      void this.sm.whenFlushed().then(resolve);
+    });
   }
 
   /** The executor is stopping: no more tries here (the next executor starts from the store). */

@@ -19,6 +19,7 @@ import type { TaskOutputSink } from '../logs/types.js';
 import { StatusBus, type UpdateListener } from './status-bus.js';
 import { admitAll, type PartCapacity, type TaskPart } from './task-part.js';
 import { TaskRunner, type EngineAvailability } from './task-runner.js';
+import { GroupCommit } from './group-commit.js';
 import type { TaskStore } from './task-store.js';
 import { refuseIfStateDirFull } from './state-space.js';
 import { recoverTasks, type RecoveryReport } from './task-recovery.js';
@@ -70,11 +71,13 @@ export class TaskManager {
   private readonly terminalOrder: string[] = [];
   private closed = false;
   private readonly security: TaskSecurity;
+  private readonly commit: GroupCommit | undefined;
 
   constructor(private readonly deps: TaskManagerDeps) {
     // Reads the configured seccomp profiles: a bad file stops the start, not a launch.
     this.security = deps.security ?? new TaskSecurity(deps.config.security);
     this.bus = new StatusBus(deps.config.watch.retainedUpdates);
+    this.commit = deps.store !== undefined ? new GroupCommit(this.bus, deps.store, deps.log) : undefined;
     this.bus.subscribe((u) => this.onUpdate(u));
     deps.engine?.onReconnect?.(() => {
       void this.removeStrayContainers().catch((err: unknown) =>
@@ -154,6 +157,7 @@ export class TaskManager {
       security: this.security,
       ...(deps.output !== undefined ? { output: deps.output } : {}),
       ...(deps.store !== undefined ? { store: deps.store } : {}),
+      ...(this.commit !== undefined ? { commit: this.commit } : {}),
       ...(deps.engine !== undefined ? { engine: deps.engine } : {}),
     };
   }
@@ -296,7 +300,7 @@ export class TaskManager {
   /** Status updates decided but not yet streamed, because the store could not take them yet. */
   heldUpdates(): number {
     let n = 0;
-    for (const r of this.tasks.values()) n += r.sm.heldCount;
+    for (const r of this.tasks.values()) n += r.sm.refusedCount;
     return n;
   }
 

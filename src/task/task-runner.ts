@@ -18,6 +18,7 @@ import type { NewUpdate } from './status-bus.js';
 import type { KillRequest, TaskRecord } from './task-record.js';
 import type { TaskStore } from './task-store.js';
 import { HeldUpdatesRetry, writeUntilStored } from './store-retry.js';
+import type { CommitSubject, GroupCommit } from './group-commit.js';
 import { admitAll, type PartGrant, type TaskHandle, type TaskPart } from './task-part.js';
 import { TaskStateMachine, type FirstUpdate } from './task-state-machine.js';
 import type { TaskOutputSink } from '../logs/types.js';
@@ -41,6 +42,8 @@ export interface TaskRunnerDeps {
   readonly output?: TaskOutputSink;
   /** Seccomp/AppArmor, capabilities and devices by the task's attributes; absent: built from config.security. */
   readonly security?: TaskSecurity;
+  /** Writes the task's updates together with other tasks' (with a store); without it each is written on the spot. */
+  readonly commit?: GroupCommit;
 }
 
 export interface EngineAvailability {
@@ -63,7 +66,7 @@ const OUTPUT_TAIL_BYTES = 16 * 1024;
  * exactly one terminal update. A kill at any point cancels what is in flight;
  * nothing it created outlives it.
  */
-export class TaskRunner {
+export class TaskRunner implements CommitSubject {
   readonly sm: TaskStateMachine;
   readonly acceptedAtMs: number;
   private startedAtMs: number | undefined;
@@ -113,6 +116,14 @@ export class TaskRunner {
     this.sm = new TaskStateMachine(launch.taskId, (u) => deps.publish(u, beforeDeliver), restored?.history ?? first);
     this.held = new HeldUpdatesRetry(this.sm, this.log);
     this.sm.onHeld((err) => this.held.start(err));
+    // The first update (above) is written on the spot: a launch the store refuses fails.
+    const commit = deps.commit;
+    if (commit !== undefined && deps.store !== undefined) this.sm.deferTo(() => commit.request(this));
+  }
+
+  recordWith(updates: readonly StatusUpdate[]): TaskRecord | undefined {
+    if (this.abandoned) return undefined;
+    return this.record([...this.sm.history, ...updates]);
   }
 
   /** Starts the lifecycle in the background; `done` settles after the terminal update. */
@@ -177,7 +188,8 @@ export class TaskRunner {
     this.kill = { reason, graceSeconds, ...(cause !== undefined ? { cause } : {}) };
     this.log.info({ graceSeconds, reason, cause }, 'kill requested');
     const message = cause === undefined ? `kill requested${reason === '' ? '' : `: ${reason}`}` : reason;
-    this.sm.transition('KILL_INITIATED', message, cause ?? 'killed');
+    // On the spot (when nothing is held): KillTask answers with KILL_INITIATED, stored.
+    this.sm.transition('KILL_INITIATED', message, cause ?? 'killed', {}, { now: true });
     this.abort.abort();
     if (this.containerStarted) void this.stopContainer();
   }
@@ -227,13 +239,17 @@ export class TaskRunner {
     if (this.abandoned) return;
     // The exit (or kill) is stored before the container goes: if the store is
     // full, the container is kept until it is not, so a restart still finds the
-    // task's real end instead of a container that is gone.
+    // task's real end instead of a container that is gone. Written on the spot,
+    // once no group-committed write of this task can overtake it.
+    await this.sm.whenIdle();
     await writeUntilStored(() => this.persist(), this.log, () => this.abandoned);
     if (this.abandoned) return;
     const cleanupErrors = await this.cleanup();
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
     this.finishedAtMs = Date.now();
     this.sm.transition(outcome.state, message, outcome.reason, outcome.exit !== undefined ? { exit: outcome.exit } : {});
+    // Followers of the logs stop once the end is streamed (group commit), or held for a retry, as before.
+    await this.sm.whenIdle();
     this.deps.output?.ended(this.launch.taskId, this.finishedAtMs);
     // `done` means the terminal update is stored and streamed.
     await this.held.written();
@@ -416,15 +432,6 @@ export class TaskRunner {
     this.timers.push(timer);
   }
 
-  /** A record write outside a status update; its failure is logged, the task goes on. */
-  private persistQuietly(update?: StatusUpdate): void {
-    try {
-      this.persist(update);
-    } catch (err) {
-      this.log.error({ err: errorMessage(err) }, 'could not write the task record');
-    }
-  }
-
   private killedOutcome(): Outcome | undefined {
     return this.kill === undefined ? undefined : outcomeForKill(this.kill);
   }
@@ -515,8 +522,10 @@ export class TaskRunner {
       security: (this.deps.security ?? new TaskSecurity(config.security)).plan(this.launch.containerInfo),
     });
     this.command = [...spec.entrypoint, ...spec.cmd];
+    // Not written here on its own: the next update ('starting container', or the kill's
+    // end in settle()) carries the id to the store in the same tick, before the engine is
+    // asked anything else, and a burst pays one fsync fewer per launch.
     this.containerId = await this.createOrReplace(spec);
-    this.persistQuietly(); // a restart must find this container even if the next update never comes
     return this.containerId;
   }
 
@@ -556,12 +565,15 @@ export class TaskRunner {
     const errors: string[] = [];
     if (this.stopping !== undefined) await this.stopping;
     if (this.containerId !== undefined && this.containerStarted) {
-      await this.deps.output?.finish(this.launch.taskId);
-      this.outputTail =
-        (await this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
+      // Both only read the exited container: side by side, not one engine round trip after the other.
+      const [, tail] = await Promise.all([
+        this.deps.output?.finish(this.launch.taskId),
+        this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
           this.log.warn({ err: errorMessage(err) }, 'could not read the container output');
           return undefined;
-        })) ?? this.outputTail;
+        }),
+      ]);
+      this.outputTail = tail ?? this.outputTail;
     }
     if (this.containerId !== undefined) {
       const id = this.containerId;

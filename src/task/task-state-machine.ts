@@ -33,6 +33,12 @@ interface HeldTransition {
   readonly extras: Extras;
 }
 
+/** The container id and network details stay on every later update. */
+const carriedFrom = (u: StatusUpdate): Extras => ({
+  ...(u.containerId !== undefined ? { containerId: u.containerId } : {}),
+  ...(u.network !== undefined ? { network: u.network } : {}),
+});
+
 /** States that may follow themselves: a held one is replaced by the next (pull progress), not queued. */
 const REPEATABLE: ReadonlySet<TaskState> = new Set(['STARTING', 'RUNNING']);
 
@@ -51,6 +57,13 @@ export class TaskStateMachine {
   private readonly updates: StatusUpdate[] = [];
   private readonly held: HeldTransition[] = [];
   private heldListener: ((err: RecordWriteError) => void) | undefined;
+  /** Group commit (deferTo): asks for the held transitions to be written with other tasks'. */
+  private requestCommit: (() => void) | undefined;
+  /** Updates numbered from the first held transitions, being written now. */
+  private staged: StatusUpdate[] | undefined;
+  /** A write failed: the held transitions wait for HeldUpdatesRetry (flushHeld), not the group commit. */
+  private retrying = false;
+  private idleWaiters: Array<() => void> = [];
 
   /**
    * A new task starts ACCEPTED (published); a task read back from the store
@@ -88,9 +101,85 @@ export class TaskStateMachine {
     return isTerminal(this.current.state);
   }
 
-  /** Transitions waiting for the store. */
+  /** Transitions waiting for the store (being written, or refused by it). */
   get heldCount(): number {
     return this.held.length;
+  }
+
+  /** Transitions the store refused and that wait for a retry (not those merely being written). */
+  get refusedCount(): number {
+    return this.retrying ? this.held.length : 0;
+  }
+
+  /**
+   * From here on a transition is not written on the spot: it is held and
+   * `request` is called, and a group commit (GroupCommit) writes it together
+   * with other tasks' off the event loop, then streams it (stage, commitStaged).
+   */
+  deferTo(request: () => void): void {
+    this.requestCommit = request;
+  }
+
+  /** Whether the group commit should take this task now. */
+  get wantsCommit(): boolean {
+    return this.requestCommit !== undefined && !this.retrying && this.staged === undefined && this.held.length > 0;
+  }
+
+  /** Numbers every held transition (through `reserve`) for one write; nothing is recorded yet. */
+  stage(reserve: (u: NewUpdate) => StatusUpdate): readonly StatusUpdate[] {
+    if (!this.wantsCommit) return [];
+    const out: StatusUpdate[] = [];
+    let previous = this.current;
+    for (const next of this.held) {
+      const u = reserve(this.build(next.state, next.message, next.reasonCode, { ...carriedFrom(previous), ...next.extras }));
+      out.push(u);
+      previous = u;
+    }
+    this.staged = out;
+    return out;
+  }
+
+  /** The staged updates are stored: they become the task's history (the caller streams them). */
+  commitStaged(): void {
+    const staged = this.staged ?? [];
+    this.staged = undefined;
+    this.held.splice(0, staged.length);
+    for (const u of staged) this.record(u);
+    this.wakeIdle();
+  }
+
+  /** The staged write failed (`err`), or is dropped (undefined: the executor is stopping); the transitions stay held. */
+  unstage(err: RecordWriteError | undefined): void {
+    this.staged = undefined;
+    if (err === undefined) return this.wakeIdle();
+    this.retrying = true;
+    this.wakeIdle();
+    this.heldListener?.(err);
+  }
+
+  /**
+   * Resolves when no write of this task is in flight and none is queued
+   * (every held transition is stored and streamed, or waits for a retry):
+   * a record written on the spot then cannot be overtaken by an older one.
+   */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Resolves once nothing is held any more. */
+  async whenFlushed(): Promise<void> {
+    while (this.held.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.staged === undefined && (this.held.length === 0 || this.retrying || this.requestCommit === undefined);
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** The state the task is moving to: the last held transition's, else the current one. */
@@ -108,12 +197,22 @@ export class TaskStateMachine {
     this.heldListener = listener;
   }
 
-  /** The update streamed, or undefined when it is held until the store takes it. */
-  transition(to: TaskState, message: string, reasonCode: ReasonCode = 'normal', extras: Extras = {}): StatusUpdate | undefined {
+  /**
+   * The update streamed, or undefined when it is held until the store takes
+   * it (or, under a group commit, until the next one writes it; `now` writes
+   * it on the spot when nothing is held, for an answer that must show it).
+   */
+  transition(to: TaskState, message: string, reasonCode: ReasonCode = 'normal', extras: Extras = {}, options: { now?: boolean } = {}): StatusUpdate | undefined {
     if (!this.canMoveTo(to)) {
       throw new ExecutorError('INTERNAL', `task ${this.taskId}: illegal transition ${this.intendedState} -> ${to}`);
     }
     const next: HeldTransition = { state: to, message, reasonCode, extras };
+    if (this.requestCommit !== undefined && !this.retrying && (this.held.length > 0 || options.now !== true)) {
+      // Every update is streamed, none replaced by the next: only a refused write holds (and folds) them.
+      this.held.push(next);
+      this.requestCommit();
+      return undefined;
+    }
     if (this.held.length > 0) {
       this.hold(next);
       return undefined;
@@ -123,6 +222,7 @@ export class TaskStateMachine {
     } catch (err) {
       if (!isRecordWriteError(err)) throw err;
       this.hold(next);
+      this.retrying = true;
       this.heldListener?.(err);
       return undefined;
     }
@@ -142,6 +242,8 @@ export class TaskStateMachine {
       }
       this.held.shift();
     }
+    this.retrying = false;
+    this.wakeIdle();
     return undefined;
   }
 
@@ -158,12 +260,7 @@ export class TaskStateMachine {
   }
 
   private publishNow(next: HeldTransition): StatusUpdate {
-    // The container id and network details stay on every later update.
-    const carried: Extras = {
-      ...(this.current.containerId !== undefined ? { containerId: this.current.containerId } : {}),
-      ...(this.current.network !== undefined ? { network: this.current.network } : {}),
-    };
-    return this.record(this.publish(this.build(next.state, next.message, next.reasonCode, { ...carried, ...next.extras })));
+    return this.record(this.publish(this.build(next.state, next.message, next.reasonCode, { ...carriedFrom(this.current), ...next.extras })));
   }
 
   private build(state: TaskState, message: string, reasonCode: ReasonCode, extras: Extras): NewUpdate {

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../common/atomic-file.js';
 import { errorMessage } from '../common/errors.js';
@@ -67,6 +69,51 @@ export class TaskStore {
       this.options.onWriteFailed?.(failure);
       throw failure;
     }
+  }
+
+  /**
+   * Several tasks' records at once, off the event loop (a group commit): each
+   * is written to a temporary and fsync'd (in parallel), renamed over its
+   * record, then the directory is fsync'd once for all. Resolves with each
+   * record's RecordWriteError, or undefined where it is stored; never rejects.
+   */
+  async saveMany(records: readonly TaskRecord[]): Promise<Array<RecordWriteError | undefined>> {
+    const results = await Promise.all(records.map((r) => this.writeRecord(r)));
+    if (results.some((r) => r === undefined)) {
+      try {
+        const dir = await open(this.dir, 'r');
+        try {
+          await dir.sync();
+        } finally {
+          await dir.close();
+        }
+      } catch (err) {
+        // The renames may not survive a crash: none of them counts as stored.
+        return records.map((r, i) => results[i] ?? this.failed(r.launch.taskId, err));
+      }
+    }
+    return results;
+  }
+
+  private async writeRecord(record: TaskRecord): Promise<RecordWriteError | undefined> {
+    const file = this.fileFor(record.launch.taskId);
+    const temporary = join(this.dir, `.${record.launch.taskId}${SUFFIX}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      const body = encodeRecord(record);
+      const header = `${MAGIC} ${FORMAT} sha256=${digest(body)} bytes=${Buffer.byteLength(body)}`;
+      await writeFile(temporary, `${header}\n${body}\n`, { mode: 0o600, flush: true });
+      await rename(temporary, file);
+      return undefined;
+    } catch (err) {
+      await rm(temporary, { force: true }).catch(() => undefined);
+      return this.failed(record.launch.taskId, err);
+    }
+  }
+
+  private failed(taskId: string, err: unknown): RecordWriteError {
+    const failure = new RecordWriteError(taskId, err);
+    this.options.onWriteFailed?.(failure);
+    return failure;
   }
 
   remove(taskId: string): void {

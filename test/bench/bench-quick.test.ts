@@ -62,6 +62,9 @@ t.test('npm run bench -- --quick writes a complete report', { skip: existsSync(B
   const md = existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '';
   for (const row of EXPECTED_ROWS) t.match(md, `| ${row}`, `report has the "${row}" row`);
   t.match(md, /Metadata proxy throughput \d+% of the plain server's \(target ≥ 50%\)/, 'the proxy row is measured against its ceiling');
+  t.match(md, /\| \d+ launches at once: p99 to RUNNING \| [\d.]+ ms .*\| [\d.]+ ms .*\| [\d.]+ \|/, 'the burst row, against a raw burst');
+  t.match(md, /Burst p99 ratio [\d.]+ \(target ≤ 1\)/, 'the burst target line');
+  t.match(md, /Kill latency ratio [\d.]+ \(target ≤ 1\.2\)/, 'the kill target line');
   t.match(md, /Machine: \d+ CPUs/, 'machine info');
   t.match(md, /Docker \d+\./, 'docker version');
   t.match(md, /\| Launch overhead \(sequential\) \| [\d.]+ ms \[[\d.]+–[\d.]+\] \| [\d.]+ ms \[[\d.]+–[\d.]+\] \| [\d.]+ \| \d+ \|/, 'launch row has medians, spreads, ratio, n');

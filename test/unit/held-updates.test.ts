@@ -31,6 +31,12 @@ class FullableStore extends TaskStore {
     }
     super.save(record);
   }
+  /** The group commit's write (TaskStore.saveMany) meets the same full disk. */
+  override async saveMany(records: readonly TaskRecord[]): Promise<Array<RecordWriteError | undefined>> {
+    if (!this.full) return super.saveMany(records);
+    this.failures += records.length;
+    return records.map((r) => new RecordWriteError(r.launch.taskId, Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })));
+  }
 }
 
 /** One container per task; it exits when the test says so, and is kept until removed. */

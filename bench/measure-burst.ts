@@ -1,0 +1,93 @@
+/**
+ * A burst as a control plane sends one: N launches issued together (110, the
+ * kubelet's default pod density), each timed from the burst's start to its
+ * own RUNNING, against N raw create+start calls issued together in the same
+ * run. Every task must reach RUNNING, or the burst fails the bench. The
+ * executor's RSS is read the moment the last task is RUNNING.
+ */
+import { performance } from 'node:perf_hooks';
+import type Docker from 'dockerode';
+import { benchTaskId, type BenchExecutorClient, type TimedLaunch } from './executor-client.js';
+import type { ExecutorProcess } from './executor-process.js';
+import { killAll } from './measure-concurrent.js';
+import { LONG_RUNNING } from './measure-launch.js';
+import { launchPhases, type Phase } from './phases.js';
+import { rawCreateAndStart, type RawTemplate } from './raw-container.js';
+import { percentile } from './stats.js';
+
+export interface BurstSamples {
+  readonly size: number;
+  /** Burst start → each task's RUNNING (executor) or start() resolved (raw), every task of every round. */
+  readonly executorMs: number[];
+  readonly rawMs: number[];
+  /** The 99th percentile of each round. */
+  readonly executorP99Ms: number[];
+  readonly rawP99Ms: number[];
+  /** The executor's RSS when the last task of a round was RUNNING, and its peak (VmHWM) after the rounds. */
+  readonly rssAtRunningMiB: number[];
+  readonly peakRssMiB: number;
+  /** Where each executor task of the bursts spent its time (phases.ts). */
+  readonly phases: Array<Record<Phase, number>>;
+}
+
+const BURST_TIMEOUT_MS = 300_000;
+
+const p99 = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 99);
+
+const executorBurst = async (ex: BenchExecutorClient, proc: ExecutorProcess, size: number, out: BurstSamples): Promise<void> => {
+  const taskIds = Array.from({ length: size }, () => benchTaskId('burst'));
+  const t0 = performance.now();
+  const settled = await Promise.allSettled(taskIds.map((id) => ex.launchUntilRunning(id, { command: LONG_RUNNING }, BURST_TIMEOUT_MS)));
+  const rss = proc.rssMiB();
+  const history = taskIds.map((id) => [...ex.watch.history(id)]);
+  const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  // Every task is killed whatever happened, so a failed burst leaves nothing behind.
+  await killAll(ex, taskIds).catch(() => undefined);
+  if (failed.length > 0) throw new Error(`${failed.length} of ${size} burst launches did not reach RUNNING: ${String(failed[0]?.reason)}`);
+  const launches = settled.map((s) => (s as PromiseFulfilledResult<TimedLaunch>).value);
+  const times = launches.map((l) => l.running.arrivedPerf - t0);
+  for (const [i, l] of launches.entries()) {
+    const phases = launchPhases(l.issuedWallMs, history[i] ?? []);
+    if (phases !== undefined) out.phases.push(phases);
+  }
+  out.executorMs.push(...times);
+  out.executorP99Ms.push(p99(times));
+  out.rssAtRunningMiB.push(rss);
+};
+
+const rawBurst = async (docker: Docker, template: RawTemplate, size: number, out: BurstSamples): Promise<void> => {
+  const t0 = performance.now();
+  const settled = await Promise.allSettled(
+    Array.from({ length: size }, async () => {
+      const launch = await rawCreateAndStart(docker, template(benchTaskId('rawburst'), LONG_RUNNING));
+      return { container: launch.container, at: performance.now() - t0 };
+    }),
+  );
+  const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  await Promise.all(started.map((l) => l.container.remove({ force: true, v: true })));
+  if (started.length < size) throw new Error(`${size - started.length} of ${size} raw burst launches failed`);
+  const times = started.map((l) => l.at);
+  out.rawMs.push(...times);
+  out.rawP99Ms.push(p99(times));
+};
+
+/** `rounds` of each side, alternating which goes first so engine drift hits both alike. */
+export const measureBurst = async (
+  ex: BenchExecutorClient,
+  proc: ExecutorProcess,
+  docker: Docker,
+  template: RawTemplate,
+  counts: { size: number; rounds: number },
+): Promise<BurstSamples> => {
+  const out: BurstSamples = { size: counts.size, executorMs: [], rawMs: [], executorP99Ms: [], rawP99Ms: [], rssAtRunningMiB: [], peakRssMiB: 0, phases: [] };
+  for (let round = 0; round < counts.rounds; round++) {
+    if (round % 2 === 0) {
+      await executorBurst(ex, proc, counts.size, out);
+      await rawBurst(docker, template, counts.size, out);
+    } else {
+      await rawBurst(docker, template, counts.size, out);
+      await executorBurst(ex, proc, counts.size, out);
+    }
+  }
+  return { ...out, peakRssMiB: proc.peakRssMiB() };
+};

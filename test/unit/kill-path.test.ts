@@ -1,0 +1,86 @@
+/**
+ * The order of the work after a task's container exits (a kill or its own
+ * end), against a fake engine and a fake log sink that record what happens
+ * when: the reads of the exited container go side by side, and nothing that
+ * must come first (the stored output, the stored exit) is skipped to get there.
+ */
+import t from 'tap';
+import { parseConfig } from '../../src/config/config.js';
+import { silentLogger } from '../../src/common/log.js';
+import { TaskManager } from '../../src/task/task-manager.js';
+import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../../src/runtime/container-runtime.js';
+import type { ContainerSpec, ImageConfig } from '../../src/runtime/container-spec.js';
+import type { TaskOutputSink } from '../../src/logs/types.js';
+import type { LaunchSpec } from '../../src/task/types.js';
+
+/** An engine whose container runs until stopped, and that writes every call into `events`. */
+class RecordingEngine implements ContainerRuntime {
+  private exited!: (e: ContainerExit) => void;
+  private readonly exit = new Promise<ContainerExit>((r) => (this.exited = r));
+  constructor(private readonly events: string[]) {}
+  async version(): Promise<string> {
+    return 'fake';
+  }
+  async findImage(): Promise<ImageConfig | undefined> {
+    return { id: 'img', entrypoint: [], cmd: ['/bin/sh'], sizeBytes: 1 };
+  }
+  async pullImage(): Promise<void> {}
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    return `c-${spec.name}`;
+  }
+  async startContainer(): Promise<void> {}
+  waitContainer(): Promise<ContainerExit> {
+    return this.exit;
+  }
+  async stopContainer(): Promise<void> {
+    this.events.push('stop');
+    this.exited({ exitCode: 143, oomKilled: false });
+  }
+  async removeContainer(): Promise<void> {
+    this.events.push('remove');
+  }
+  async containerOutput(): Promise<string> {
+    this.events.push('read output tail');
+    return 'last line\n';
+  }
+  async listContainers(): Promise<ContainerSummary[]> {
+    return [];
+  }
+}
+
+/** A log sink whose copy of the output ends a macrotask after finish() is asked for. */
+const recordingSink = (events: string[]): TaskOutputSink => ({
+  collect: () => undefined,
+  finish: async () => {
+    events.push('finish asked');
+    await new Promise((r) => setTimeout(r, 20));
+    events.push('output stored');
+  },
+  ended: () => void events.push('ended'),
+});
+
+const spec: LaunchSpec = {
+  taskId: 'killed',
+  containerInfo: { imageName: 'org/app' },
+  resources: { cpu: 1, memoryMb: 64, diskMb: 64, networkMbps: 0, gpus: 0 },
+  labels: {},
+};
+
+t.test('after a kill, the output tail is read while the output is still being stored; the container goes only after both', async (t) => {
+  const events: string[] = [];
+  const tasks = new TaskManager({ runtime: new RecordingEngine(events), config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
+  tasks.subscribe((u) => {
+    if (u.taskId === spec.taskId && (u.state === 'RUNNING' || u.state === 'KILLED')) events.push(u.state);
+  });
+  tasks.launch(spec);
+  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  tasks.kill(spec.taskId, 'scaled down', 1);
+  await tasks.drain();
+  const at = (e: string): number => events.indexOf(e);
+  t.ok(at('read output tail') >= 0 && at('output stored') >= 0, `both happened: ${events.join(', ')}`);
+  t.ok(at('read output tail') < at('output stored'), `the tail is read before the stored copy is complete, not after it (${events.join(', ')})`);
+  t.ok(at('output stored') < at('remove') && at('read output tail') < at('remove'), 'the container is removed only after its output is stored and read');
+  t.ok(at('remove') < at('KILLED'), 'KILLED comes after the removal');
+  t.equal(tasks.get(spec.taskId).outputTail, 'last line\n', 'the tail is kept on the task');
+  t.equal(events.filter((e) => e === 'KILLED').length, 1, 'one terminal update');
+});
