@@ -20,10 +20,10 @@ export const shouldLogStoreRetry = (attempt: number): boolean => attempt === 1 |
  * Runs `write` until it does not throw RecordWriteError, waiting between
  * tries; stops trying when `given up` says so (the executor is stopping).
  */
-export const writeUntilStored = async (write: () => void, log: Logger, givenUp: () => boolean): Promise<void> => {
+export const writeUntilStored = async (write: () => void | Promise<void>, log: Logger, givenUp: () => boolean): Promise<void> => {
   for (let attempt = 1; !givenUp(); attempt++) {
     try {
-      write();
+      await write();
       if (attempt > 1) log.info({ attempts: attempt }, 'task record written; the task is cleaned up');
       return;
     } catch (err) {

@@ -161,6 +161,14 @@ export class TaskRunner implements CommitSubject {
     store.save(this.record(update === undefined ? history : [...history, update]));
   }
 
+  /** As persist(), written off the event loop (the store's group write); throws the RecordWriteError. */
+  private async persistOffLoop(): Promise<void> {
+    const store = this.deps.store;
+    if (store === undefined || this.abandoned) return;
+    const [err] = await store.saveMany([this.record(this.sm.history)]);
+    if (err !== undefined) throw err;
+  }
+
   private record(history: readonly StatusUpdate[]): TaskRecord {
     return {
       launch: this.launch,
@@ -242,9 +250,15 @@ export class TaskRunner implements CommitSubject {
     // task's real end instead of a container that is gone. Written on the spot,
     // once no group-committed write of this task can overtake it.
     await this.sm.whenIdle();
-    await writeUntilStored(() => this.persist(), this.log, () => this.abandoned);
-    if (this.abandoned) return;
-    const cleanupErrors = await this.cleanup();
+    // Reading the exited container's output only reads: it overlaps the write
+    // of the exit (off the event loop), and the container is removed after both.
+    const output = this.readOutput();
+    await writeUntilStored(() => this.persistOffLoop(), this.log, () => this.abandoned);
+    if (this.abandoned) {
+      await output.catch(() => undefined);
+      return;
+    }
+    const cleanupErrors = await this.cleanup(output);
     const message = cleanupErrors.length === 0 ? outcome.message : `${outcome.message} (cleanup: ${cleanupErrors.join('; ')})`;
     this.finishedAtMs = Date.now();
     this.sm.transition(outcome.state, message, outcome.reason, outcome.exit !== undefined ? { exit: outcome.exit } : {});
@@ -560,21 +574,25 @@ export class TaskRunner implements CommitSubject {
     return this.stopping;
   }
 
-  /** Removes the container and releases every part; returns what could not be cleaned. */
-  private async cleanup(): Promise<string[]> {
-    const errors: string[] = [];
+  /** The rest of the exited container's output into the task's logs, and its tail for the status. */
+  private async readOutput(): Promise<void> {
     if (this.stopping !== undefined) await this.stopping;
-    if (this.containerId !== undefined && this.containerStarted) {
-      // Both only read the exited container: side by side, not one engine round trip after the other.
-      const [, tail] = await Promise.all([
-        this.deps.output?.finish(this.launch.taskId),
-        this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
-          this.log.warn({ err: errorMessage(err) }, 'could not read the container output');
-          return undefined;
-        }),
-      ]);
-      this.outputTail = tail ?? this.outputTail;
-    }
+    if (this.containerId === undefined || !this.containerStarted) return;
+    // Both only read the exited container: side by side, not one engine round trip after the other.
+    const [, tail] = await Promise.all([
+      this.deps.output?.finish(this.launch.taskId),
+      this.deps.runtime.containerOutput(this.containerId, OUTPUT_TAIL_BYTES).catch((err: unknown) => {
+        this.log.warn({ err: errorMessage(err) }, 'could not read the container output');
+        return undefined;
+      }),
+    ]);
+    this.outputTail = tail ?? this.outputTail;
+  }
+
+  /** Removes the container once `output` is read, and releases every part; returns what could not be cleaned. */
+  private async cleanup(output: Promise<void>): Promise<string[]> {
+    const errors: string[] = [];
+    await output;
     if (this.containerId !== undefined) {
       const id = this.containerId;
       await this.throughOneOutage(() => this.deps.runtime.removeContainer(id)).catch((err: unknown) => {

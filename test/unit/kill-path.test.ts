@@ -5,6 +5,9 @@
  * must come first (the stored output, the stored exit) is skipped to get there.
  */
 import t from 'tap';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/common/log.js';
 import { TaskManager } from '../../src/task/task-manager.js';
@@ -12,6 +15,9 @@ import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../../sr
 import type { ContainerSpec, ImageConfig } from '../../src/runtime/container-spec.js';
 import type { TaskOutputSink } from '../../src/logs/types.js';
 import type { LaunchSpec } from '../../src/task/types.js';
+import { TaskStore } from '../../src/task/task-store.js';
+import type { TaskRecord } from '../../src/task/task-record.js';
+import type { RecordWriteError } from '../../src/task/record-write-error.js';
 
 /** An engine whose container runs until stopped, and that writes every call into `events`. */
 class RecordingEngine implements ContainerRuntime {
@@ -83,4 +89,37 @@ t.test('after a kill, the output tail is read while the output is still being st
   t.ok(at('remove') < at('KILLED'), 'KILLED comes after the removal');
   t.equal(tasks.get(spec.taskId).outputTail, 'last line\n', 'the tail is kept on the task');
   t.equal(events.filter((e) => e === 'KILLED').length, 1, 'one terminal update');
+});
+
+/** A real store (temp dir) that also writes into `events` when a task's exit, before its end, is written and stored. */
+const recordingStore = async (events: string[]): Promise<TaskStore> => {
+  const dir = await mkdtemp(join(tmpdir(), 'kill-path-store-'));
+  const isExitBeforeEnd = (r: TaskRecord): boolean => r.exit !== undefined && !['KILLED', 'FINISHED', 'FAILED', 'LOST'].includes(r.history.at(-1)?.state ?? '');
+  return new (class extends TaskStore {
+    override save(record: TaskRecord): void {
+      super.save(record);
+      if (isExitBeforeEnd(record)) events.push('exit stored');
+    }
+    override async saveMany(records: readonly TaskRecord[]): Promise<Array<RecordWriteError | undefined>> {
+      const results = await super.saveMany(records);
+      if (records.some(isExitBeforeEnd)) events.push('exit stored');
+      return results;
+    }
+  })(dir);
+};
+
+t.test('after a kill, the exit is stored while the output is being read; the container goes only after both', async (t) => {
+  const events: string[] = [];
+  const store = await recordingStore(events);
+  t.teardown(() => rm(dirname(store.dir), { recursive: true, force: true }));
+  const tasks = new TaskManager({ runtime: new RecordingEngine(events), config: parseConfig({}), log: silentLogger(), output: recordingSink(events), store });
+  tasks.launch(spec);
+  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  tasks.kill(spec.taskId, 'scaled down', 1);
+  await tasks.drain();
+  const at = (e: string): number => events.indexOf(e);
+  t.ok(at('exit stored') >= 0 && at('finish asked') >= 0, `both happened: ${events.join(', ')}`);
+  t.ok(at('finish asked') < at('exit stored'), `the output is asked for before the exit's write is done, not after it (${events.join(', ')})`);
+  t.ok(at('exit stored') < at('remove') && at('output stored') < at('remove'), 'the container is removed only after its exit is stored and its output read');
+  t.equal(store.load().records.find((r) => r.launch.taskId === spec.taskId)?.history.at(-1)?.state, 'KILLED', 'the end is stored');
 });
