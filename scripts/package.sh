@@ -134,7 +134,8 @@ done
 # which strip keeps); eBPF objects are never stripped (their BTF is needed).
 find "$app" -type f \( -name node -o -name '*.node' \) -exec strip --strip-unneeded --remove-section=.comment --remove-section=.note {} +
 find "$app" -type d -exec chmod 0755 {} +
-find "$app" -type f ! -path "$app/node" -exec chmod 0644 {} +
+# The hooks are run by the OCI runtime (oci-add-hooks), so they keep their 0755.
+find "$app" -type f ! -path "$app/node" ! -path "$app/hooks/*" -exec chmod 0644 {} +
 
 # package.json as the program reads it (--version prints version and gitCommit).
 node -e '

@@ -57,6 +57,13 @@ export const runCommand = (argv: readonly string[], options: RunOptions = {}): P
         reject(new CommandError(argv, 'exit', code, stderr, `${cmd} exited with code ${code}: ${stderr.trim()}`));
       },
     );
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    if (options.input !== undefined) {
+      // A command that exits before reading all its input (it failed, or needs none) closes the pipe:
+      // its exit status says what happened, so the write's EPIPE is not an error of its own.
+      child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') reject(new CommandError(argv, 'spawn', null, '', `cannot write the input of ${file}: ${err.message}`));
+      });
+      child.stdin?.end(options.input);
+    }
   });
 };
