@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { useHarness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
 import { settledCensus } from '../helpers/census.js';
+import { eventually } from '../helpers/watch.js';
 import { TaskStore } from '../../src/task/task-store.js';
 import type { TaskStatusUpdate__Output } from '../../src/proto/generated/titus/executor/v1/TaskStatusUpdate.js';
 
@@ -58,7 +59,10 @@ t.test(`${BURST} launches at once all reach RUNNING, stream in order from the st
     ends.every((u) => u.at(-1)?.state === 'TASK_STATE_KILLED'),
     'every task ended KILLED',
   );
-  await sleep(200); // the watch stream's last messages
+  // The watch stream's last messages: this watcher reads the whole store for each update, so it may lag behind.
+  const endedOnStream = (): boolean => ids.every((id) => streamed.some((u) => u.taskId === id && TERMINAL.test(u.state ?? '')));
+  await eventually('the watch stream delivered every terminal update', endedOnStream, 60_000).catch(() => undefined);
+  await sleep(200); // and anything (wrongly) after them
   t.same(notStored, [], 'every streamed update was in the store when it was streamed');
   const sequences = streamed.map((u) => Number(u.sequence));
   t.same(sequences, [...sequences].sort((a, b) => a - b), 'updates stream in sequence order');
