@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useHarness } from '../harness/index.js';
 import { createFakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
-import { uniqueTaskId } from '../helpers/executor.js';
 import { settledCensus } from '../helpers/census.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
+import { poolClient } from './pool-client.js';
 import { call } from '../../src/cli/client.js';
-import type { TitusExecutorClient } from '../../src/proto/generated/titus/executor/v1/TitusExecutor.js';
 import { hostnameFor } from '../../src/task/build-container-spec.js';
 
 const POOL_SIZE = 3;
@@ -33,36 +32,7 @@ t.test('pooled sandboxes after kill -9 of the executor, then after an engine res
     sandboxPool: { size: POOL_SIZE },
     gpu: { hookConfigPath, lockDir: join(dir, 'locks'), nvidiaSmiPath: join(dir, 'no-nvidia-smi'), deviceNodePath: join(dir, 'no-nvidia0') },
   });
-  const poolLine = async (c: TitusExecutorClient): Promise<string> =>
-    (await call(c.GetHostResources.bind(c), {})).status.find((s) => s.startsWith('sandbox pool:')) ?? '';
-  const untilFull = async (c: TitusExecutorClient): Promise<string> => {
-    for (let i = 0; i < 300; i++) {
-      const line = await poolLine(c);
-      if (line.startsWith(`sandbox pool: ${POOL_SIZE}/${POOL_SIZE} ready`)) return line;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return poolLine(c);
-  };
-  const launch = async (c: TitusExecutorClient, command: string): Promise<string> => {
-    const taskId = uniqueTaskId('pr');
-    await call(c.LaunchTask.bind(c), { taskId, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['sh', '-c', command] } } });
-    return taskId;
-  };
-  const state = async (c: TitusExecutorClient, taskId: string, want: RegExp): Promise<string> => {
-    for (let i = 0; i < 300; i++) {
-      const task = await call(c.GetTask.bind(c), { taskId });
-      if (want.test(task.state ?? '')) return task.containerId ?? '';
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${taskId} never reached ${want.source}`);
-  };
-  const pooledSandboxes = async (): Promise<string[]> =>
-    (await h.docker(['ps', '-aq', '--no-trunc', '--filter', `label=titus.executor.id=${executorId}`, '--filter', 'label=titus.executor.role=pooled-sandbox'])).stdout
-      .split('\n')
-      .filter((id) => id !== '')
-      .sort();
-  const joined = async (containerId: string): Promise<string> =>
-    (await h.docker(['inspect', '-f', '{{.HostConfig.NetworkMode}}', containerId])).stdout.trim().replace(/^container:/, '');
+  const { poolLine, untilFull, launch, state, pooledSandboxes, joined } = poolClient(h, executorId, POOL_SIZE);
 
   const firstDaemon = await serve.start();
   const first = firstDaemon.client;
