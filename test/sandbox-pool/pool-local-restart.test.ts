@@ -14,7 +14,7 @@ import { useHarness } from '../harness/index.js';
 import { createFakeOciAddHooks } from '../fixtures/oci-add-hooks/fake-oci-add-hooks.js';
 import { settledCensus } from '../helpers/census.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
-import { poolClient } from './pool-client.js';
+import { crashWithPooledTasks, poolClient } from './pool-client.js';
 import { call } from '../../src/cli/client.js';
 import { createHostNetns, localNetwork } from '../network/fixtures/tasks.js';
 
@@ -36,37 +36,10 @@ t.test('local driver: pooled sandboxes after kill -9 of the executor', { skip: n
     sandboxPool: { size: POOL_SIZE },
     gpu: { hookConfigPath, lockDir: join(dir, 'locks'), nvidiaSmiPath: join(dir, 'no-nvidia-smi'), deviceNodePath: join(dir, 'no-nvidia0') },
   });
-  const { untilFull, launch, state, pooledSandboxes, joined } = poolClient(h, executorId, POOL_SIZE);
+  const pool = poolClient(h, executorId, POOL_SIZE);
+  const { state, pooledSandboxes } = pool;
 
-  const firstDaemon = await serve.start();
-  const first = firstDaemon.client;
-  t.match(await untilFull(first), `${POOL_SIZE}/${POOL_SIZE} ready`, 'the first executor filled its pool');
-  const live = [await launch(first, 'sleep 300'), await launch(first, 'sleep 300')];
-  const shortLived = await launch(first, 'sleep 2');
-  const containerOf = new Map<string, string>();
-  for (const taskId of [...live, shortLived]) containerOf.set(taskId, await state(first, taskId, /RUNNING/));
-  const sandboxOf = new Map<string, string>();
-  for (const [taskId, containerId] of containerOf) sandboxOf.set(taskId, await joined(containerId));
-  t.ok([...sandboxOf.values()].every((id) => /^[0-9a-f]{64}$/.test(id)), 'all three tasks joined pooled sandboxes');
-  await untilFull(first);
-
-  await firstDaemon.crash();
-  const before = await pooledSandboxes();
-  t.equal(before.length, 3 + POOL_SIZE, 'while the executor is down: three sandboxes in use and a full idle pool');
-  for (let i = 0; i < 100; i++) {
-    if ((await h.docker(['inspect', '-f', '{{.State.Running}}', containerOf.get(shortLived) ?? ''])).stdout.trim() === 'false') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-
-  const second = (await serve.start()).client;
-  await state(second, shortLived, /FINISHED/);
-  t.match(await untilFull(second), `${POOL_SIZE}/${POOL_SIZE} ready`, 'the restarted executor filled a pool of its own');
-  const after = await pooledSandboxes();
-  t.ok(live.every((id) => after.includes(sandboxOf.get(id) ?? '')), 'the live tasks keep the sandboxes they joined');
-  t.notOk(after.includes(sandboxOf.get(shortLived) ?? ''), 'the sandbox of the task that ended while the executor was down is removed');
-  const idleBefore = before.filter((id) => ![...sandboxOf.values()].includes(id));
-  t.notOk(idleBefore.some((id) => after.includes(id)), 'the crashed process\'s idle sandboxes are removed');
-  t.equal(after.length, live.length + POOL_SIZE, 'what is left: the live tasks\' sandboxes and the new pool');
+  const { second, live, sandboxOf } = await crashWithPooledTasks(t, h, serve, pool, POOL_SIZE);
   t.same(await settledCensus({ h, executorId, client: second, poolSize: POOL_SIZE, hostNs, leaseFile }), [], 'the census finds nothing but the live tasks\' and the pool\'s');
 
   // The adopted tasks' networks are released with the pooled sandbox they joined.
