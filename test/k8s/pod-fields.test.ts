@@ -40,7 +40,8 @@ test('readOnlyRootFilesystem: / is read-only inside, the mounts stay writable; w
 
 test('activeDeadlineSeconds: at the deadline the pod is stopped and its containers read DeadlineExceeded', async (t) => {
   const base = shellPod('deadline', image(), { quick: 'true', sleeper: 'sleep 120' }, {}, { graceSeconds: 1 });
-  const pod = { ...base, spec: { ...base.spec, activeDeadlineSeconds: 3 } } as SimplePod;
+  // 'quick' must end before the deadline, also on a loaded CI machine.
+  const pod = { ...base, spec: { ...base.spec, activeDeadlineSeconds: 5 } } as SimplePod;
   const createdAt = Date.now();
   t.equal((await suite.create(createBody(pod))).status, 200);
   const done = await suite.waitFor(pod, allTerminated, 'all terminated', 60_000);
@@ -49,18 +50,25 @@ test('activeDeadlineSeconds: at the deadline the pod is stopped and its containe
   t.equal(sleeper?.reason, DEADLINE_REASON, 'the running container was stopped by the deadline');
   t.not(sleeper?.exitCode, 0, 'with a non-zero exit code, so the pod reads Failed');
   t.match(sleeper?.message ?? '', /longer than the specified deadline/);
-  t.ok(endedAfterMs >= 3000, `not before the deadline (${endedAfterMs} ms)`);
+  t.ok(endedAfterMs >= 5000, `not before the deadline (${endedAfterMs} ms)`);
   t.ok(endedAfterMs < 60_000, 'long before the container would have ended on its own');
   t.equal(byName(done.containers, 'quick').state.terminated?.reason, 'Completed', 'a container that ended before the deadline keeps its own status');
   t.equal((await suite.del(pod)).status, 200);
 });
 
 test('activeDeadlineSeconds: a pod that ended before its deadline is left as it ended', async (t) => {
+  // Long enough that the pod ends well before it even on a loaded CI machine (a 2 s
+  // deadline once ran out while the container was still being started there).
+  const deadlineSeconds = 6;
   const base = shellPod('deadline-after-end', image(), { only: 'true' });
-  const pod = { ...base, spec: { ...base.spec, activeDeadlineSeconds: 2 } } as SimplePod;
+  const pod = { ...base, spec: { ...base.spec, activeDeadlineSeconds: deadlineSeconds } } as SimplePod;
+  const createdAt = Date.now();
   t.equal((await suite.create(createBody(pod))).status, 200);
-  await suite.waitFor(pod, allTerminated, 'all terminated');
-  await new Promise((r) => setTimeout(r, 3000));
+  const ended = await suite.waitFor(pod, allTerminated, 'all terminated');
+  const endedAfterMs = Date.now() - createdAt;
+  t.ok(endedAfterMs < deadlineSeconds * 1000, `the premise: the pod ended before its deadline (after ${endedAfterMs} ms)`);
+  t.equal(byName(ended.containers, 'only').state.terminated?.reason, 'Completed', 'Completed before the deadline');
+  await new Promise((r) => setTimeout(r, deadlineSeconds * 1000 - endedAfterMs + 1000));
   const after = await suite.status(pod);
   t.equal(byName(after.containers, 'only').state.terminated?.reason, 'Completed', 'still Completed after the deadline passed');
   t.equal((await suite.del(pod)).status, 200);
