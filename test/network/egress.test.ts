@@ -12,7 +12,7 @@ import t from 'tap';
 import { runCommand } from '../../src/common/command-runner.js';
 import { EGRESS_TABLE } from '../../src/vpc/egress.js';
 import type { NetworkAttachment } from '../../src/vpc/types.js';
-import { busyboxListen, busyboxSend, createDriver, createHostNetns, createNetns, inNs, inventory, netnsPath, probeConnect, spec, testConfig } from '../vpc/fixtures/netns.js';
+import { listenOnce, sendText, createDriver, createHostNetns, createNetns, inNs, inventory, netnsPath, probeConnect, spec, testConfig } from '../vpc/fixtures/netns.js';
 
 const HOST_UPLINK = '198.18.99.1';
 const OUTSIDE = '198.18.99.2';
@@ -61,7 +61,7 @@ t.test('a local task reaches an outside namespace only with egress on and a secu
   // Egress off (the default): no way out.
   const off = await createDriver(testConfig(hostNs, { securityGroups }));
   let a: NetworkAttachment = await off.attach(spec('egress-off', { securityGroups: ['sg-open'] }), netnsPath(task));
-  const listener = await busyboxListen(t, outsideNs, 8080);
+  const listener = await listenOnce(t, outsideNs, 8080);
   t.equal(await probeConnect(task, OUTSIDE, 8080), 'timeout', 'egress off: the outside cannot answer a pool address');
   await off.detach(a);
   listener.stop();
@@ -72,7 +72,7 @@ t.test('a local task reaches an outside namespace only with egress on and a secu
   const ruleset = await inNs(hostNs, ['nft', 'list', 'table', 'inet', EGRESS_TABLE]);
   t.match(ruleset, /oifname "up0" ip saddr 198\.18\.10\.0\/24 masquerade/);
   a = await on.attach(spec('egress-open', { securityGroups: ['sg-open'] }), netnsPath(task));
-  await busyboxListen(t, outsideNs, 8080);
+  await listenOnce(t, outsideNs, 8080);
   t.equal(await probeConnect(task, OUTSIDE, 8080), 'connected', 'egress on, all egress allowed: the task reaches the outside');
   await echoPeerAddress(t, outsideNs, 8081);
   const peer = await runCommand(['ip', 'netns', 'exec', task, 'busybox', 'nc', '-w', '2', OUTSIDE, '8081'], { input: '', timeoutMs: 10_000, allowFailure: true });
@@ -80,8 +80,8 @@ t.test('a local task reaches an outside namespace only with egress on and a secu
   await on.detach(a);
 
   a = await on.attach(spec('egress-tight', { securityGroups: ['sg-tight'] }), netnsPath(task));
-  await busyboxListen(t, outsideNs, 8080);
-  await busyboxListen(t, outsideNs, 9999);
+  await listenOnce(t, outsideNs, 8080);
+  await listenOnce(t, outsideNs, 9999);
   t.equal(await probeConnect(task, OUTSIDE, 8080), 'timeout', 'egress on, but the group allows only tcp/9999: 8080 is dropped');
   t.equal(await probeConnect(task, OUTSIDE, 9999), 'connected', 'and tcp/9999 gets out');
   await on.detach(a);
@@ -126,14 +126,14 @@ t.test('a published port answers from the outside namespace, as the task securit
   const driver = await createDriver(testConfig(hostNs, { securityGroups, egress: { masquerade: true, interface: 'up0' } }));
   const a = await driver.attach(spec('pub-web', { securityGroups: ['sg-web'], publishedPorts: '8080:80' }), netnsPath(taskNs));
   t.equal(a.details['publishedPorts'], '8080:80/tcp');
-  const listener = await busyboxListen(t, taskNs, 80);
-  await busyboxSend(outsideNs, HOST_UPLINK, 8080, 'hello from outside\n');
+  const listener = await listenOnce(t, taskNs, 80);
+  await sendText(outsideNs, HOST_UPLINK, 8080, 'hello from outside\n');
   t.equal((await listener.received).trim(), 'hello from outside', 'the outside reaches the task at host:8080');
   await t.rejects(driver.attach(spec('pub-clash', { securityGroups: ['sg-web'], publishedPorts: '8080:81' }), netnsPath(otherNs)), { code: 'RESOURCE_EXHAUSTED' }, 'one task per host port');
 
   // The same port on a task whose groups let nothing in: the DNAT happens, the security group drops it.
   const b = await driver.attach(spec('pub-closed', { securityGroups: ['sg-closed'], publishedPorts: '9090:80' }), netnsPath(otherNs));
-  await busyboxListen(t, otherNs, 80);
+  await listenOnce(t, otherNs, 80);
   t.equal(await probeConnect(outsideNs, HOST_UPLINK, 9090), 'timeout', 'no ingress rule, no connection');
   await driver.detach(b);
 

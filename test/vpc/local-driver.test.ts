@@ -8,8 +8,8 @@ import { namesForTask } from '../../src/vpc/naming.js';
 import { macForTask } from '../../src/vpc/routing.js';
 import type { NetworkAttachment } from '../../src/vpc/types.js';
 import {
-  busyboxListen,
-  busyboxSend,
+  listenOnce,
+  sendText,
   createDriver,
   createHostNetns,
   createNetns,
@@ -89,11 +89,11 @@ t.test('two tasks get distinct addresses, routes and can exchange data', async (
   }
 
   // Data both ways, IPv4 and IPv6, with busybox nc.
-  const toA = await busyboxListen(t, taskA, 9000);
-  await busyboxSend(taskB, a.ipv4 ?? '', 9000, 'hello from B\n');
+  const toA = await listenOnce(t, taskA, 9000);
+  await sendText(taskB, a.ipv4 ?? '', 9000, 'hello from B\n');
   t.equal(await toA.received, 'hello from B\n', 'B reaches A over IPv4');
-  const toB = await busyboxListen(t, taskB, 9001);
-  await busyboxSend(taskA, b.ipv6 ?? '', 9001, 'hello from A\n');
+  const toB = await listenOnce(t, taskB, 9001);
+  await sendText(taskA, b.ipv6 ?? '', 9001, 'hello from A\n');
   t.equal(await toB.received, 'hello from A\n', 'A reaches B over IPv6');
 
   await driver.detach(a);
@@ -170,7 +170,7 @@ t.test('security group allowing only tcp 8080 inbound', async (t) => {
   t.teardown(() => Promise.allSettled([driver.detach(s), driver.detach(c)]));
 
   // Listeners on both ports, so a failure can only be the firewall.
-  for (const port of [8080, 8081]) await busyboxListen(t, server, port);
+  for (const port of [8080, 8081]) await listenOnce(t, server, port);
   t.equal(await probeConnect(client, s.ipv4 ?? '', 8080), 'connected', '8080 is allowed');
   t.equal(await probeConnect(client, s.ipv4 ?? '', 8081), 'timeout', '8081 is dropped');
   t.equal(await probeConnect(server, c.ipv4 ?? '', 8081, 300), 'error ECONNREFUSED', 'egress from the server is allowed');
