@@ -32,6 +32,7 @@ const RETRY_DELAY_MS = 500;
 export class OutputCollector {
   readonly done: Promise<void>;
   private readonly abort = new AbortController();
+  private readonly exited = new AbortController();
 
   /** `after`: the previous collector of the directory, which must have closed its files first. */
   constructor(
@@ -48,6 +49,11 @@ export class OutputCollector {
   /** Stops copying (the executor is stopping, or the container is about to be removed). */
   stop(): void {
     this.abort.abort();
+  }
+
+  /** The container has exited: what is left of its output is read at once, and the copy ends. */
+  containerExited(): void {
+    this.exited.abort();
   }
 
   private async run(): Promise<void> {
@@ -81,6 +87,7 @@ export class OutputCollector {
     const output = this.deps.source.followOutput(this.containerId, {
       ...(from !== undefined ? { sinceMs: timestampToMs(from.timestamp) } : {}),
       signal: this.abort.signal,
+      exited: this.exited.signal,
     });
     for await (const batch of output) {
       const fresh = filter.fresh(batch);

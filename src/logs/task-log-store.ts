@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -95,14 +95,10 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
     // cut (an engine restart). The new one starts where the old one's last stored line is.
     const previous = this.collectors.get(taskId);
     previous?.stop();
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o750 });
-      // Running (again): not ended, whatever an earlier run of this id left.
-      rmSync(join(dir, ENDED_MARKER), { force: true });
-    } catch (err) {
-      this.options.log.warn({ taskId, err: errorMessage(err) }, 'cannot keep the task output: its log directory cannot be created');
-      return;
-    }
+    // Off the event loop: under a burst of launches, a mkdir waits on the disk's journal
+    // behind other writers, and every other task waited with it. Until the collector has
+    // finished, followers and the retention sweep go by `collectors`, not the marker.
+    const prepared = this.prepareDir(taskId, dir);
     this.endedAt.delete(taskId);
     const collector = new OutputCollector(
       containerId,
@@ -119,7 +115,7 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
           ),
         ),
       },
-      previous?.done,
+      Promise.all([previous?.done, prepared]).then(() => undefined),
     );
     this.collectors.set(taskId, collector);
     void collector.done.then(() => {
@@ -131,6 +127,7 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
   async finish(taskId: string): Promise<void> {
     const collector = this.collectors.get(taskId);
     if (collector === undefined) return;
+    collector.containerExited();
     const { finishTimeoutMs } = this.options;
     if (await settlesWithin(collector.done, finishTimeoutMs)) return;
     this.options.log.warn(
@@ -139,6 +136,17 @@ export class TaskLogStore implements TaskOutputSink, TaskLogReader {
     );
     collector.stop();
     await settlesWithin(collector.done, STOP_WAIT_MS);
+  }
+
+  /** The task's log directory, running (again): not ended, whatever an earlier run of this id left. */
+  private async prepareDir(taskId: string, dir: string): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o750 });
+      await rm(join(dir, ENDED_MARKER), { force: true });
+    } catch (err) {
+      this.options.log.warn({ taskId, err: errorMessage(err) }, 'cannot keep the task output: its log directory cannot be created');
+      throw err;
+    }
   }
 
   ended(taskId: string, atMs: number): void {

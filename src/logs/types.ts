@@ -21,7 +21,11 @@ export interface TaskOutputSink {
    * it again for every container it re-attaches).
    */
   collect(taskId: string, containerId: string): void;
-  /** Resolves once the exited container's output is stored to its end; call before removing the container. */
+  /**
+   * The container has exited (or is about to be removed): its output is read
+   * to the end at once, without waiting for the engine's follow to end.
+   * Resolves once it is stored; call before removing the container.
+   */
   finish(taskId: string): Promise<void>;
   /** The task has ended: followers stop, and its retention clock starts. */
   ended(taskId: string, atMs: number): void;

@@ -67,6 +67,12 @@ export interface FollowOutputOptions {
   readonly sinceMs?: number;
   /** Ends the copy; the iteration then simply ends. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted once the caller knows the container has exited: the follow is
+   * ended there and the rest read with one plain read, instead of waiting for
+   * the engine's follow to notice the exit (milliseconds later, measured).
+   */
+  readonly exited?: AbortSignal;
 }
 
 /**

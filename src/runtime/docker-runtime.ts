@@ -355,7 +355,10 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
 
   async *followOutput(id: string, options: FollowOutputOptions): AsyncGenerator<readonly ContainerOutputLine[]> {
     const copied = new ResumeFilter(undefined);
-    for await (const batch of this.outputStream(id, options)) yield copied.fresh(batch);
+    // dockerd has copied all of a container's output into its log before it reports the
+    // container stopped: once the caller knows it exited, the plain read below completes the copy.
+    const follow = options.exited === undefined ? options.signal : AbortSignal.any([options.signal, options.exited]);
+    for await (const batch of this.outputStream(id, { ...options, signal: follow })) yield copied.fresh(batch);
     if (options.signal.aborted) return;
     // dockerd 20.10 can end a follow at the container's exit before it has sent the whole
     // log (seen: 30,000 of 200,000 lines). A plain read of the rest makes the copy complete.

@@ -78,6 +78,8 @@ export class TaskRunner implements CommitSubject {
   private exit: ExitInfo | undefined;
   private kill: KillRequest | undefined;
   private stopping: Promise<void> | undefined;
+  /** The read of the exited container's output, begun as soon as a stop says it has exited. */
+  private outputRead: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private readonly timers: LongTimer[] = [];
   /** Set when the executor stops: the task is left to the next executor, as a crash would leave it. */
@@ -245,15 +247,15 @@ export class TaskRunner implements CommitSubject {
     }
     for (const t of this.timers) t.clear();
     if (this.abandoned) return;
-    // The exit (or kill) is stored before the container goes: if the store is
-    // full, the container is kept until it is not, so a restart still finds the
-    // task's real end instead of a container that is gone. Written on the spot,
-    // once no group-committed write of this task can overtake it.
+    // The task's end is stored before the container goes (its exit, or a stored
+    // kill: see killStored): if the store is full, the container is kept until it
+    // is not, so a restart still finds the task's real end instead of a container
+    // that is gone. Written once no group-committed write of this task can overtake it.
     await this.sm.whenIdle();
     // Reading the exited container's output only reads: it overlaps the write
     // of the exit (off the event loop), and the container is removed after both.
     const output = this.readOutput();
-    await writeUntilStored(() => this.persistOffLoop(), this.log, () => this.abandoned);
+    if (!this.killStored()) await writeUntilStored(() => this.persistOffLoop(), this.log, () => this.abandoned);
     if (this.abandoned) {
       await output.catch(() => undefined);
       return;
@@ -312,6 +314,8 @@ export class TaskRunner implements CommitSubject {
       return this.kill !== undefined ? outcomeForKill(this.kill, this.exit) : exitOutcome(this.exit, this.command);
     }
     if (container === undefined && this.containerId !== undefined) {
+      // Killed, and removed before the end was stored (settle does not wait for the exit after a stored kill).
+      if (this.kill !== undefined) return outcomeForKill(this.kill);
       return lostOutcome(`container ${this.containerId} is gone: it was removed while the executor was not running`);
     }
     if (container === undefined || container.state === 'created') return this.startOver(container);
@@ -375,6 +379,7 @@ export class TaskRunner implements CommitSubject {
         this.deps.output?.collect(this.launch.taskId, id);
         if (this.kill !== undefined) {
           this.stopping = undefined;
+          this.outputRead = undefined; // of an engine that has gone: read again after the new stop
           void this.stopContainer();
         }
       }
@@ -444,6 +449,15 @@ export class TaskRunner implements CommitSubject {
     }, seconds * 1000);
     timer.unref();
     this.timers.push(timer);
+  }
+
+  /**
+   * A kill is the task's end once it is stored (nothing of the task held for
+   * the store): a restart that finds the container gone reports the kill
+   * (reattach), so the exit need not be stored before the removal.
+   */
+  private killStored(): boolean {
+    return this.kill !== undefined && this.sm.heldCount === 0;
   }
 
   private killedOutcome(): Outcome | undefined {
@@ -568,15 +582,26 @@ export class TaskRunner implements CommitSubject {
     const id = this.containerId;
     if (id === undefined || this.kill === undefined) return Promise.resolve();
     const grace = this.kill.graceSeconds;
-    this.stopping ??= this.deps.runtime.stopContainer(id, grace).catch((err: unknown) => {
-      this.log.error({ err: errorMessage(err) }, 'stop failed; the container is force-removed during cleanup');
-    });
+    this.stopping ??= this.deps.runtime.stopContainer(id, grace).then(
+      () => {
+        // A stop answers once the container has exited: its output can be read now,
+        // side by side with the engine's inspect of the exit, not one round trip later.
+        this.outputRead ??= this.readExitedOutput();
+      },
+      (err: unknown) => {
+        this.log.error({ err: errorMessage(err) }, 'stop failed; the container is force-removed during cleanup');
+      },
+    );
     return this.stopping;
   }
 
   /** The rest of the exited container's output into the task's logs, and its tail for the status. */
   private async readOutput(): Promise<void> {
     if (this.stopping !== undefined) await this.stopping;
+    return (this.outputRead ??= this.readExitedOutput());
+  }
+
+  private async readExitedOutput(): Promise<void> {
     if (this.containerId === undefined || !this.containerStarted) return;
     // Both only read the exited container: side by side, not one engine round trip after the other.
     const [, tail] = await Promise.all([

@@ -159,6 +159,20 @@ t.test('task logs', async (top) => {
     t.same(counts, [100_000, 100_000, 100_000, 100_000]);
   });
 
+  await t.test('killed while its output is still being copied: every line stored once, in order', async (t) => {
+    // The kill reads the rest of the output with one plain read as soon as the container has
+    // exited, instead of waiting for the engine's follow to end: nothing may be lost or repeated.
+    const taskId = uniqueTaskId('logs-killed');
+    await ex.launch({ taskId, containerInfo: { fullyQualifiedImage: image, process: { command: ['sh', '-c', 'seq 1 100000; exec sleep 60'] } } });
+    await ex.waitForState(taskId, 'TASK_STATE_RUNNING');
+    await ex.kill(taskId, 1);
+    await ex.waitForState(taskId, 'TASK_STATE_KILLED');
+    const read = await getLogs(ex, { taskId });
+    t.equal(read.lines.length, 100_000);
+    const firstWrong = read.lines.findIndex((l, i) => l.text !== String(i + 1));
+    t.equal(firstWrong, -1, 'lines 1..100000 in order');
+  });
+
   await t.test('after an executor restart: the ended task is served again, the running one is read on without a gap or a repeat', async (t) => {
     const runningTask = uniqueTaskId('logs-restart');
     const count = 50;

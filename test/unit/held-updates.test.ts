@@ -187,3 +187,46 @@ t.test('a restart while the end is held finds the real end, not LOST, and reuses
     t.same(stored?.history.map((u) => u.sequence), second.tasks.get(id).history.map((u) => u.sequence), `${id}: the store holds exactly what GetTask shows`);
   }
 });
+
+t.test('a kill the store has not taken keeps the container after its exit, until the kill is stored', async (t) => {
+  const { engine, open } = setup(t);
+  const { store, tasks, streamed } = open();
+  tasks.launch(launchOf('t1'));
+  await until('RUNNING', () => tasks.get('t1').state === 'RUNNING');
+  store.full = true;
+  tasks.kill('t1', 'scaled down', 1);
+  engine.exitNow('c-t1', 143); // the stop's SIGTERM
+  await until('the kill and the exit meet the full store', () => store.failures >= 2);
+  await sleep(300);
+  t.same(engine.removed, [], 'the container is kept while nothing of the kill is stored');
+  t.notOk(streamed.some((u) => u.taskId === 't1' && u.state === 'KILLED'), 'KILLED is not streamed');
+  store.full = false;
+  await tasks.drain();
+  t.same(engine.removed, ['c-t1'], 'removed once the store takes writes again');
+  const stored = store.load().records.find((r) => r.launch.taskId === 't1');
+  t.equal(stored?.history.at(-1)?.state, 'KILLED', 'the store says KILLED');
+  t.equal(stored?.history.at(-1)?.exit?.exitCode, 143, 'with the exit code');
+});
+
+t.test('a restart that finds the container of a stored kill gone reports KILLED; without a kill, LOST', async (t) => {
+  const { engine, open } = setup(t);
+  const first = open();
+  first.tasks.launch(launchOf('killed'));
+  first.tasks.launch(launchOf('running'));
+  await until('RUNNING', () => first.tasks.get('killed').state === 'RUNNING' && first.tasks.get('running').state === 'RUNNING');
+  first.tasks.kill('killed', 'scaled down', 1);
+  t.equal(first.store.load().records.find((r) => r.launch.taskId === 'killed')?.history.at(-1)?.state, 'KILL_INITIATED', 'the kill is stored');
+  // The executor dies right after removing the killed task's container, before
+  // storing its end (the removal does not wait for the exit once the kill is
+  // stored); the other container is removed behind the executor's back.
+  first.tasks.abandon();
+  await engine.removeContainer('c-killed');
+  await engine.removeContainer('c-running');
+
+  const second = open();
+  await second.tasks.recover();
+  await second.tasks.drain();
+  t.equal(second.tasks.get('killed').state, 'KILLED', 'the killed task is KILLED');
+  t.equal(second.tasks.get('running').state, 'LOST', 'a task nobody killed whose container is gone is LOST');
+  t.match(second.tasks.get('running').lastUpdate.message, /is gone/, 'saying why');
+});

@@ -2,7 +2,8 @@
  * The order of the work after a task's container exits (a kill or its own
  * end), against a fake engine and a fake log sink that record what happens
  * when: the reads of the exited container go side by side, and nothing that
- * must come first (the stored output, the stored exit) is skipped to get there.
+ * must come first (the stored output; the stored exit, or after a kill the
+ * stored kill) is skipped to get there.
  */
 import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -23,7 +24,7 @@ import type { RecordWriteError } from '../../src/task/record-write-error.js';
 class RecordingEngine implements ContainerRuntime {
   private exited!: (e: ContainerExit) => void;
   private readonly exit = new Promise<ContainerExit>((r) => (this.exited = r));
-  constructor(private readonly events: string[]) {}
+  constructor(protected readonly events: string[]) {}
   async version(): Promise<string> {
     return 'fake';
   }
@@ -41,6 +42,9 @@ class RecordingEngine implements ContainerRuntime {
   async stopContainer(): Promise<void> {
     this.events.push('stop');
     this.exited({ exitCode: 143, oomKilled: false });
+  }
+  exitOnItsOwn(exitCode: number): void {
+    this.exited({ exitCode, oomKilled: false });
   }
   async removeContainer(): Promise<void> {
     this.events.push('remove');
@@ -91,6 +95,35 @@ t.test('after a kill, the output tail is read while the output is still being st
   t.equal(events.filter((e) => e === 'KILLED').length, 1, 'one terminal update');
 });
 
+/** An engine whose wait answers 50 ms after the stop, as dockerd's wait and then inspect of the exit do. */
+class SlowWaitEngine extends RecordingEngine {
+  private stopped!: () => void;
+  private readonly stoppedOnce = new Promise<void>((r) => (this.stopped = r));
+  override async waitContainer(): Promise<ContainerExit> {
+    await this.stoppedOnce;
+    await new Promise((r) => setTimeout(r, 50));
+    this.events.push('exit inspected');
+    return { exitCode: 143, oomKilled: false };
+  }
+  override async stopContainer(): Promise<void> {
+    this.events.push('stop');
+    this.stopped();
+  }
+}
+
+t.test('after a kill, the output is read as soon as the stop answers, not after the exit is inspected', async (t) => {
+  const events: string[] = [];
+  const tasks = new TaskManager({ runtime: new SlowWaitEngine(events), config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
+  tasks.launch(spec);
+  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  tasks.kill(spec.taskId, 'scaled down', 1);
+  await tasks.drain();
+  const at = (e: string): number => events.indexOf(e);
+  t.ok(at('stop') < at('finish asked') && at('read output tail') < at('exit inspected'), `the reads overlap the inspect: ${events.join(', ')}`);
+  t.ok(at('output stored') < at('remove') && at('exit inspected') < at('remove'), 'the container goes after both');
+  t.equal(tasks.get(spec.taskId).state, 'KILLED');
+});
+
 /** A real store (temp dir) that also writes into `events` when a task's exit, before its end, is written and stored. */
 const recordingStore = async (events: string[]): Promise<TaskStore> => {
   const dir = await mkdtemp(join(tmpdir(), 'kill-path-store-'));
@@ -108,7 +141,7 @@ const recordingStore = async (events: string[]): Promise<TaskStore> => {
   })(dir);
 };
 
-t.test('after a kill, the exit is stored while the output is being read; the container goes only after both', async (t) => {
+t.test('after a stored kill, the container goes once its output is read, without a write of the exit first; the end carries the exit', async (t) => {
   const events: string[] = [];
   const store = await recordingStore(events);
   t.teardown(() => rm(dirname(store.dir), { recursive: true, force: true }));
@@ -118,8 +151,27 @@ t.test('after a kill, the exit is stored while the output is being read; the con
   tasks.kill(spec.taskId, 'scaled down', 1);
   await tasks.drain();
   const at = (e: string): number => events.indexOf(e);
+  t.ok(at('output stored') >= 0 && at('remove') >= 0, `both happened: ${events.join(', ')}`);
+  t.ok(at('output stored') < at('remove'), 'the container is removed only after its output is stored and read');
+  t.equal(at('exit stored'), -1, `the stored kill stands for the exit until the end is stored (${events.join(', ')})`);
+  const end = store.load().records.find((r) => r.launch.taskId === spec.taskId)?.history.at(-1);
+  t.equal(end?.state, 'KILLED', 'the end is stored');
+  t.equal(end?.exit?.exitCode, 143, 'with the exit code');
+});
+
+t.test('after its own exit, the exit is stored while the output is being read; the container goes only after both', async (t) => {
+  const events: string[] = [];
+  const store = await recordingStore(events);
+  t.teardown(() => rm(dirname(store.dir), { recursive: true, force: true }));
+  const engine = new RecordingEngine(events);
+  const tasks = new TaskManager({ runtime: engine, config: parseConfig({}), log: silentLogger(), output: recordingSink(events), store });
+  tasks.launch(spec);
+  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  engine.exitOnItsOwn(3);
+  await tasks.drain();
+  const at = (e: string): number => events.indexOf(e);
   t.ok(at('exit stored') >= 0 && at('finish asked') >= 0, `both happened: ${events.join(', ')}`);
   t.ok(at('finish asked') < at('exit stored'), `the output is asked for before the exit's write is done, not after it (${events.join(', ')})`);
   t.ok(at('exit stored') < at('remove') && at('output stored') < at('remove'), 'the container is removed only after its exit is stored and its output read');
-  t.equal(store.load().records.find((r) => r.launch.taskId === spec.taskId)?.history.at(-1)?.state, 'KILLED', 'the end is stored');
+  t.equal(store.load().records.find((r) => r.launch.taskId === spec.taskId)?.history.at(-1)?.state, 'FAILED', 'the end is stored');
 });
