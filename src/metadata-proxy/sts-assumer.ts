@@ -1,4 +1,5 @@
-import { AssumeRoleCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
+import type * as StsSdk from '@aws-sdk/client-sts';
+import type { STSClient, STSClientConfig } from '@aws-sdk/client-sts';
 import type { RoleCredentials } from './types.js';
 
 /** Static host credentials or a provider of them, as the SDK takes them. */
@@ -38,28 +39,33 @@ export interface StsRoleAssumerOptions {
   readonly maxAttempts: number;
 }
 
-/** AssumeRole through the AWS SDK (STS Query API). */
-export class StsRoleAssumer implements RoleAssumer {
-  private readonly client: STSClient;
+/**
+ * The SDK module, imported when a role is first assumed: a proxy whose tasks
+ * never ask for credentials does not load it (some tens of MiB, issue 15).
+ */
+let stsSdk: Promise<typeof StsSdk> | undefined;
+const loadStsSdk = (): Promise<typeof StsSdk> => (stsSdk ??= import('@aws-sdk/client-sts'));
 
-  constructor(options: StsRoleAssumerOptions) {
-    this.client = new STSClient({
-      region: options.region,
-      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
-      ...(options.hostCredentials === undefined ? {} : { credentials: options.hostCredentials }),
-      maxAttempts: options.maxAttempts,
-      requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: options.requestTimeoutMs },
-    });
-  }
+/** AssumeRole through the AWS SDK (STS Query API); the client is made on the first AssumeRole. */
+export class StsRoleAssumer implements RoleAssumer {
+  private client: STSClient | undefined;
+  private destroyed = false;
+
+  constructor(private readonly options: StsRoleAssumerOptions) {}
 
   async assumeRole(request: AssumeRoleRequest): Promise<RoleCredentials> {
+    const sdk = await loadStsSdk();
+    const client = this.clientFrom(sdk);
     let out;
     try {
-      out = await this.client.send(
-        new AssumeRoleCommand({ RoleArn: request.roleArn, RoleSessionName: request.sessionName, DurationSeconds: request.durationSeconds }),
+      out = await client.send(
+        new sdk.AssumeRoleCommand({ RoleArn: request.roleArn, RoleSessionName: request.sessionName, DurationSeconds: request.durationSeconds }),
       );
     } catch (err) {
       throw toAssumeRoleError(err);
+    } finally {
+      // A client made or kept past destroy() goes with its one request.
+      if (client !== this.client) client.destroy();
     }
     const c = out.Credentials;
     if (c?.AccessKeyId === undefined || c.SecretAccessKey === undefined || c.SessionToken === undefined || c.Expiration === undefined) {
@@ -76,7 +82,24 @@ export class StsRoleAssumer implements RoleAssumer {
   }
 
   destroy(): void {
-    this.client.destroy();
+    this.destroyed = true;
+    this.client?.destroy();
+    this.client = undefined;
+  }
+
+  private clientFrom(sdk: typeof StsSdk): STSClient {
+    if (this.client !== undefined) return this.client;
+    const o = this.options;
+    const client = new sdk.STSClient({
+      region: o.region,
+      ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
+      ...(o.hostCredentials === undefined ? {} : { credentials: o.hostCredentials }),
+      maxAttempts: o.maxAttempts,
+      requestHandler: { requestTimeout: o.requestTimeoutMs, connectionTimeout: o.requestTimeoutMs },
+    });
+    // After destroy() a late AssumeRole still gets its answer, from a client that is not kept.
+    if (!this.destroyed) this.client = client;
+    return client;
   }
 }
 

@@ -3,10 +3,14 @@
  * SDK's default chain), or a role assumed through STS (AssumeRole, session
  * `titus-<taskId>`, as Titus' uploader did), cached until shortly before it
  * expires. Credentials are never logged.
+ *
+ * The SDK clients (some tens of MiB once loaded) are imported on the first
+ * upload, so an executor that has nothing to upload never loads them.
  */
-import { S3Client } from '@aws-sdk/client-s3';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { LogUploadConfig } from './config.js';
+import { loadS3Sdk, loadStsSdk } from './s3-sdk.js';
 
 type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: Date };
 /** What the SDK takes as credentials: static ones or a provider (tests give static ones). */
@@ -26,7 +30,8 @@ export class S3Clients {
   ) {}
 
   /** The client for uploads as `roleArn` (assumed with `sessionName`), or as the host when undefined. */
-  clientFor(roleArn: string | undefined, sessionName: string): S3Client {
+  async clientFor(roleArn: string | undefined, sessionName: string): Promise<S3Client> {
+    const { S3Client } = await loadS3Sdk();
     const id = roleArn === undefined ? '' : `${roleArn}\n${sessionName}`;
     let client = this.clients.get(id);
     if (client === undefined) {
@@ -66,7 +71,8 @@ export class S3Clients {
     const fresh = cached?.then((c) => c.expiration === undefined || c.expiration.getTime() - Date.now() > REFRESH_BEFORE_MS).catch(() => false);
     const next = (async (): Promise<Credentials> => {
       if (cached !== undefined && (await fresh) === true) return cached;
-      const out = await this.stsClient().send(
+      const { AssumeRoleCommand } = await loadStsSdk();
+      const out = await (await this.stsClient()).send(
         new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: this.config.sts.durationSeconds }),
       );
       const c = out.Credentials;
@@ -83,7 +89,8 @@ export class S3Clients {
     return next;
   }
 
-  private stsClient(): STSClient {
+  private async stsClient(): Promise<STSClient> {
+    const { STSClient } = await loadStsSdk();
     this.sts ??= new STSClient({
       region: this.config.sts.region ?? this.config.region,
       ...(this.config.sts.endpoint !== undefined ? { endpoint: this.config.sts.endpoint } : {}),

@@ -12,16 +12,10 @@
  * do otherwise.
  */
 import { lstat, readFile, rm } from 'node:fs/promises';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  UploadPartCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../common/atomic-file.js';
+import { loadS3Sdk } from './s3-sdk.js';
 import { openConfined, readSource, type SourceKind } from './upload-source.js';
 
 export interface ObjectJob {
@@ -94,6 +88,8 @@ const identify = async (job: ObjectJob): Promise<SourceId | undefined> => {
 };
 
 export const uploadObject = async (s3: S3Client, job: ObjectJob, limits: UploadLimits, signal: AbortSignal): Promise<ObjectOutcome> => {
+  // Loaded already by whoever made `s3`; imported here rather than at the top so that this module does not load the SDK.
+  const { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } = await loadS3Sdk();
   const st = await identify(job);
   if (st === undefined) return 'source-gone';
   const source: SourceId = st;

@@ -161,7 +161,7 @@ export class TaskUploadLoop {
 
   /** Sends one object unless it is up already; true when something was sent. */
   private async send(path: string, kind: SourceKind, relKey: string, opts: { skipEmpty?: boolean } = {}): Promise<boolean> {
-    const s3 = this.deps.clients.clientFor(this.target.roleArn, this.target.sessionName);
+    const s3 = await this.deps.clients.clientFor(this.target.roleArn, this.target.sessionName);
     const { multipartThresholdBytes, partSizeBytes } = this.deps.config;
     const outcome = await this.deps.slots.run(() =>
       uploadObject(s3, this.job(path, kind, relKey), { multipartThresholdBytes, partSizeBytes, skipEmpty: opts.skipEmpty ?? false }, this.deps.signal),

@@ -1,4 +1,5 @@
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import type * as EcrSdk from '@aws-sdk/client-ecr';
+import type { ECRClient } from '@aws-sdk/client-ecr';
 import { RegistryAuthError, type RegistryCredentials } from './credentials.js';
 
 /** ECR's registry host names: `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`. */
@@ -24,6 +25,13 @@ interface CachedToken {
   readonly password: string;
   readonly expiresAtMs: number;
 }
+
+/**
+ * The SDK module, imported on the first token fetched: an executor that never
+ * pulls from ECR does not load it (some tens of MiB of memory, issue 15).
+ */
+let ecrSdk: Promise<typeof EcrSdk> | undefined;
+const loadEcrSdk = (): Promise<typeof EcrSdk> => (ecrSdk ??= import('@aws-sdk/client-ecr'));
 
 /** AWS SDK errors that asking again will not fix. */
 const DENIED = new Set(['AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException']);
@@ -68,9 +76,10 @@ export class EcrTokenSource {
   }
 
   private async fetch(region: string): Promise<CachedToken> {
+    const sdk = await loadEcrSdk();
     let out;
     try {
-      out = await this.client(region).send(new GetAuthorizationTokenCommand({}));
+      out = await this.client(sdk, region).send(new sdk.GetAuthorizationTokenCommand({}));
     } catch (err) {
       const name = (err as { name?: string }).name ?? 'Error';
       const message = (err as { message?: string }).message ?? '';
@@ -86,10 +95,10 @@ export class EcrTokenSource {
     return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), expiresAtMs };
   }
 
-  private client(region: string): ECRClient {
+  private client(sdk: typeof EcrSdk, region: string): ECRClient {
     let c = this.clients.get(region);
     if (c === undefined) {
-      c = new ECRClient({
+      c = new sdk.ECRClient({
         region,
         ...(this.o.endpoint === undefined ? {} : { endpoint: this.o.endpoint }),
         ...(this.o.credentials === undefined ? {} : { credentials: this.o.credentials }),
