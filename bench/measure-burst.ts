@@ -6,6 +6,7 @@
  * executor's RSS is read the moment the last task is RUNNING.
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { benchTaskId, type BenchExecutorClient, type TimedLaunch } from './executor-client.js';
 import type { ExecutorProcess } from './executor-process.js';
@@ -31,6 +32,17 @@ export interface BurstSamples {
 }
 
 const BURST_TIMEOUT_MS = 300_000;
+/**
+ * Each burst starts this long after the engine has no container left, so that
+ * neither side starts while the previous one's containers (and the kernel
+ * state behind them, network namespaces above all) are still being torn down.
+ */
+export const BURST_SETTLE_MS = 3000;
+
+const settle = async (docker: Docker): Promise<void> => {
+  for (let i = 0; i < 600 && (await docker.listContainers({ all: true })).length > 0; i++) await sleep(100);
+  await sleep(BURST_SETTLE_MS);
+};
 
 const p99 = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 99);
 
@@ -80,13 +92,21 @@ export const measureBurst = async (
   counts: { size: number; rounds: number },
 ): Promise<BurstSamples> => {
   const out: BurstSamples = { size: counts.size, executorMs: [], rawMs: [], executorP99Ms: [], rawP99Ms: [], rssAtRunningMiB: [], peakRssMiB: 0, phases: [] };
+  const executorSide = async (): Promise<void> => {
+    await settle(docker);
+    await executorBurst(ex, proc, counts.size, out);
+  };
+  const rawSide = async (): Promise<void> => {
+    await settle(docker);
+    await rawBurst(docker, template, counts.size, out);
+  };
   for (let round = 0; round < counts.rounds; round++) {
     if (round % 2 === 0) {
-      await executorBurst(ex, proc, counts.size, out);
-      await rawBurst(docker, template, counts.size, out);
+      await executorSide();
+      await rawSide();
     } else {
-      await rawBurst(docker, template, counts.size, out);
-      await executorBurst(ex, proc, counts.size, out);
+      await rawSide();
+      await executorSide();
     }
   }
   return { ...out, peakRssMiB: proc.peakRssMiB() };

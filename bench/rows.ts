@@ -1,5 +1,5 @@
 /** Turns the raw samples into the report's rows; the wording of each row says exactly what was timed. */
-import type { BurstSamples } from './measure-burst.js';
+import { BURST_SETTLE_MS, type BurstSamples } from './measure-burst.js';
 import type { ConcurrentSamples } from './measure-concurrent.js';
 import type { ExitSamples } from './measure-exit.js';
 import type { LaunchSamples } from './measure-launch.js';
@@ -64,7 +64,9 @@ const burstRows = (b: BurstSamples): ResultRow[] => [
     unit: 'ms',
     executor: summarize(b.executorP99Ms),
     raw: summarize(b.rawP99Ms),
-    note: `the 99th percentile of the row above, one sample per round (the ratio is p99 / raw p99)`,
+    note:
+      `the 99th percentile of the row above, one sample per round (the ratio is p99 / raw p99); each burst starts ${BURST_SETTLE_MS / 1000} s after the engine has no container left; ` +
+      `rounds: executor ${b.executorP99Ms.map((x) => x.toFixed(0)).join(', ')} ms, raw ${b.rawP99Ms.map((x) => x.toFixed(0)).join(', ')} ms`,
   },
   {
     metric: `Executor RSS, ${b.size} launched at once`,
