@@ -86,8 +86,14 @@ const stopParts = async (dir: string, parts: Parts): Promise<void> => {
   });
   // A data root on its own filesystem (opts.dataRootFs) leaves a loop device behind its mount.
   await step(async () => {
-    const attached = detachLoopsUnder(dir);
-    if (attached.length > 0) throw new Error(`loop devices still attached: ${attached.join(', ')}`);
+    // The kernel lets go of a loop device a moment after the unmount of its filesystem
+    // (seen under CI load: still attached when asked at once): ask again for up to 5 s.
+    let attached = detachLoopsUnder(dir);
+    for (let i = 0; i < 50 && attached.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      attached = detachLoopsUnder(dir);
+    }
+    if (attached.length > 0) throw new Error(`loop devices still attached after 5 s: ${attached.join(', ')}`);
   });
   await step(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
   untrack(dir);
