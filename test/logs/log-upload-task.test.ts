@@ -18,8 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useHarness, type Harness } from '../harness/index.js';
 import { startTestExecutor, uniqueTaskId } from '../helpers/executor.js';
-import { FakeS3 } from './fixtures/fake-s3.js';
-import { FakeSts } from '../metadata-proxy/fixtures/fake-sts.js';
+import { startUploadFakes } from './fixtures/upload-fakes.js';
 import { isComplete } from '../../src/logs/upload/upload-files.js';
 
 const HOST_KEY = 'AKIDTASKHOST';
@@ -42,13 +41,7 @@ const eventually = async (what: string, check: () => boolean, timeoutMs = 60_000
 
 t.test('log upload', async (t) => {
   const h: Harness = await useHarness(t);
-  const s3 = new FakeS3();
-  const sts = new FakeSts({ clock: Date.now, hostAccessKeyId: HOST_KEY });
-  sts.setRole(WRITER_ROLE, 'ok');
-  const s3Url = await s3.start();
-  const stsUrl = await sts.start();
-  t.teardown(() => s3.stop());
-  t.teardown(() => sts.stop());
+  const { s3, sts, s3Url, stsUrl } = await startUploadFakes(t, HOST_KEY, WRITER_ROLE);
   const stateDir = mkdtempSync(join(tmpdir(), 'titus-logupload-'));
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
   const ex = await startTestExecutor(t, h, {

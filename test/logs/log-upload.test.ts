@@ -31,8 +31,9 @@ import { uploadTargetFor, type UploadSettingError } from '../../src/logs/upload/
 import type { StoredLine } from '../../src/logs/stored-line.js';
 import { openConfined } from '../../src/logs/upload/upload-source.js';
 import type { ContainerOutputSource } from '../../src/runtime/container-runtime.js';
-import { FakeS3 } from './fixtures/fake-s3.js';
-import { FakeSts } from '../metadata-proxy/fixtures/fake-sts.js';
+import type { FakeS3 } from './fixtures/fake-s3.js';
+import type { FakeSts } from '../metadata-proxy/fixtures/fake-sts.js';
+import { startUploadFakes } from './fixtures/upload-fakes.js';
 
 const HOST_KEY = 'AKIDLOGHOST';
 const HOST_CREDENTIALS = { accessKeyId: HOST_KEY, secretAccessKey: 'host-secret' };
@@ -53,13 +54,7 @@ interface Fakes {
 }
 
 const startFakes = async (t: { teardown(fn: () => unknown): void }): Promise<Fakes> => {
-  const s3 = new FakeS3();
-  const sts = new FakeSts({ clock: Date.now, hostAccessKeyId: HOST_KEY });
-  sts.setRole(WRITER_ROLE, 'ok');
-  const s3Url = await s3.start();
-  const stsUrl = await sts.start();
-  t.teardown(() => s3.stop());
-  t.teardown(() => sts.stop());
+  const { s3, sts, s3Url, stsUrl } = await startUploadFakes(t, HOST_KEY, WRITER_ROLE);
   const config = (over: Record<string, unknown> = {}): LogUploadConfig =>
     logUploadConfigSchema.parse({
       enabled: true,

@@ -12,51 +12,13 @@ import { dirname, join } from 'node:path';
 import { parseConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/common/log.js';
 import { TaskManager } from '../../src/task/task-manager.js';
-import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../../src/runtime/container-runtime.js';
-import type { ContainerSpec, ImageConfig } from '../../src/runtime/container-spec.js';
+import type { ContainerExit } from '../../src/runtime/container-runtime.js';
+import { UntilStoppedEngine } from '../helpers/until-stopped-engine.js';
 import type { TaskOutputSink } from '../../src/logs/types.js';
 import type { LaunchSpec } from '../../src/task/types.js';
 import { TaskStore } from '../../src/task/task-store.js';
 import type { TaskRecord } from '../../src/task/task-record.js';
 import type { RecordWriteError } from '../../src/task/record-write-error.js';
-
-/** An engine whose container runs until stopped, and that writes every call into `events`. */
-class RecordingEngine implements ContainerRuntime {
-  private exited!: (e: ContainerExit) => void;
-  private readonly exit = new Promise<ContainerExit>((r) => (this.exited = r));
-  constructor(protected readonly events: string[]) {}
-  async version(): Promise<string> {
-    return 'fake';
-  }
-  async findImage(): Promise<ImageConfig | undefined> {
-    return { id: 'img', entrypoint: [], cmd: ['/bin/sh'], sizeBytes: 1 };
-  }
-  async pullImage(): Promise<void> {}
-  async createContainer(spec: ContainerSpec): Promise<string> {
-    return `c-${spec.name}`;
-  }
-  async startContainer(): Promise<void> {}
-  waitContainer(): Promise<ContainerExit> {
-    return this.exit;
-  }
-  async stopContainer(): Promise<void> {
-    this.events.push('stop');
-    this.exited({ exitCode: 143, oomKilled: false });
-  }
-  exitOnItsOwn(exitCode: number): void {
-    this.exited({ exitCode, oomKilled: false });
-  }
-  async removeContainer(): Promise<void> {
-    this.events.push('remove');
-  }
-  async containerOutput(): Promise<string> {
-    this.events.push('read output tail');
-    return 'last line\n';
-  }
-  async listContainers(): Promise<ContainerSummary[]> {
-    return [];
-  }
-}
 
 /** A log sink whose copy of the output ends a macrotask after finish() is asked for. */
 const recordingSink = (events: string[]): TaskOutputSink => ({
@@ -78,7 +40,7 @@ const spec: LaunchSpec = {
 
 t.test('after a kill, the output tail is read while the output is still being stored; the container goes only after both', async (t) => {
   const events: string[] = [];
-  const tasks = new TaskManager({ runtime: new RecordingEngine(events), config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
+  const tasks = new TaskManager({ runtime: new UntilStoppedEngine(events, 'last line\n'), config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
   tasks.subscribe((u) => {
     if (u.taskId === spec.taskId && (u.state === 'RUNNING' || u.state === 'KILLED')) events.push(u.state);
   });
@@ -96,7 +58,7 @@ t.test('after a kill, the output tail is read while the output is still being st
 });
 
 /** An engine whose wait answers 50 ms after the stop, as dockerd's wait and then inspect of the exit do. */
-class SlowWaitEngine extends RecordingEngine {
+class SlowWaitEngine extends UntilStoppedEngine {
   private stopped!: () => void;
   private readonly stoppedOnce = new Promise<void>((r) => (this.stopped = r));
   override async waitContainer(): Promise<ContainerExit> {
@@ -113,7 +75,7 @@ class SlowWaitEngine extends RecordingEngine {
 
 t.test('after a kill, the output is read as soon as the stop answers, not after the exit is inspected', async (t) => {
   const events: string[] = [];
-  const tasks = new TaskManager({ runtime: new SlowWaitEngine(events), config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
+  const tasks = new TaskManager({ runtime: new SlowWaitEngine(events, 'last line\n'), config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
   tasks.launch(spec);
   for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
   tasks.kill(spec.taskId, 'scaled down', 1);
@@ -145,7 +107,7 @@ t.test('after a stored kill, the container goes once its output is read, without
   const events: string[] = [];
   const store = await recordingStore(events);
   t.teardown(() => rm(dirname(store.dir), { recursive: true, force: true }));
-  const tasks = new TaskManager({ runtime: new RecordingEngine(events), config: parseConfig({}), log: silentLogger(), output: recordingSink(events), store });
+  const tasks = new TaskManager({ runtime: new UntilStoppedEngine(events, 'last line\n'), config: parseConfig({}), log: silentLogger(), output: recordingSink(events), store });
   tasks.launch(spec);
   for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
   tasks.kill(spec.taskId, 'scaled down', 1);
@@ -163,7 +125,7 @@ t.test('after its own exit, the exit is stored while the output is being read; t
   const events: string[] = [];
   const store = await recordingStore(events);
   t.teardown(() => rm(dirname(store.dir), { recursive: true, force: true }));
-  const engine = new RecordingEngine(events);
+  const engine = new UntilStoppedEngine(events, 'last line\n');
   const tasks = new TaskManager({ runtime: engine, config: parseConfig({}), log: silentLogger(), output: recordingSink(events), store });
   tasks.launch(spec);
   for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));

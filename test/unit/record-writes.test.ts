@@ -15,8 +15,7 @@ import { TaskStore } from '../../src/task/task-store.js';
 import type { TaskRecord } from '../../src/task/task-record.js';
 import type { RecordWriteError } from '../../src/task/record-write-error.js';
 import type { StatusUpdate } from '../../src/task/types.js';
-import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../../src/runtime/container-runtime.js';
-import type { ContainerSpec, ImageConfig } from '../../src/runtime/container-spec.js';
+import { UntilStoppedEngine } from '../helpers/until-stopped-engine.js';
 import type { LaunchSpec } from '../../src/task/types.js';
 
 class CountingStore extends TaskStore {
@@ -35,37 +34,6 @@ class CountingStore extends TaskStore {
   }
 }
 
-/** A container that runs until stopped; start() looks at what the store holds at that moment. */
-class Engine implements ContainerRuntime {
-  private exited!: (e: ContainerExit) => void;
-  private readonly exit = new Promise<ContainerExit>((r) => (this.exited = r));
-
-  async version(): Promise<string> {
-    return 'fake';
-  }
-  async findImage(): Promise<ImageConfig | undefined> {
-    return { id: 'img', entrypoint: [], cmd: ['/bin/sh'], sizeBytes: 1 };
-  }
-  async pullImage(): Promise<void> {}
-  async createContainer(spec: ContainerSpec): Promise<string> {
-    return `c-${spec.name}`;
-  }
-  async startContainer(): Promise<void> {}
-  waitContainer(): Promise<ContainerExit> {
-    return this.exit;
-  }
-  async stopContainer(): Promise<void> {
-    this.exited({ exitCode: 143, oomKilled: false });
-  }
-  async removeContainer(): Promise<void> {}
-  async containerOutput(): Promise<string> {
-    return '';
-  }
-  async listContainers(): Promise<ContainerSummary[]> {
-    return [];
-  }
-}
-
 const spec: LaunchSpec = {
   taskId: 'burst-1',
   containerInfo: { imageName: 'org/app' },
@@ -77,7 +45,7 @@ t.test('a launch stores every update before it is streamed, with no write of its
   const stateDir = mkdtempSync(join(tmpdir(), 'record-writes-'));
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
   const store = new CountingStore(stateDir);
-  const engine = new Engine();
+  const engine = new UntilStoppedEngine();
   const tasks = new TaskManager({ runtime: engine, config: parseConfig({ stateDir }), log: silentLogger(), store });
   const unstored: string[] = [];
   tasks.subscribe((u: StatusUpdate) => {
