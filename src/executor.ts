@@ -9,6 +9,7 @@ import type { RecoveryReport } from './task/task-recovery.js';
 import { EngineMonitor } from './runtime/engine-monitor.js';
 import { recoverGpuLeases } from './parts/create-gpu-part.js';
 import { createSharedNetworkPart } from './parts/create-network-part.js';
+import { OwnNamespacePart, taskFilesDir } from './parts/own-namespace-part.js';
 import { composeHostParts, createDockerRuntime } from './compose.js';
 import { startNetworkRecovery } from './parts/network-part.js';
 import { createSandboxPool } from './parts/create-sandbox-pool.js';
@@ -89,6 +90,9 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   const pooled = await createSandboxPool(config, runtime, log);
   // With the local driver the network part takes from the pool itself (and attaches per task after the take).
   if (pooled !== undefined && network !== undefined) network.usePool(pooled.pool, pooled.runtime);
+  // Without a driver a task gets a namespace from the OCI runtime, or from the pool when it has one ready.
+  const taskNamespace =
+    network === undefined ? new OwnNamespacePart(taskFilesDir(config.stateDir), log.child({ component: 'own-namespace' }), pooled?.part) : pooled?.part;
   const metrics = new Metrics();
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
   const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status), network);
@@ -106,7 +110,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
     log,
     // The metadata part right after the network part: released (task detached) before the address is.
     // Volumes after the GPUs: mounted before the network is set up, unmounted after it is gone.
-    parts: [gpu, volumes, ...(pooled !== undefined ? [pooled.part] : []), ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), logUpload, ...parts],
+    parts: [gpu, volumes, ...(taskNamespace !== undefined ? [taskNamespace] : []), ...(network !== undefined ? [network] : []), ...(shared !== undefined ? [shared] : []), ...(metadata !== undefined ? [metadata.part] : []), logUpload, ...parts],
     externalTasks: () => readPublishedTaskViews(config.runTaskDir),
     store: new TaskStore(config.stateDir, { onWriteFailed: () => metrics.stateWriteFailures.inc() }),
     engine: engineMonitor,

@@ -116,7 +116,7 @@ export const configSchema = z
         hostnameHookPath: z.string().min(1).optional(),
       })
       .prefault({}),
-    /** Task networking (docs/networking.md); `driver: none` (the default) keeps network mode `none`. */
+    /** Task networking (docs/networking.md); `driver: none` (the default): a namespace with only lo, from the OCI runtime. */
     network: executorNetworkConfigSchema.prefault({}),
     /** The per-host instance metadata proxy for tasks (docs/metadata-proxy.md); needs network.driver local. */
     metadataProxy: metadataProxyConfigSchema.prefault({}),

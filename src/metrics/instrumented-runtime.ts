@@ -31,7 +31,11 @@ export class InstrumentedRuntime implements ContainerRuntime, ContainerOutputSou
   ) {
     // Only where the inner runtime can tell: the core treats a runtime without it as one that cannot.
     if (inner.diskQuota !== undefined) this.diskQuota = inner.diskQuota.bind(inner);
+    if (inner.onContainerExited !== undefined) this.onContainerExited = inner.onContainerExited.bind(inner);
   }
+
+  /** Not counted: a subscription to events the engine sends anyway. */
+  readonly onContainerExited?: (id: string, listener: () => void) => () => void;
 
   /** Not timed: cached, or one Info call. */
   readonly diskQuota?: () => Promise<DiskQuotaSupport>;
@@ -70,8 +74,8 @@ export class InstrumentedRuntime implements ContainerRuntime, ContainerOutputSou
   }
 
   /** Not timed: it lasts as long as the task. Its failures still count. */
-  waitContainer(id: string, signal?: AbortSignal): Promise<ContainerExit> {
-    return this.counted('wait_container', () => this.inner.waitContainer(id, signal));
+  waitContainer(id: string, signal?: AbortSignal, exitCodeOnly?: () => boolean): Promise<ContainerExit> {
+    return this.counted('wait_container', () => this.inner.waitContainer(id, signal, exitCodeOnly));
   }
 
   stopContainer(id: string, graceSeconds: number): Promise<void> {

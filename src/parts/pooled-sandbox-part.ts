@@ -5,13 +5,10 @@ import { LABEL } from '../runtime/labels.js';
 import { hostnameFor } from '../task/build-container-spec.js';
 import type { PartCapacity, PartGrant, TaskPart } from '../task/task-part.js';
 import type { LaunchSpec } from '../task/types.js';
-import type { SandboxManager } from './sandbox.js';
+import { OWN_NAME_ADDRESS, type SandboxManager } from './sandbox.js';
 import { POOLED_SANDBOX_LABEL, POOLED_SANDBOX_ROLE, type SandboxPool } from './sandbox-pool.js';
 
 export { POOLED_SANDBOX_LABEL };
-
-/** A pooled task's /etc/hosts: its own name on 127.0.1.1 (the namespace has only lo), as a pod's shared network does. */
-const OWN_NAME_ADDRESS = '127.0.1.1';
 
 export interface PooledSandboxPartOptions {
   /** The OCI runtime that runs the hostname hook (oci-add-hooks). */
@@ -29,11 +26,11 @@ export interface PooledSandboxPartOptions {
 
 /**
  * For `network.driver: none`: a task joins a sandbox from the warm pool
- * (`container:<sandbox>`) instead of having the engine make it a namespace
- * (network mode `none`, the slow part of a start). Its /etc/hosts,
+ * (`container:<sandbox>`) instead of getting a namespace made at its start. Its /etc/hosts,
  * /etc/resolv.conf and /etc/hostname are written in that sandbox's directory,
  * so they are the task's alone; its hostname is set by the hook its runtime
- * runs. With the pool empty the task takes today's path (the grant is empty).
+ * runs. With the pool empty the grant is empty and OwnNamespacePart, which
+ * asks this part first, gives the task a namespace of its own.
  * A pod container (shared network) is never pooled. The sandbox is removed
  * at release, after the task's container.
  */

@@ -162,6 +162,9 @@ const HOSTS_HEADER = [
   'ff02::2\tip6-allrouters',
 ];
 
+/** A task's own name in its /etc/hosts when its namespace has only lo (a pooled task's, a pod's, a task without a network driver). */
+export const OWN_NAME_ADDRESS = '127.0.1.1';
+
 /** The task's /etc/hosts: the engine's usual lines, then its hostname at each of its addresses (Titus' ExtraHosts). */
 export const hostsFileFor = (hostname: string, addresses: readonly string[]): string =>
   [...HOSTS_HEADER, ...addresses.map((a) => `${a}\t${hostname}`)].join('\n') + '\n';
@@ -186,7 +189,8 @@ export const resolvConfFor = (hostResolvConf: string): string => {
   return `${body.join('\n')}\n`;
 };
 
-const readHostResolvConf = async (): Promise<string> => {
+/** The host's resolv.conf, or systemd-resolved's upstream file when the host's names only loopback stubs. */
+export const readHostResolvConf = async (): Promise<string> => {
   const main = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   const onlyLoopback = !main.split('\n').some((l) => /^\s*nameserver\s+\S/.test(l) && !LOOPBACK_NAMESERVER.test(l));
   if (onlyLoopback) {

@@ -1,7 +1,7 @@
 import { ExecutorError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { LABEL } from '../runtime/labels.js';
-import { networkFileMounts, type SandboxManager, type SandboxRef, type SandboxRequest } from './sandbox.js';
+import { networkFileMounts, OWN_NAME_ADDRESS, type SandboxManager, type SandboxRef, type SandboxRequest } from './sandbox.js';
 import type { PartGrant, TaskPart } from '../task/task-part.js';
 import type { LaunchSpec, SharedNetworkRequest } from '../task/types.js';
 import type { SharedNetworks } from '../task/shared-networks.js';
@@ -103,7 +103,7 @@ export class SharedNetworkPart implements TaskPart, SharedNetworks {
     const sandbox = await this.sandboxes.createSandbox(request, signal);
     this.log.info({ key: shared.key, sandbox: sandbox.id.slice(0, 12), replaced: existing?.state }, 'shared network created');
     // Its own hostname on loopback: there is no other address to give it.
-    const mounts = await this.sandboxes.writeNetworkFiles(sandbox, shared.hostname, ['127.0.1.1']);
+    const mounts = await this.sandboxes.writeNetworkFiles(sandbox, shared.hostname, [OWN_NAME_ADDRESS]);
     return { networkMode: `container:${sandbox.id}`, mounts };
   }
 }

@@ -37,8 +37,21 @@ export interface ContainerRuntime {
    * Resolves when the container is no longer running. `signal` drops the
    * request (it then rejects): a wait cut by an engine that was SIGKILLed
    * after it had answered the headers may otherwise never settle.
+   * `exitCodeOnly`, asked once the container has stopped: true when nothing
+   * but the exit code matters (a task whose kill is stored ends KILLED
+   * whatever else the engine knows), so the engine's record of the exit (OOM
+   * kill, error) is not read, one round trip fewer.
    */
-  waitContainer(id: string, signal?: AbortSignal): Promise<ContainerExit>;
+  waitContainer(id: string, signal?: AbortSignal, exitCodeOnly?: () => boolean): Promise<ContainerExit>;
+  /**
+   * Calls `listener` when the engine reports that the container's process
+   * has exited (its `die` event): its output is all in the engine's log then,
+   * a few ms before the engine has cleaned up and a stop or wait answers.
+   * Only while the engine's events are watched (EngineMonitor); optional, and
+   * a hint only: the wait stays what decides the task's end. Returns the
+   * unsubscribe.
+   */
+  onContainerExited?(id: string, listener: () => void): () => void;
   /** The stop signal (the image's, else SIGTERM), then SIGKILL after graceSeconds. */
   stopContainer(id: string, graceSeconds: number): Promise<void>;
   removeContainer(id: string): Promise<void>;

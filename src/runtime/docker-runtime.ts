@@ -2,6 +2,7 @@ import Docker from 'dockerode';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExecutorError, errorMessage } from '../common/errors.js';
+import { EventLines } from './engine-events.js';
 import { SharedInFlight } from '../common/shared-in-flight.js';
 import { ConcurrencyLimit } from '../common/concurrency-limit.js';
 import type { PullProgress } from './pull-progress.js';
@@ -79,6 +80,8 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
   private readonly starts: ConcurrencyLimit;
   /** A burst of launches of one image inspects it once (the answer is shared while it is in flight, never kept). */
   private readonly imageInspects = new SharedInFlight<ImageConfig | undefined>();
+  /** Container id -> who waits for its `die` event (onContainerExited). */
+  private readonly exitListeners = new Map<string, Set<() => void>>();
 
   constructor(
     readonly host: string,
@@ -133,11 +136,14 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     }
   }
 
-  /** The engine's event stream, only as a liveness signal: it breaks when the engine goes away. */
+  /**
+   * The engine's event stream: a liveness signal (it breaks when the engine
+   * goes away), and the containers' `die` events for onContainerExited.
+   */
   async watchEvents(onEnd: (err?: Error) => void): Promise<() => void> {
     let stream: Readable;
     try {
-      stream = (await this.docker.getEvents({ filters: JSON.stringify({ type: ['container'] }) })) as unknown as Readable;
+      stream = (await this.docker.getEvents({ filters: JSON.stringify({ type: ['container'], event: ['die'] }) })) as unknown as Readable;
     } catch (err) {
       throw this.wrap(err, 'subscribe to events');
     }
@@ -147,7 +153,8 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
       closed = true;
       onEnd(err);
     };
-    stream.on('data', () => undefined); // keep it flowing
+    const lines = new EventLines((id) => this.exitListeners.get(id)?.forEach((listener) => listener()));
+    stream.on('data', (chunk: Buffer) => lines.push(chunk));
     stream.on('error', (err: Error) => end(err));
     stream.on('end', () => end());
     stream.on('close', () => end());
@@ -158,6 +165,16 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     return () => {
       closed = true;
       stream.destroy();
+    };
+  }
+
+  onContainerExited(id: string, listener: () => void): () => void {
+    const listeners = this.exitListeners.get(id) ?? new Set();
+    listeners.add(listener);
+    this.exitListeners.set(id, listeners);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.exitListeners.get(id) === listeners) this.exitListeners.delete(id);
     };
   }
 
@@ -297,17 +314,21 @@ export class DockerRuntime implements ContainerRuntime, SandboxEngine, Container
     }
   }
 
-  async waitContainer(id: string, signal?: AbortSignal): Promise<ContainerExit> {
+  async waitContainer(id: string, signal?: AbortSignal, exitCodeOnly?: () => boolean): Promise<ContainerExit> {
     const c = this.docker.getContainer(id);
     // Its init's pid while it still runs, in case the engine misses an OOM kill (kernel-oom-log.ts).
     const initPid = c.inspect().then((i) => i.State.Pid, () => 0);
     let status: number;
+    let waitError: string | undefined;
     try {
       const res = (await c.wait(signal !== undefined ? { abortSignal: signal } : {})) as { StatusCode: number; Error?: { Message?: string } | null };
       status = res.StatusCode;
+      const message = res.Error?.Message;
+      waitError = message !== undefined && message !== '' ? message : undefined;
     } catch (err) {
       throw this.wrap(err, `wait for container ${id}`);
     }
+    if (exitCodeOnly?.() === true) return { exitCode: status, oomKilled: false, ...(waitError !== undefined ? { error: waitError } : {}) };
     let state: Docker.ContainerInspectInfo['State'];
     try {
       state = (await c.inspect()).State;

@@ -25,6 +25,8 @@ export interface SpecInput {
   /** Set by parts (GPU) that need another OCI runtime. */
   readonly runtime?: string;
   readonly networkMode?: string;
+  /** No network from the engine (PartGrant.networkDisabled); only with network mode `none`. */
+  readonly networkDisabled?: boolean;
   /** Bind mounts from parts (the network sandbox's /etc/hosts and /etc/resolv.conf). */
   readonly mounts?: readonly BindMount[];
   /** Seccomp/AppArmor options, capabilities and devices from the task's attributes (task-security.ts). */
@@ -63,6 +65,7 @@ export const buildContainerSpec = (input: SpecInput): ContainerSpec => {
     capDrop: info.capabilities?.drop ?? [],
     oomScoreAdj: info.oomScoreAdj ?? config.container.defaultOomScoreAdj,
     networkMode,
+    ...(input.networkDisabled === true && networkMode === 'none' ? { networkDisabled: true } : {}),
     ...(mounts.length > 0 ? { mounts } : {}),
     ...(runtime !== undefined ? { runtime } : {}),
     ...(input.security !== undefined && input.security.devices.length > 0 ? { devices: input.security.devices } : {}),

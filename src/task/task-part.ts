@@ -16,6 +16,12 @@ export interface PartGrant {
   readonly runtime?: string;
   /** Docker network mode, e.g. `container:<sandbox>` once networking is in place. */
   readonly networkMode?: string;
+  /**
+   * With network mode `none`: the engine sets up no network at all and the OCI
+   * runtime gives the container a namespace with only lo (Docker's
+   * NetworkDisabled); the part supplies /etc/hosts and /etc/resolv.conf.
+   */
+  readonly networkDisabled?: boolean;
   readonly network?: NetworkDetails;
   /** Extra container labels, so what the part granted can be re-derived from the engine. */
   readonly labels?: Readonly<Record<string, string>>;

@@ -355,7 +355,19 @@ export class TaskRunner implements CommitSubject {
 
   /** Waits for the container's exit, through engine outages, and records it before cleanup. */
   private async untilExit(id: string): Promise<Outcome> {
-    const exit = await this.waitThroughOutages(id);
+    // After a kill, the engine's `die` comes a few ms before its stop answers
+    // and the output is all logged by then, so reading it starts there. Not for
+    // a task's own exit: an engine shutting down kills its containers too, and
+    // their output is read once it is back (wait, then settle) instead.
+    const unwatch = this.deps.runtime.onContainerExited?.(id, () => {
+      if (this.kill !== undefined) this.outputRead ??= this.readExitedOutput();
+    });
+    let exit: ContainerExit;
+    try {
+      exit = await this.waitThroughOutages(id);
+    } finally {
+      unwatch?.();
+    }
     this.log.info({ exitCode: exit.exitCode, oomKilled: exit.oomKilled }, 'container exited');
     // Stored (durably, before the container is removed) by settle().
     this.exit = { exitCode: exit.exitCode, oomKilled: exit.oomKilled };
@@ -396,7 +408,7 @@ export class TaskRunner implements CommitSubject {
     const cut = new Promise<never>((_, reject) => {
       attempt.signal.addEventListener('abort', () => reject(new RuntimeError('aborted', 'the container engine restarted while the task was waited on')), { once: true });
     });
-    const wait = this.deps.runtime.waitContainer(id, attempt.signal);
+    const wait = this.deps.runtime.waitContainer(id, attempt.signal, () => this.killStored());
     wait.catch(() => undefined); // when the cut wins, the dropped request's rejection is expected
     try {
       return await Promise.race([wait, cut]);
@@ -527,6 +539,7 @@ export class TaskRunner implements CommitSubject {
     if (skipped.length > 0) this.log.warn({ skipped }, 'environment variables skipped');
     let runtime: string | undefined;
     let networkMode: string | undefined;
+    let networkDisabled = false;
     const labels: Record<string, string> = {};
     const mounts: BindMount[] = [];
     for (const g of grants) {
@@ -535,6 +548,7 @@ export class TaskRunner implements CommitSubject {
       mounts.push(...(g.mounts ?? []));
       runtime = g.runtime ?? runtime;
       networkMode = g.networkMode ?? networkMode;
+      networkDisabled = g.networkDisabled ?? networkDisabled;
     }
     const spec = buildContainerSpec({
       launch: this.launch,
@@ -546,6 +560,7 @@ export class TaskRunner implements CommitSubject {
       extraLabels: labels,
       ...(runtime !== undefined ? { runtime } : {}),
       ...(networkMode !== undefined ? { networkMode } : {}),
+      ...(networkDisabled ? { networkDisabled } : {}),
       ...(mounts.length > 0 ? { mounts } : {}),
       security: (this.deps.security ?? new TaskSecurity(config.security)).plan(this.launch.containerInfo),
     });

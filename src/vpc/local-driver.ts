@@ -248,8 +248,28 @@ export class LocalNetworkDriver implements NetworkDriver {
     const mac = macForTask(names.hash);
     const timer = new StepTimer();
     try {
-      // 1. The host side of the pair (its peer is born in the sandbox as eth0, down) and the task's rules.
-      //    Nothing can flow before step 3 brings eth0 up, so the two may run side by side.
+      // 1. The task's rules (one nft transaction, the slowest step) side by side with the whole host side:
+      //    nothing can flow before step 3 brings eth0 up, so the rules only have to be in before that.
+      const hostSide = async (): Promise<void> => {
+        // 1a. The host side of the pair (its peer is born in the sandbox as eth0, down).
+        await this.createHostLinks(host, spec.taskId, names, netnsPath, mac, addresses, limit !== undefined);
+        timer.mark('links');
+        // 2. Per-interface sysctls on both ends and the bandwidth limits, all before the task side is up.
+        await settleAll([
+          writeSysctls(host, hostSideSysctls(names.hostVeth, addresses, this.forceForwarding)),
+          writeSysctls(task, taskSideSysctls(addresses)),
+          limit === undefined ? Promise.resolve() : applyBandwidthLimit(host, names, limit, this.config.mtu),
+          addresses.ipv6 !== undefined && !this.forceForwarding ? checkGlobalIpv6Forwarding(host) : Promise.resolve(),
+        ]);
+        timer.mark('sysctlsAndLimits');
+        // 2b. The packet filter, after the shaping: its clsact must join the ingress qdisc tc.ts made.
+        await this.filter.attach(names.hostVeth, {
+          ipv4s: [addresses.ipv4],
+          ipv6s: addresses.ipv6 === undefined ? [] : [addresses.ipv6],
+          ...(limit === undefined ? {} : { classId: '1:10' }),
+        });
+        timer.mark('packetFilter');
+      };
       await settleAll([
         loadTaskTable(host, {
           table: names.nftTable,
@@ -261,24 +281,10 @@ export class LocalNetworkDriver implements NetworkDriver {
           metadataIpv6: METADATA_IPV6,
           publishedPorts: ports,
         }),
-        this.createHostLinks(host, spec.taskId, names, netnsPath, mac, addresses, limit !== undefined),
+        hostSide(),
       ]);
-      timer.mark('linksAndRules');
-      // 2. Per-interface sysctls on both ends and the bandwidth limits, all before the task side is up.
-      await settleAll([
-        writeSysctls(host, hostSideSysctls(names.hostVeth, addresses, this.forceForwarding)),
-        writeSysctls(task, taskSideSysctls(addresses)),
-        limit === undefined ? Promise.resolve() : applyBandwidthLimit(host, names, limit, this.config.mtu),
-        addresses.ipv6 !== undefined && !this.forceForwarding ? checkGlobalIpv6Forwarding(host) : Promise.resolve(),
-      ]);
-      timer.mark('sysctlsAndLimits');
-      // 2b. The packet filter, after the shaping: its clsact must join the ingress qdisc tc.ts made.
-      await this.filter.attach(names.hostVeth, {
-        ipv4s: [addresses.ipv4],
-        ipv6s: addresses.ipv6 === undefined ? [] : [addresses.ipv6],
-        ...(limit === undefined ? {} : { classId: '1:10' }),
-      });
-      timer.mark('packetFilter');
+      // How long the rules outlasted the host side.
+      timer.mark('rulesAfterHostSide');
       // 3. Last: the task side. The task can only send once its eth0 is up.
       await ipBatch(task, taskSideBatch(addresses, { ipv4: METADATA_IPV4, ipv6: METADATA_IPV6 }));
       timer.mark('taskSide');

@@ -3,7 +3,8 @@
  * host or the engine that no live task owns. A crash, an engine outage or a
  * restart must never strand a container, a GPU lock, an address lease, a
  * veth, an IFB, a qdisc, a tc class, an nft table, a network namespace, a
- * volume mount or a task record; an empty list is the only passing answer.
+ * volume mount, a task's /etc files or a task record; an empty list is the
+ * only passing answer.
  *
  *   t.same(await census({ h, executorId, client, stateDir, gpuLockDir }), [], 'nothing left that no live task owns');
  *
@@ -35,7 +36,10 @@ export interface CensusScope {
   readonly client?: TitusExecutorClient;
   /** Live task ids when there is no client to ask. */
   readonly liveTaskIds?: readonly string[];
-  /** The executor's stateDir: every task record must name a task the executor knows. */
+  /**
+   * The executor's stateDir: every task record must name a task the executor knows, and every
+   * directory of /etc files (task-files/<taskId>, OwnNamespacePart) must be a live task's.
+   */
   readonly stateDir?: string;
   /** gpu.lockDir: every lock must be a live task's, held by a live process. */
   readonly gpuLockDir?: string;
@@ -100,6 +104,15 @@ const records = (stateDir: string, all: ReadonlySet<string> | undefined): string
     const taskId = name.slice(0, -'.json'.length);
     return all === undefined || all.has(taskId) ? [] : [`task record ${name} of a task the executor does not know`];
   });
+};
+
+/** `<stateDir>/task-files/<taskId>`: the /etc/hosts and /etc/resolv.conf of a task without a network driver. */
+const taskFiles = (stateDir: string, live: ReadonlySet<string>): string[] => {
+  const dir = join(stateDir, 'task-files');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => !live.has(name))
+    .map((name) => `/etc files ${join(dir, name)} of task ${name}, which is not live`);
 };
 
 const gpuLocks = (lockDir: string, live: ReadonlySet<string>): string[] => {
@@ -169,7 +182,7 @@ export const census = async (scope: CensusScope): Promise<string[]> => {
   const { live, all } = await askExecutor(scope);
   return [
     ...(await containers(scope, live)),
-    ...(scope.stateDir !== undefined ? records(scope.stateDir, all) : []),
+    ...(scope.stateDir !== undefined ? [...records(scope.stateDir, all), ...taskFiles(scope.stateDir, live)] : []),
     ...(scope.gpuLockDir !== undefined ? gpuLocks(scope.gpuLockDir, live) : []),
     ...(scope.leaseFile !== undefined ? leases(scope.leaseFile, live) : []),
     ...(scope.hostNs !== undefined ? await hostNetwork(scope.hostNs, live) : []),

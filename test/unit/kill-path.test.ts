@@ -137,3 +137,72 @@ t.test('after its own exit, the exit is stored while the output is being read; t
   t.ok(at('exit stored') < at('remove') && at('output stored') < at('remove'), 'the container is removed only after its exit is stored and its output read');
   t.equal(store.load().records.find((r) => r.launch.taskId === spec.taskId)?.history.at(-1)?.state, 'FAILED', 'the end is stored');
 });
+
+/**
+ * An engine that, as dockerd does, reports the container's `die` (its output
+ * all logged) a while before its stop and its wait answer (dockerd unmounts
+ * and releases the network in between).
+ */
+class DieFirstEngine extends UntilStoppedEngine {
+  private readonly dieListeners = new Set<() => void>();
+  private done!: (e: ContainerExit) => void;
+  private readonly ended = new Promise<ContainerExit>((r) => (this.done = r));
+  /** What `exitCodeOnly` said when the wait answered. */
+  exitCodeOnlyAtExit: boolean | undefined;
+  private exitCodeOnly: (() => boolean) | undefined;
+
+  onContainerExited(_id: string, listener: () => void): () => void {
+    this.dieListeners.add(listener);
+    return () => this.dieListeners.delete(listener);
+  }
+  override waitContainer(_id?: string, _signal?: AbortSignal, exitCodeOnly?: () => boolean): Promise<ContainerExit> {
+    this.exitCodeOnly = exitCodeOnly;
+    return this.ended;
+  }
+  private async die(exitCode: number): Promise<void> {
+    this.events.push('die');
+    for (const listener of this.dieListeners) listener();
+    await new Promise((r) => setTimeout(r, 50));
+    this.exitCodeOnlyAtExit = this.exitCodeOnly?.();
+    this.events.push('engine cleaned up');
+    this.done({ exitCode, oomKilled: false });
+  }
+  override async stopContainer(): Promise<void> {
+    this.events.push('stop');
+    await this.die(143);
+  }
+  override exitOnItsOwn(exitCode: number): void {
+    void this.die(exitCode);
+  }
+}
+
+t.test('after a kill, the output is read from the engine\'s die on, before the stop answers; only the exit code is asked of the wait', async (t) => {
+  const events: string[] = [];
+  const engine = new DieFirstEngine(events, 'last line\n');
+  const tasks = new TaskManager({ runtime: engine, config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
+  tasks.launch(spec);
+  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  tasks.kill(spec.taskId, 'scaled down', 1);
+  await tasks.drain();
+  const at = (e: string): number => events.indexOf(e);
+  t.ok(at('die') < at('finish asked') && at('finish asked') < at('engine cleaned up'), `the output is asked for between the die and the stop's answer: ${events.join(', ')}`);
+  t.ok(at('read output tail') < at('engine cleaned up'), 'and so is the tail');
+  t.ok(at('engine cleaned up') < at('remove') && at('output stored') < at('remove'), 'the container goes after both');
+  t.equal(engine.exitCodeOnlyAtExit, true, 'a stored kill needs only the exit code: the engine is not asked to inspect the exit');
+  t.equal(tasks.get(spec.taskId).state, 'KILLED');
+});
+
+t.test('after its own exit, the wait still inspects the exit (an OOM kill must be seen), and the output is read after it', async (t) => {
+  const events: string[] = [];
+  const engine = new DieFirstEngine(events, 'last line\n');
+  const tasks = new TaskManager({ runtime: engine, config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
+  tasks.launch(spec);
+  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  engine.exitOnItsOwn(3);
+  await tasks.drain();
+  const at = (e: string): number => events.indexOf(e);
+  // An engine that is shutting down kills its containers too: their output is read once the wait has answered.
+  t.ok(at('engine cleaned up') < at('finish asked'), `no read at the die: ${events.join(', ')}`);
+  t.equal(engine.exitCodeOnlyAtExit, false, 'no kill: the whole exit is inspected');
+  t.equal(tasks.get(spec.taskId).state, 'FAILED');
+});

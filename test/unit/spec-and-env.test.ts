@@ -52,6 +52,17 @@ t.test('container spec: limits, labels, runtime defaults', async (t) => {
   t.ok(long.length <= 63 && /^[a-z0-9][a-z0-9-]*[a-z0-9]$/.test(long), `a valid hostname: ${long}`);
 });
 
+t.test('container spec: NetworkDisabled only with network mode none', async (t) => {
+  const l = launch();
+  const base = { launch: l, image: imageRefFor(l.containerInfo, ''), imageConfig: { id: 'x', entrypoint: [], cmd: ['sh'], sizeBytes: 1 }, env: {}, config, executorPid: 1 };
+  t.equal(buildContainerSpec(base).networkDisabled, undefined, 'the engine sets up the namespace unless a part says otherwise');
+  const own = buildContainerSpec({ ...base, networkMode: 'none', networkDisabled: true });
+  t.equal(own.networkDisabled, true, 'a namespace from the runtime (OwnNamespacePart)');
+  t.equal(own.hostname, 'task-1-a', 'still the task\'s hostname: the engine sets it');
+  const joined = buildContainerSpec({ ...base, networkMode: 'container:abc', networkDisabled: true });
+  t.equal(joined.networkDisabled, undefined, 'never with a joined namespace: that container\'s network is the task\'s');
+});
+
 t.test('env: priority, frigga names, invalid names skipped', async (t) => {
   const l = launch({
     appName: 'myapp',
