@@ -62,28 +62,23 @@ const measureAll = async (opts: BenchOptions, session: Session, docker: Docker, 
   progress(`memory: idle, then ${opts.memoryTasks} running tasks`);
   const memory = await measureMemory(proc, ex, opts.memoryTasks);
   const template = await prepareRawTemplate(ex, docker);
-  progress(`sequential launches: ${opts.launches} each (+${opts.warmups} warm-up), alternating`);
-  const launches = await measureLaunches(ex, docker, template, opts, (done, total) => {
+  progress(`sequential launches: ${opts.launches} each (+${opts.warmups} warm-up), alternating with raw, and raw without engine network`);
+  const onProgress = (done: number, total: number): void => {
     if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
-  });
+  };
+  const launches = await measureLaunches(ex, docker, template, opts, onProgress, true);
   progress(`networked launches (local driver): ${opts.launches} each (+${opts.warmups} warm-up, which imports the pause image), alternating`);
   const networked = await measureNetworkedLaunches(
     opts,
     { dockerHost: h.dockerHost, executorId: `bench-net-${h.runId}`, docker, template, image: ex.image },
-    (done, total) => {
-      if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
-    },
+    onProgress,
     progress,
   );
   progress(`pooled launches (warm sandbox pool, network driver none): ${opts.launches} each (+${opts.warmups} warm-up), alternating`);
   const pooledRun = { dockerHost: h.dockerHost, docker, template, image: ex.image, runtime: pooledRuntime };
-  const pooled = await measurePooledLaunches(opts, { ...pooledRun, executorId: `bench-pool-${h.runId}` }, (done, total) => {
-    if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
-  });
+  const pooled = await measurePooledLaunches(opts, { ...pooledRun, executorId: `bench-pool-${h.runId}` }, onProgress);
   progress(`pooled networked launches (warm sandbox pool, local driver): ${opts.launches} each (+${opts.warmups} warm-up), alternating`);
-  const pooledNetworked = await measurePooledNetworkedLaunches(opts, { ...pooledRun, executorId: `bench-pool-net-${h.runId}` }, (done, total) => {
-    if (done % 5 === 0 || done === total) progress(`  ${done}/${total}`);
-  });
+  const pooledNetworked = await measurePooledNetworkedLaunches(opts, { ...pooledRun, executorId: `bench-pool-net-${h.runId}` }, onProgress);
   progress(`${opts.concurrency} concurrent launches, ${opts.concurrentRounds} round(s) each`);
   const rounds = { concurrency: opts.concurrency, rounds: opts.concurrentRounds };
   const concurrent = await measureConcurrent(ex, docker, template, rounds, () => proc.cpuMs());

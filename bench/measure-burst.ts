@@ -13,7 +13,7 @@ import type { ExecutorProcess } from './executor-process.js';
 import { killAll } from './measure-concurrent.js';
 import { LONG_RUNNING } from './measure-launch.js';
 import { launchPhases, type Phase } from './phases.js';
-import { rawCreateAndStart, type RawTemplate } from './raw-container.js';
+import { rawCreateAndStart, withoutEngineNetwork, type RawTemplate } from './raw-container.js';
 import { percentile } from './stats.js';
 
 export interface BurstSamples {
@@ -24,6 +24,9 @@ export interface BurstSamples {
   /** The 99th percentile of each round. */
   readonly executorP99Ms: number[];
   readonly rawP99Ms: number[];
+  /** The raw burst asking for no engine network set-up (withoutEngineNetwork), each task and each round's p99. */
+  readonly rawNoNetworkMs: number[];
+  readonly rawNoNetworkP99Ms: number[];
   /** The executor's RSS when the last task of a round was RUNNING, and its peak (VmHWM) after the rounds. */
   readonly rssAtRunningMiB: number[];
   readonly peakRssMiB: number;
@@ -67,7 +70,7 @@ const executorBurst = async (ex: BenchExecutorClient, proc: ExecutorProcess, siz
   out.rssAtRunningMiB.push(rss);
 };
 
-const rawBurst = async (docker: Docker, template: RawTemplate, size: number, out: BurstSamples): Promise<void> => {
+const rawBurst = async (docker: Docker, template: RawTemplate, size: number, into: { all: number[]; p99: number[] }): Promise<void> => {
   const t0 = performance.now();
   const settled = await Promise.allSettled(
     Array.from({ length: size }, async () => {
@@ -79,11 +82,11 @@ const rawBurst = async (docker: Docker, template: RawTemplate, size: number, out
   await Promise.all(started.map((l) => l.container.remove({ force: true, v: true })));
   if (started.length < size) throw new Error(`${size - started.length} of ${size} raw burst launches failed`);
   const times = started.map((l) => l.at);
-  out.rawMs.push(...times);
-  out.rawP99Ms.push(p99(times));
+  into.all.push(...times);
+  into.p99.push(p99(times));
 };
 
-/** `rounds` of each side, alternating which goes first so engine drift hits both alike. */
+/** `rounds` of each side (and of raw without engine network), alternating the order so engine drift hits all alike. */
 export const measureBurst = async (
   ex: BenchExecutorClient,
   proc: ExecutorProcess,
@@ -91,22 +94,27 @@ export const measureBurst = async (
   template: RawTemplate,
   counts: { size: number; rounds: number },
 ): Promise<BurstSamples> => {
-  const out: BurstSamples = { size: counts.size, executorMs: [], rawMs: [], executorP99Ms: [], rawP99Ms: [], rssAtRunningMiB: [], peakRssMiB: 0, phases: [] };
-  const executorSide = async (): Promise<void> => {
-    await settle(docker);
-    await executorBurst(ex, proc, counts.size, out);
+  const out: BurstSamples = {
+    size: counts.size,
+    executorMs: [],
+    rawMs: [],
+    executorP99Ms: [],
+    rawP99Ms: [],
+    rawNoNetworkMs: [],
+    rawNoNetworkP99Ms: [],
+    rssAtRunningMiB: [],
+    peakRssMiB: 0,
+    phases: [],
   };
-  const rawSide = async (): Promise<void> => {
-    await settle(docker);
-    await rawBurst(docker, template, counts.size, out);
-  };
+  const sides = [
+    () => executorBurst(ex, proc, counts.size, out),
+    () => rawBurst(docker, template, counts.size, { all: out.rawMs, p99: out.rawP99Ms }),
+    () => rawBurst(docker, withoutEngineNetwork(template), counts.size, { all: out.rawNoNetworkMs, p99: out.rawNoNetworkP99Ms }),
+  ];
   for (let round = 0; round < counts.rounds; round++) {
-    if (round % 2 === 0) {
-      await executorSide();
-      await rawSide();
-    } else {
-      await rawSide();
-      await executorSide();
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      await settle(docker);
+      await side();
     }
   }
   return { ...out, peakRssMiB: proc.peakRssMiB() };

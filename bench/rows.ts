@@ -69,6 +69,15 @@ const burstRows = (b: BurstSamples): ResultRow[] => [
       `rounds: executor ${b.executorP99Ms.map((x) => x.toFixed(0)).join(', ')} ms, raw ${b.rawP99Ms.map((x) => x.toFixed(0)).join(', ')} ms`,
   },
   {
+    metric: `${b.size} launches at once: p99, raw without engine network`,
+    unit: 'ms',
+    executor: summarize(b.executorP99Ms),
+    raw: summarize(b.rawNoNetworkP99Ms),
+    note:
+      `the executor's p99s of the row above against a third burst per round that asks the engine for NetworkDisabled, as the executor does (raw-container.ts): ` +
+      `the executor's own cost in a burst; no target; rounds: ${b.rawNoNetworkP99Ms.map((x) => x.toFixed(0)).join(', ')} ms`,
+  },
+  {
     metric: `Executor RSS, ${b.size} launched at once`,
     unit: 'MiB',
     executor: summarize(b.rssAtRunningMiB),
@@ -127,14 +136,38 @@ const memoryNote = (m: MemorySamples): string => {
   return `${growth}; peak RSS (VmHWM) ${m.peakMiB.toFixed(1)} MiB; ${m.tasks} busybox sleeps at 16 MiB each, all RUNNING after ${(m.loadLaunchMs / 1000).toFixed(1)} s; VmRSS of the executor process, ${m.loadedMiB.length} readings over ${((m.loadedMiB.length * 250) / 1000).toFixed(1)} s`;
 };
 
+/** The sequential launches and kills against raw asking for no engine network set-up, as the executor does: its own overhead. */
+const withoutEngineNetworkRows = (l: LaunchSamples): ResultRow[] =>
+  l.rawNoNetworkLaunchMs === undefined || l.rawNoNetworkKillMs === undefined
+    ? []
+    : [
+        {
+          metric: 'Launch overhead (sequential), raw without engine network',
+          unit: 'ms',
+          executor: summarize(l.executorLaunchMs),
+          raw: summarize(l.rawNoNetworkLaunchMs),
+          note: "the row above's executor launches; raw: the same create+start asking for NetworkDisabled (no libnetwork sandbox, no setkey hook), interleaved; the executor's own overhead; no target",
+        },
+        {
+          metric: 'Kill latency, raw without engine network',
+          unit: 'ms',
+          executor: summarize(l.executorKillMs),
+          raw: summarize(l.rawNoNetworkKillMs),
+          note: `the ${KILL_ROW} row's executor kills; raw: stop(t=10) + remove of those NetworkDisabled containers; no target`,
+        },
+      ];
+
 export const buildRows = (s: Samples): ResultRow[] => [
   {
     metric: LAUNCH_ROW,
     unit: 'ms',
     executor: summarize(s.launches.executorLaunchMs),
     raw: summarize(s.launches.rawLaunchMs),
-    note: 'executor: LaunchTask issued → RUNNING received on WatchTaskStatus; raw: createContainer called → start() resolved; pre-pulled image by digest',
+    note:
+      'executor: LaunchTask issued → RUNNING received on WatchTaskStatus; raw: createContainer called → start() resolved, network mode none as `docker run --network none` asks; ' +
+      'the executor asks for NetworkDisabled instead (the next row); pre-pulled image by digest',
   },
+  ...withoutEngineNetworkRows(s.launches),
   ...pooledRows(s),
   {
     metric: NETWORKED_LAUNCH_ROW,
