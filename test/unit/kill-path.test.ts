@@ -31,6 +31,12 @@ const recordingSink = (events: string[]): TaskOutputSink => ({
   ended: () => void events.push('ended'),
 });
 
+/** Launches `spec` and waits (up to 500 ms) until it is RUNNING. */
+const launchUntilRunning = async (tasks: TaskManager): Promise<void> => {
+  tasks.launch(spec);
+  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+};
+
 const spec: LaunchSpec = {
   taskId: 'killed',
   containerInfo: { imageName: 'org/app' },
@@ -44,8 +50,7 @@ t.test('after a kill, the output tail is read while the output is still being st
   tasks.subscribe((u) => {
     if (u.taskId === spec.taskId && (u.state === 'RUNNING' || u.state === 'KILLED')) events.push(u.state);
   });
-  tasks.launch(spec);
-  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  await launchUntilRunning(tasks);
   tasks.kill(spec.taskId, 'scaled down', 1);
   await tasks.drain();
   const at = (e: string): number => events.indexOf(e);
@@ -76,8 +81,7 @@ class SlowWaitEngine extends UntilStoppedEngine {
 t.test('after a kill, the output is read as soon as the stop answers, not after the exit is inspected', async (t) => {
   const events: string[] = [];
   const tasks = new TaskManager({ runtime: new SlowWaitEngine(events, 'last line\n'), config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
-  tasks.launch(spec);
-  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  await launchUntilRunning(tasks);
   tasks.kill(spec.taskId, 'scaled down', 1);
   await tasks.drain();
   const at = (e: string): number => events.indexOf(e);
@@ -108,8 +112,7 @@ t.test('after a stored kill, the container goes once its output is read, without
   const store = await recordingStore(events);
   t.teardown(() => rm(dirname(store.dir), { recursive: true, force: true }));
   const tasks = new TaskManager({ runtime: new UntilStoppedEngine(events, 'last line\n'), config: parseConfig({}), log: silentLogger(), output: recordingSink(events), store });
-  tasks.launch(spec);
-  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  await launchUntilRunning(tasks);
   tasks.kill(spec.taskId, 'scaled down', 1);
   await tasks.drain();
   const at = (e: string): number => events.indexOf(e);
@@ -127,8 +130,7 @@ t.test('after its own exit, the exit is stored while the output is being read; t
   t.teardown(() => rm(dirname(store.dir), { recursive: true, force: true }));
   const engine = new UntilStoppedEngine(events, 'last line\n');
   const tasks = new TaskManager({ runtime: engine, config: parseConfig({}), log: silentLogger(), output: recordingSink(events), store });
-  tasks.launch(spec);
-  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  await launchUntilRunning(tasks);
   engine.exitOnItsOwn(3);
   await tasks.drain();
   const at = (e: string): number => events.indexOf(e);
@@ -180,8 +182,7 @@ t.test('after a kill, the output is read from the engine\'s die on, before the s
   const events: string[] = [];
   const engine = new DieFirstEngine(events, 'last line\n');
   const tasks = new TaskManager({ runtime: engine, config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
-  tasks.launch(spec);
-  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  await launchUntilRunning(tasks);
   tasks.kill(spec.taskId, 'scaled down', 1);
   await tasks.drain();
   const at = (e: string): number => events.indexOf(e);
@@ -196,8 +197,7 @@ t.test('after its own exit, the wait still inspects the exit (an OOM kill must b
   const events: string[] = [];
   const engine = new DieFirstEngine(events, 'last line\n');
   const tasks = new TaskManager({ runtime: engine, config: parseConfig({}), log: silentLogger(), output: recordingSink(events) });
-  tasks.launch(spec);
-  for (let i = 0; i < 100 && tasks.get(spec.taskId).state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 5));
+  await launchUntilRunning(tasks);
   engine.exitOnItsOwn(3);
   await tasks.drain();
   const at = (e: string): number => events.indexOf(e);
