@@ -33,6 +33,8 @@ export const taskFilesDir = (stateDir: string): string => join(stateDir, 'task-f
  */
 export class OwnNamespacePart implements TaskPart {
   readonly name = 'own-namespace';
+  /** Tasks this process wrote files for: a recovery that runs after their launch leaves them alone. */
+  private readonly written = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -45,13 +47,18 @@ export class OwnNamespacePart implements TaskPart {
     if (launch.sharedNetwork !== undefined) return {};
     const pooled = await this.first?.acquire(launch, signal, task);
     if (pooled?.networkMode !== undefined) return pooled;
+    this.written.add(launch.taskId);
     const mounts = await this.writeFiles(launch);
     return { ...pooled, networkMode: 'none', networkDisabled: true, mounts: [...(pooled?.mounts ?? []), ...mounts] };
   }
 
   async release(taskId: string): Promise<void> {
-    await this.first?.release(taskId);
-    await rm(join(this.dir, taskId), { recursive: true, force: true });
+    try {
+      await this.first?.release(taskId);
+    } finally {
+      await rm(join(this.dir, taskId), { recursive: true, force: true });
+      this.written.delete(taskId);
+    }
   }
 
   async reconcileAfterRestart(containers: readonly ContainerSummary[], live: ReadonlySet<string>): Promise<void> {
@@ -59,7 +66,7 @@ export class OwnNamespacePart implements TaskPart {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     const removed: string[] = [];
     for (const name of names) {
-      if (live.has(name)) continue;
+      if (live.has(name) || this.written.has(name)) continue;
       try {
         await rm(join(this.dir, name), { recursive: true, force: true });
         removed.push(name);

@@ -1,3 +1,8 @@
+import { StringDecoder } from 'node:string_decoder';
+
+/** Far above any real event (a container's labels included). */
+const MAX_EVENT_CHARS = 1 << 20;
+
 /**
  * The engine's event stream, newline-delimited JSON, cut into events. Only
  * `die` matters here: the container's process has exited and dockerd has
@@ -7,13 +12,16 @@
  */
 export class EventLines {
   private rest = '';
+  private readonly decoder = new StringDecoder('utf8');
 
   constructor(private readonly onDie: (containerId: string) => void) {}
 
   push(chunk: Buffer | string): void {
-    const text = this.rest + chunk.toString();
+    const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
     const lines = text.split('\n');
     this.rest = lines.pop() ?? '';
+    // An engine never sends an event this long; what does not end is not one.
+    if (this.rest.length > MAX_EVENT_CHARS) this.rest = '';
     for (const line of lines) this.line(line);
   }
 

@@ -27,3 +27,13 @@ t.test('newer engines name the event only in Action', async (t) => {
   lines.push(`${JSON.stringify({ Type: 'container', Action: 'die', id: 'y', Actor: { ID: 'y' } })}\n`);
   t.same(died, ['y']);
 });
+
+t.test('a character cut in two by the socket is put together again', async (t) => {
+  const died: string[] = [];
+  const lines = new EventLines((id) => died.push(id));
+  const bytes = Buffer.from(`${JSON.stringify({ status: 'die', id: 'z', Actor: { Attributes: { name: 'grüße' } } })}\n`);
+  const cut = bytes.indexOf(Buffer.from('ü')) + 1; // inside the two bytes of ü
+  lines.push(bytes.subarray(0, cut));
+  lines.push(bytes.subarray(cut));
+  t.same(died, ['z']);
+});
