@@ -9,7 +9,7 @@ import type { RecoveryReport } from './task/task-recovery.js';
 import { EngineMonitor } from './runtime/engine-monitor.js';
 import { recoverGpuLeases } from './parts/create-gpu-part.js';
 import { createSharedNetworkPart } from './parts/create-network-part.js';
-import { OwnNamespacePart, taskFilesDir } from './parts/own-namespace-part.js';
+import { createOwnNamespacePart } from './parts/create-own-namespace-part.js';
 import { composeHostParts, createDockerRuntime } from './compose.js';
 import { startNetworkRecovery } from './parts/network-part.js';
 import { createSandboxPool } from './parts/create-sandbox-pool.js';
@@ -92,7 +92,7 @@ export const startExecutor = async (config: ExecutorConfig, log: Logger, parts: 
   if (pooled !== undefined && network !== undefined) network.usePool(pooled.pool, pooled.runtime);
   // Without a driver a task gets a namespace from the OCI runtime, or from the pool when it has one ready.
   const taskNamespace =
-    network === undefined ? new OwnNamespacePart(taskFilesDir(config.stateDir), log.child({ component: 'own-namespace' }), pooled?.part) : pooled?.part;
+    network === undefined ? await createOwnNamespacePart(config, runtime, log, pooled?.part) : pooled?.part;
   const metrics = new Metrics();
   // Listening, with the redirect of 169.254.169.254 loaded, before the first task can start.
   const metadata = await startMetadataService(config, runtime, log, (route, status) => metrics.recordMetadataRequest(route, status), network);

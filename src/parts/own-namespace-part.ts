@@ -28,6 +28,11 @@ export const taskFilesDir = (stateDir: string): string => join(stateDir, 'task-f
  * and the hostname are still the engine's. The directory goes at release, and
  * after a restart every directory that no live task owns goes too.
  *
+ * It is off (tasks keep the engine's network mode `none`) until
+ * createOwnNamespacePart has shown that the engine sees the files this
+ * executor writes: not so for an engine on another host, or an executor in a
+ * mount namespace of its own (a container, a chroot).
+ *
  * `first`, when set (the warm sandbox pool), is asked first: a task it hands a
  * sandbox to joins that sandbox, and this part grants nothing of its own.
  */
@@ -35,6 +40,9 @@ export class OwnNamespacePart implements TaskPart {
   readonly name = 'own-namespace';
   /** Tasks this process wrote files for: a recovery that runs after their launch leaves them alone. */
   private readonly written = new Set<string>();
+  /** Off until the engine is known to see this host's files (create-own-namespace-part.ts): the engine's `none` until then. */
+  private on = false;
+  private why = 'not probed yet';
 
   constructor(
     private readonly dir: string,
@@ -46,7 +54,7 @@ export class OwnNamespacePart implements TaskPart {
     // A pod's containers share their pod's network (SharedNetworkPart).
     if (launch.sharedNetwork !== undefined) return {};
     const pooled = await this.first?.acquire(launch, signal, task);
-    if (pooled?.networkMode !== undefined) return pooled;
+    if (pooled?.networkMode !== undefined || !this.on) return pooled ?? {};
     this.written.add(launch.taskId);
     const mounts = await this.writeFiles(launch);
     return { ...pooled, networkMode: 'none', networkDisabled: true, mounts: [...(pooled?.mounts ?? []), ...mounts] };
@@ -77,8 +85,17 @@ export class OwnNamespacePart implements TaskPart {
     if (removed.length > 0) this.log.info({ removed }, 'removed the /etc files of tasks that are gone');
   }
 
+  /** From now on tasks get their namespace from the OCI runtime; `false` (and why): from the engine. */
+  setOn(on: boolean, why = ''): void {
+    this.on = on;
+    this.why = why;
+  }
+
   capacity(): PartCapacity {
-    return this.first?.capacity?.() ?? {};
+    const pooled = this.first?.capacity?.() ?? {};
+    const line = this.on ? 'task namespaces: from the OCI runtime (NetworkDisabled)' : `task namespaces: from the engine (network mode none): ${this.why}`;
+    const status = pooled.status === undefined ? [] : typeof pooled.status === 'string' ? [pooled.status] : pooled.status;
+    return { ...pooled, status: [...status, line] };
   }
 
   private async writeFiles(launch: LaunchSpec): Promise<BindMount[]> {

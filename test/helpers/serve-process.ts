@@ -35,6 +35,8 @@ export const serveProcesses = (
   dir: string,
   config: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
+  /** Run through this command first (it must exec its arguments), e.g. to start the daemon in a mount namespace of its own. */
+  commandPrefix: readonly string[] = [],
 ): ServeProcesses => {
   const socket = join(dir, 'executor.sock');
   const configPath = join(dir, 'config.yaml');
@@ -53,7 +55,8 @@ export const serveProcesses = (
     configPath,
     start: async () => {
       rmSync(socket, { force: true });
-      const child = spawn(process.execPath, [cli, 'serve', '--config', configPath], { env: { ...process.env, ...env }, stdio: 'inherit' });
+      const argv = [...commandPrefix, process.execPath, cli, 'serve', '--config', configPath];
+      const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { env: { ...process.env, ...env }, stdio: 'inherit' });
       children.push(child);
       for (let i = 0; i < 150 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
       if (!existsSync(socket)) throw new Error(`titus-executor serve did not open ${socket} within 15 s`);

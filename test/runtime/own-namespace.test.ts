@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { call } from '../../src/cli/client.js';
 import { hostnameFor } from '../../src/task/build-container-spec.js';
 import { hostsFileFor, OWN_NAME_ADDRESS, readHostResolvConf, resolvConfFor } from '../../src/parts/sandbox.js';
-import { useHarness, type Harness } from '../harness/index.js';
+import { containersWithLabel, useHarness, type Harness } from '../harness/index.js';
 import { settledCensus } from '../helpers/census.js';
 import { startTestExecutor, uniqueTaskId, type TestExecutor } from '../helpers/executor.js';
 import { needsBuild, serveProcesses } from '../helpers/serve-process.js';
@@ -112,4 +112,27 @@ t.test('SIGKILL: a live task keeps its /etc files, those of tasks that are gone 
   await eventually(`${live} is killed`, async () => /KILLED/.test((await call(c2.GetTask.bind(c2), { taskId: live })).state ?? ''));
   t.same(await settledCensus({ h, executorId, client: c2, stateDir }), [], 'nothing left that no live task owns');
   await second.crash();
+});
+
+t.test('an executor whose files the engine cannot see keeps the engine\'s network mode none, and says why', { skip: needsBuild() }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'titus-ownns-apart-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const stateDir = join(dir, 'state');
+  mkdirSync(stateDir, { recursive: true });
+  // The daemon in a mount namespace of its own with a tmpfs on its state directory, as an executor in a
+  // container of its own would be: dockerd, outside, sees the empty directory underneath, not its files.
+  const apart = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs '${stateDir}' && exec "$@"`, 'sh'];
+  const serve = serveProcesses(t, dir, { executorId: `ownns-apart-${h.runId}`, stateDir, docker: { host: h.dockerHost } }, {}, apart);
+  const daemon = await serve.start();
+  const c = daemon.client;
+  const status = (await call(c.GetHostResources.bind(c), {})).status;
+  t.match(status.find((s) => s.startsWith('task namespaces:')) ?? '', /^task namespaces: from the engine \(network mode none\): the engine cannot bind-mount files from /, `the reason is shown: ${status.join(' | ')}`);
+  const taskId = uniqueTaskId('ownns-apart');
+  await call(c.LaunchTask.bind(c), { taskId, containerInfo: { fullyQualifiedImage: h.images.busyboxRepo, process: { command: ['sh', '-c', 'hostname; grep -c localhost /etc/hosts'] } } });
+  await eventually(`${taskId} finishes`, async () => /FINISHED|FAILED/.test((await call(c.GetTask.bind(c), { taskId })).state ?? ''));
+  const task = await call(c.GetTask.bind(c), { taskId });
+  t.match(task.state, /FINISHED/, `it ran: ${task.lastUpdate?.message ?? ''}`);
+  t.same((task.outputTail ?? '').trim().split('\n'), [hostnameFor(taskId), '2'], 'its hostname, and the engine\'s /etc/hosts');
+  await daemon.crash();
+  t.same(await containersWithLabel(h, 'titus.executor.id', `ownns-apart-${h.runId}`), [], 'no probe or task container left');
 });

@@ -25,7 +25,9 @@ const signal = new AbortController().signal;
 const setup = (t: { teardown(fn: () => void): void }, first?: TaskPart): { dir: string; part: OwnNamespacePart } => {
   const dir = mkdtempSync(join(tmpdir(), 'own-ns-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return { dir, part: new OwnNamespacePart(join(dir, 'task-files'), silentLogger(), first) };
+  const part = new OwnNamespacePart(join(dir, 'task-files'), silentLogger(), first);
+  part.setOn(true);
+  return { dir, part };
 };
 
 t.test('grants NetworkDisabled with the task\'s own /etc/hosts and resolv.conf, removed at release', async (t) => {
@@ -42,6 +44,14 @@ t.test('grants NetworkDisabled with the task\'s own /etc/hosts and resolv.conf, 
   await part.release('Task_1');
   t.notOk(existsSync(join(dir, 'task-files', 'Task_1')), 'gone at release');
   await part.release('Task_1'); // idempotent
+});
+
+t.test('off (the engine cannot see this host\'s files): the engine\'s network mode none, and GetHostResources says why', async (t) => {
+  const { dir, part } = setup(t);
+  part.setOn(false, 'the engine cannot bind-mount files from /state');
+  t.same(await part.acquire(launch('off-1'), signal, handle), {});
+  t.notOk(existsSync(join(dir, 'task-files', 'off-1')), 'no files written');
+  t.same(part.capacity().status, ['task namespaces: from the engine (network mode none): the engine cannot bind-mount files from /state']);
 });
 
 t.test('a pod container (shared network) gets nothing from it', async (t) => {
