@@ -61,10 +61,19 @@ export class OwnNamespacePart implements TaskPart {
   }
 
   async release(taskId: string): Promise<void> {
+    // Nothing waits for the files once the container is gone: they go beside the
+    // rest of the task's end, not before it (a crash meanwhile leaves them to recovery).
+    void this.removeFiles(taskId);
+    await this.first?.release(taskId);
+  }
+
+  /** Never throws: what cannot be removed now is removed by the next restart's recovery. */
+  private async removeFiles(taskId: string): Promise<void> {
     try {
-      await this.first?.release(taskId);
-    } finally {
       await rm(join(this.dir, taskId), { recursive: true, force: true });
+    } catch (err) {
+      this.log.warn({ taskId, err: errorMessage(err) }, "cannot remove the task's /etc files; the next restart's recovery will");
+    } finally {
       this.written.delete(taskId);
     }
   }
