@@ -37,7 +37,8 @@ export const createOwnNamespacePart = async (config: OwnNamespaceConfig, runtime
       plog.info('tasks without a network driver get their namespace from the OCI runtime (NetworkDisabled)');
       return true;
     } catch (err) {
-      const why = `the engine cannot bind-mount files from ${config.stateDir}: ${errorMessage(err)}`;
+      // Not always a mount the engine refused: the pause image may not import either.
+      const why = `could not show that the engine sees files in ${config.stateDir}: ${errorMessage(err)}`;
       part.setOn(false, isRuntimeError(err, 'engine-unavailable') ? 'the engine is not reachable yet' : why);
       if (isRuntimeError(err, 'engine-unavailable')) return false;
       plog.warn({ why }, 'tasks without a network driver keep the engine\'s network mode none');

@@ -6,16 +6,8 @@
 import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../../src/runtime/container-runtime.js';
 import type { ContainerSpec, ImageConfig } from '../../src/runtime/container-spec.js';
 
-export class UntilStoppedEngine implements ContainerRuntime {
-  private exited!: (e: ContainerExit) => void;
-  private readonly exit = new Promise<ContainerExit>((r) => (this.exited = r));
-
-  /** `output`: what a read of the container's output answers. */
-  constructor(
-    protected readonly events: string[] = [],
-    private readonly output = '',
-  ) {}
-
+/** The image side of a fake engine, shared by the core's fakes: every image is there, nothing is pulled. */
+export abstract class ImageReadyEngine {
   async version(): Promise<string> {
     return 'fake';
   }
@@ -23,6 +15,20 @@ export class UntilStoppedEngine implements ContainerRuntime {
     return { id: 'img', entrypoint: [], cmd: ['/bin/sh'], sizeBytes: 1 };
   }
   async pullImage(): Promise<void> {}
+}
+
+export class UntilStoppedEngine extends ImageReadyEngine implements ContainerRuntime {
+  private exited!: (e: ContainerExit) => void;
+  private readonly exit = new Promise<ContainerExit>((r) => (this.exited = r));
+
+  /** `output`: what a read of the container's output answers. */
+  constructor(
+    protected readonly events: string[] = [],
+    private readonly output = '',
+  ) {
+    super();
+  }
+
   async createContainer(spec: ContainerSpec): Promise<string> {
     return `c-${spec.name}`;
   }

@@ -15,7 +15,8 @@ import { parseConfig } from '../../src/config/config.js';
 import { listenInNetns } from '../../src/metadata-proxy/netns-listen.js';
 import { InMemoryTaskDirectory } from '../../src/metadata-proxy/task-directory.js';
 import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../../src/runtime/container-runtime.js';
-import type { ContainerSpec, ImageConfig } from '../../src/runtime/container-spec.js';
+import type { ContainerSpec } from '../../src/runtime/container-spec.js';
+import { ImageReadyEngine } from '../helpers/until-stopped-engine.js';
 import { LABEL } from '../../src/runtime/labels.js';
 import { TaskMetadataDirectory, requireTokenOf } from '../../src/parts/metadata-directory.js';
 import { checkMetadataProxyConfig } from '../../src/parts/metadata-service.js';
@@ -35,17 +36,10 @@ const deferred = <T>(): Deferred<T> => {
 };
 
 /** Stands for dockerd: containers run until `exit(name)`. */
-class FakeEngine implements ContainerRuntime {
+class FakeEngine extends ImageReadyEngine implements ContainerRuntime {
   readonly exits = new Map<string, Deferred<ContainerExit>>();
   onStart: (name: string) => void = () => undefined;
   containers: ContainerSummary[] = [];
-  async version(): Promise<string> {
-    return 'fake';
-  }
-  async findImage(): Promise<ImageConfig | undefined> {
-    return { id: 'img', entrypoint: [], cmd: ['/bin/sh'], sizeBytes: 1 };
-  }
-  async pullImage(): Promise<void> {}
   async createContainer(spec: ContainerSpec): Promise<string> {
     this.exits.set(spec.name, deferred());
     return spec.name;

@@ -17,7 +17,8 @@ import { TaskStore } from '../../src/task/task-store.js';
 import { RecordWriteError } from '../../src/task/record-write-error.js';
 import type { TaskRecord } from '../../src/task/task-record.js';
 import type { ContainerExit, ContainerRuntime, ContainerSummary } from '../../src/runtime/container-runtime.js';
-import type { ContainerSpec, ImageConfig } from '../../src/runtime/container-spec.js';
+import type { ContainerSpec } from '../../src/runtime/container-spec.js';
+import { ImageReadyEngine } from '../helpers/until-stopped-engine.js';
 import type { StatusUpdate } from '../../src/task/types.js';
 
 /** A real store whose writes can be made to fail as a full disk does. */
@@ -40,16 +41,9 @@ class FullableStore extends TaskStore {
 }
 
 /** One container per task; it exits when the test says so, and is kept until removed. */
-class FakeEngine implements ContainerRuntime {
+class FakeEngine extends ImageReadyEngine implements ContainerRuntime {
   readonly containers = new Map<string, { state: 'created' | 'running' | 'exited'; exit?: ContainerExit; wake: Array<() => void> }>();
   readonly removed: string[] = [];
-  async version(): Promise<string> {
-    return 'fake';
-  }
-  async findImage(): Promise<ImageConfig | undefined> {
-    return { id: 'img', entrypoint: [], cmd: ['/bin/sh'], sizeBytes: 1 };
-  }
-  async pullImage(): Promise<void> {}
   async createContainer(spec: ContainerSpec): Promise<string> {
     this.containers.set(`c-${spec.name}`, { state: 'created', wake: [] });
     return `c-${spec.name}`;

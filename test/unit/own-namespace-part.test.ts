@@ -49,10 +49,10 @@ t.test('grants NetworkDisabled with the task\'s own /etc/hosts and resolv.conf, 
 
 t.test('off (the engine cannot see this host\'s files): the engine\'s network mode none, and GetHostResources says why', async (t) => {
   const { dir, part } = setup(t);
-  part.setOn(false, 'the engine cannot bind-mount files from /state');
+  part.setOn(false, 'could not show that the engine sees files in /state');
   t.same(await part.acquire(launch('off-1'), signal, handle), {});
   t.notOk(existsSync(join(dir, 'task-files', 'off-1')), 'no files written');
-  t.same(part.capacity().status, ['task namespaces: from the engine (network mode none): the engine cannot bind-mount files from /state']);
+  t.same(part.capacity().status, ['task namespaces: from the engine (network mode none): could not show that the engine sees files in /state']);
 });
 
 t.test('a pod container (shared network) gets nothing from it', async (t) => {
