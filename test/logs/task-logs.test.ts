@@ -162,8 +162,12 @@ t.test('task logs', async (top) => {
   await t.test('killed while its output is still being copied: every line stored once, in order', async (t) => {
     // The kill reads the rest of the output with one plain read as soon as the container has
     // exited, instead of waiting for the engine's follow to end: nothing may be lost or repeated.
+    // The task ends on the SIGTERM only once seq has written all its lines (a trap runs after the
+    // command in progress): the kill comes right after RUNNING, and with the engine's init passing
+    // the signal on, a plain `seq; exec sleep` was sometimes killed before seq had finished.
     const taskId = uniqueTaskId('logs-killed');
-    await ex.launch({ taskId, containerInfo: { fullyQualifiedImage: image, process: { command: ['sh', '-c', 'seq 1 100000; exec sleep 60'] } } });
+    const command = ['sh', '-c', 'trap "exit 143" TERM; seq 1 100000; sleep 60 & wait'];
+    await ex.launch({ taskId, containerInfo: { fullyQualifiedImage: image, process: { command } } });
     await ex.waitForState(taskId, 'TASK_STATE_RUNNING');
     await ex.kill(taskId, 1);
     await ex.waitForState(taskId, 'TASK_STATE_KILLED');
